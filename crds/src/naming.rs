@@ -1,0 +1,397 @@
+//! Every name OpenClaw gives to an AWS or PostgreSQL resource is derived here, from a validated
+//! tenant name and an agent kind, and nowhere else.
+//!
+//! Owns: the tenant-name rule, and the mapping from (tenant, kind) to resource names and ARNs.
+//! Must never: build a name from an unvalidated string, or produce a wildcard that could match
+//! another tenant's resource.
+//!
+//! Why the mapping is collision-free: tenant names match `^[a-z][a-z0-9-]{1,30}[a-z0-9]$`, agent
+//! kinds are fixed words without `-`, and the SQL form only swaps `-` for `_` (which a tenant
+//! name cannot contain), so every derived name can be parsed back to exactly one (tenant, kind).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::AgentKind;
+
+/// Longest tenant name: keeps every derived name within its service's limit (see the tests).
+pub const TENANT_NAME_MAX: usize = 32;
+pub const TENANT_NAME_MIN: usize = 3;
+
+/// Tag keys every managed AWS resource carries.
+pub const TAG_TENANT: &str = "openclaw:tenant";
+pub const TAG_AGENT: &str = "openclaw:agent";
+pub const TAG_MANAGED_BY: &str = "openclaw:managed-by";
+pub const MANAGED_BY_VALUE: &str = "openclaw-operator";
+
+/// IAM path of every tenant role.
+pub const TENANT_ROLE_PATH: &str = "/openclaw/tenants/";
+/// Prefix of every secret OpenClaw manages.
+pub const SECRET_PREFIX: &str = "/openclaw/";
+
+/// Why a string is not a valid tenant name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TenantNameError {
+    #[error("must be {TENANT_NAME_MIN} to {TENANT_NAME_MAX} characters long (got {0})")]
+    Length(usize),
+    #[error("must start with a lowercase letter a-z")]
+    Start,
+    #[error("must end with a lowercase letter or digit")]
+    End,
+    #[error("may contain only lowercase letters a-z, digits and '-' (found {0:?})")]
+    Char(char),
+}
+
+/// A tenant name that passed the naming rule. The only way to get one is [`TenantName::parse`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct TenantName(String);
+
+impl<'de> Deserialize<'de> for TenantName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        TenantName::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl TenantName {
+    /// Checks `^[a-z][a-z0-9-]{1,30}[a-z0-9]$` (the same rule as the store's
+    /// `tenant_name_format` constraint).
+    pub fn parse(s: &str) -> Result<Self, TenantNameError> {
+        let len = s.chars().count();
+        if !(TENANT_NAME_MIN..=TENANT_NAME_MAX).contains(&len) {
+            return Err(TenantNameError::Length(len));
+        }
+        if let Some(c) = s
+            .chars()
+            .find(|c| !matches!(c, 'a'..='z' | '0'..='9' | '-'))
+        {
+            return Err(TenantNameError::Char(c));
+        }
+        if !s.starts_with(|c: char| c.is_ascii_lowercase()) {
+            return Err(TenantNameError::Start);
+        }
+        if s.ends_with('-') {
+            return Err(TenantNameError::End);
+        }
+        Ok(TenantName(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `openclaw-T-A`: IAM role, inline policy, task definition family and ECS service.
+    pub fn agent_resource_name(&self, kind: AgentKind) -> String {
+        format!("openclaw-{}-{}", self.0, kind.as_str())
+    }
+
+    pub fn role_name(&self, kind: AgentKind) -> String {
+        self.agent_resource_name(kind)
+    }
+
+    pub fn policy_name(&self, kind: AgentKind) -> String {
+        self.agent_resource_name(kind)
+    }
+
+    pub fn task_family(&self, kind: AgentKind) -> String {
+        self.agent_resource_name(kind)
+    }
+
+    pub fn service_name(&self, kind: AgentKind) -> String {
+        self.agent_resource_name(kind)
+    }
+
+    /// `/openclaw/T/`: the prefix of this tenant's secrets.
+    pub fn secret_prefix(&self) -> String {
+        format!("{SECRET_PREFIX}{}/", self.0)
+    }
+
+    /// `/openclaw/T/db`: the tenant's database credentials.
+    pub fn db_secret_name(&self) -> String {
+        format!("{}db", self.secret_prefix())
+    }
+
+    /// `/openclaw/T/<integration>-oauth`: one OAuth grant per integration.
+    pub fn oauth_secret_name(&self, integration: crate::api::Integration) -> String {
+        format!("{}{}-oauth", self.secret_prefix(), integration.as_str())
+    }
+
+    /// `tenant_T`: the tenant's PostgreSQL schema.
+    pub fn pg_schema(&self) -> String {
+        format!("tenant_{}", self.0.replace('-', "_"))
+    }
+
+    /// `tenant_T`: the tenant's PostgreSQL login role (same spelling as its schema).
+    pub fn pg_role(&self) -> String {
+        self.pg_schema()
+    }
+
+    /// `/openclaw/T/A`: the agent's CloudWatch log group.
+    pub fn log_group(&self, kind: AgentKind) -> String {
+        format!("/openclaw/{}/{}", self.0, kind.as_str())
+    }
+
+    /// `tenants/T/`: the tenant's prefix in the shared tenant bucket.
+    pub fn s3_prefix(&self) -> String {
+        format!("tenants/{}/", self.0)
+    }
+}
+
+impl fmt::Display for TenantName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The AWS partition, account and region a cell lives in; ARNs are built from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArnContext {
+    pub partition: String,
+    pub region: String,
+    pub account_id: String,
+}
+
+impl ArnContext {
+    pub fn role_arn(&self, tenant: &TenantName, kind: AgentKind) -> String {
+        format!(
+            "arn:{}:iam::{}:role{}{}",
+            self.partition,
+            self.account_id,
+            TENANT_ROLE_PATH,
+            tenant.role_name(kind)
+        )
+    }
+
+    /// Secrets Manager appends `-` and six random characters to a secret's ARN. `??????` matches
+    /// exactly those six, so the pattern names one secret and no other (see the naming tests).
+    pub fn secret_arn_pattern(&self, secret_name: &str) -> String {
+        format!(
+            "arn:{}:secretsmanager:{}:{}:secret:{}-??????",
+            self.partition, self.region, self.account_id, secret_name
+        )
+    }
+
+    pub fn log_group_arn(&self, tenant: &TenantName, kind: AgentKind) -> String {
+        format!(
+            "arn:{}:logs:{}:{}:log-group:{}",
+            self.partition,
+            self.region,
+            self.account_id,
+            tenant.log_group(kind)
+        )
+    }
+
+    pub fn bucket_arn(&self, bucket: &str) -> String {
+        format!("arn:{}:s3:::{}", self.partition, bucket)
+    }
+
+    pub fn foundation_model_arn(&self, model_id: &str) -> String {
+        format!(
+            "arn:{}:bedrock:{}::foundation-model/{}",
+            self.partition, self.region, model_id
+        )
+    }
+
+    pub fn task_definition_family_arn_prefix(
+        &self,
+        tenant: &TenantName,
+        kind: AgentKind,
+    ) -> String {
+        format!(
+            "arn:{}:ecs:{}:{}:task-definition/{}",
+            self.partition,
+            self.region,
+            self.account_id,
+            tenant.task_family(kind)
+        )
+    }
+}
+
+/// Recovers (tenant, kind) from an `openclaw-T-A` name; `None` if it is not one of ours.
+pub fn parse_agent_resource_name(name: &str) -> Option<(TenantName, AgentKind)> {
+    let rest = name.strip_prefix("openclaw-")?;
+    let (tenant, kind) = rest.rsplit_once('-')?;
+    let kind = AgentKind::parse(kind)?;
+    let tenant = TenantName::parse(tenant).ok()?;
+    Some((tenant, kind))
+}
+
+/// Recovers the tenant from a `/openclaw/T/...` secret name.
+pub fn parse_secret_name(name: &str) -> Option<TenantName> {
+    let rest = name.strip_prefix(SECRET_PREFIX)?;
+    let (tenant, _) = rest.split_once('/')?;
+    TenantName::parse(tenant).ok()
+}
+
+/// Recovers the tenant from a `tenant_T` schema or role name.
+pub fn parse_pg_name(name: &str) -> Option<TenantName> {
+    let rest = name.strip_prefix("tenant_")?;
+    TenantName::parse(&rest.replace('_', "-")).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Integration;
+    use proptest::prelude::*;
+
+    fn t(s: &str) -> TenantName {
+        TenantName::parse(s).expect("valid tenant name")
+    }
+
+    #[test]
+    fn tenant_name_rule_table() {
+        let cases: &[(&str, Result<(), TenantNameError>)] = &[
+            ("acme", Ok(())),
+            ("a1b", Ok(())),
+            ("acme-corp-2", Ok(())),
+            ("a--b", Ok(())),
+            ("ab", Err(TenantNameError::Length(2))),
+            ("a234567890123456789012345678901b", Ok(())),
+            (
+                "a2345678901234567890123456789012b",
+                Err(TenantNameError::Length(33)),
+            ),
+            ("1acme", Err(TenantNameError::Start)),
+            ("-acme", Err(TenantNameError::Start)),
+            ("acme-", Err(TenantNameError::End)),
+            ("Acme", Err(TenantNameError::Char('A'))),
+            ("ac_me", Err(TenantNameError::Char('_'))),
+            ("acme;drop", Err(TenantNameError::Char(';'))),
+            ("ac'me", Err(TenantNameError::Char('\''))),
+            ("ac/../me", Err(TenantNameError::Char('/'))),
+            ("acm*", Err(TenantNameError::Char('*'))),
+            ("аcme", Err(TenantNameError::Char('а'))), // Cyrillic 'а'
+            ("acme\u{0}x", Err(TenantNameError::Char('\u{0}'))),
+            ("", Err(TenantNameError::Length(0))),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                TenantName::parse(input).map(|_| ()),
+                *want,
+                "input {input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn derived_names_for_one_tenant() {
+        let tenant = t("acme-corp");
+        assert_eq!(
+            tenant.role_name(AgentKind::Butler),
+            "openclaw-acme-corp-butler"
+        );
+        assert_eq!(
+            tenant.task_family(AgentKind::Scout),
+            "openclaw-acme-corp-scout"
+        );
+        assert_eq!(tenant.db_secret_name(), "/openclaw/acme-corp/db");
+        assert_eq!(
+            tenant.oauth_secret_name(Integration::Gmail),
+            "/openclaw/acme-corp/gmail-oauth"
+        );
+        assert_eq!(tenant.pg_schema(), "tenant_acme_corp");
+        assert_eq!(tenant.pg_role(), "tenant_acme_corp");
+        assert_eq!(tenant.s3_prefix(), "tenants/acme-corp/");
+        let ctx = ArnContext {
+            partition: "aws".into(),
+            region: "eu-west-1".into(),
+            account_id: "111122223333".into(),
+        };
+        assert_eq!(
+            ctx.role_arn(&tenant, AgentKind::Strategist),
+            "arn:aws:iam::111122223333:role/openclaw/tenants/openclaw-acme-corp-strategist"
+        );
+        assert_eq!(
+            ctx.secret_arn_pattern(&tenant.db_secret_name()),
+            "arn:aws:secretsmanager:eu-west-1:111122223333:secret:/openclaw/acme-corp/db-??????"
+        );
+    }
+
+    #[test]
+    fn parse_back_rejects_foreign_names() {
+        assert_eq!(parse_agent_resource_name("openclaw-acme-gardener"), None);
+        assert_eq!(parse_agent_resource_name("other-acme-butler"), None);
+        assert_eq!(parse_secret_name("/other/acme/db"), None);
+        assert_eq!(parse_pg_name("public"), None);
+        assert_eq!(
+            parse_agent_resource_name("openclaw-a-scout-butler"),
+            Some((t("a-scout"), AgentKind::Butler))
+        );
+    }
+
+    /// Strategy for any valid tenant name.
+    fn tenant_name() -> impl Strategy<Value = String> {
+        "[a-z][a-z0-9-]{1,30}[a-z0-9]"
+    }
+
+    fn sql_ident_ok(s: &str) -> bool {
+        s.len() <= 63
+            && s.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    }
+
+    proptest! {
+        #[test]
+        fn every_valid_name_parses(s in tenant_name()) {
+            prop_assert!(TenantName::parse(&s).is_ok());
+        }
+
+        #[test]
+        fn derived_names_meet_service_limits(s in tenant_name()) {
+            let tenant = t(&s);
+            for kind in AgentKind::ALL {
+                let role = tenant.role_name(kind);
+                // IAM role names: 64 chars of [\w+=,.@-]; ECS family/service: 255 of [A-Za-z0-9_-].
+                prop_assert!(role.len() <= 64, "role {role}");
+                prop_assert!(role.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+                prop_assert!(tenant.policy_name(kind).len() <= 128);
+                prop_assert!(tenant.log_group(kind).len() <= 512);
+                prop_assert_eq!(parse_agent_resource_name(&role), Some((tenant.clone(), kind)));
+            }
+            // Secrets Manager names: 512 chars of [A-Za-z0-9/_+=.@-].
+            for integ in Integration::ALL {
+                let name = tenant.oauth_secret_name(integ);
+                prop_assert!(name.len() <= 512);
+                prop_assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c)));
+                prop_assert_eq!(parse_secret_name(&name), Some(tenant.clone()));
+            }
+            prop_assert!(sql_ident_ok(&tenant.pg_schema()), "schema {}", tenant.pg_schema());
+            prop_assert_eq!(parse_pg_name(&tenant.pg_role()), Some(tenant.clone()));
+        }
+
+        #[test]
+        fn two_tenants_never_collide(a in tenant_name(), b in tenant_name()) {
+            prop_assume!(a != b);
+            let (ta, tb) = (t(&a), t(&b));
+            prop_assert_ne!(ta.pg_schema(), tb.pg_schema());
+            prop_assert_ne!(ta.secret_prefix(), tb.secret_prefix());
+            prop_assert_ne!(ta.s3_prefix(), tb.s3_prefix());
+            // No tenant's prefix is a prefix of another's: a prefix grant can never spill over.
+            prop_assert!(!tb.secret_prefix().starts_with(&ta.secret_prefix()));
+            prop_assert!(!tb.s3_prefix().starts_with(&ta.s3_prefix()));
+            for ka in AgentKind::ALL {
+                for kb in AgentKind::ALL {
+                    prop_assert_ne!(ta.role_name(ka), tb.role_name(kb));
+                    prop_assert_ne!(ta.log_group(ka), tb.log_group(kb));
+                }
+            }
+        }
+
+        #[test]
+        fn secret_pattern_matches_only_its_own_secret(a in tenant_name(), b in tenant_name(), suffix in "[A-Za-z0-9]{6}") {
+            let ctx = ArnContext { partition: "aws".into(), region: "us-east-1".into(), account_id: "123456789012".into() };
+            let (ta, tb) = (t(&a), t(&b));
+            let pattern = ctx.secret_arn_pattern(&ta.db_secret_name());
+            let own = format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{}-{suffix}", ta.db_secret_name());
+            prop_assert!(crate::policy_match::arn_like(&pattern, &own));
+            if a != b {
+                let other = format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{}-{suffix}", tb.db_secret_name());
+                prop_assert!(!crate::policy_match::arn_like(&pattern, &other));
+            }
+        }
+    }
+}

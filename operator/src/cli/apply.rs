@@ -1,0 +1,243 @@
+//! `openclaw apply -f FILE|-`: validate every document, then write them all in one transaction,
+//! reporting created / configured / unchanged per object, as kubectl does.
+//!
+//! Must never: write anything when one document is invalid, or leave a half-applied file.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crds::api::{AgentKind, AgentSpec};
+use crds::manifest::{self, Object};
+use sqlx::PgPool;
+
+use crate::store::{self, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    Configured,
+    Unchanged,
+    Deleted,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Outcome::Created => "created",
+            Outcome::Configured => "configured",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Deleted => "deleted",
+        })
+    }
+}
+
+/// One line of `apply`'s report: `tenant/acme created`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub object: String,
+    pub outcome: Outcome,
+}
+
+impl fmt::Display for Applied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.object, self.outcome)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("nothing was applied; the manifest has errors:\n{0}")]
+    Invalid(#[from] manifest::ManifestErrors),
+    #[error("nothing was applied: {object}: {message}")]
+    Conflict { object: String, message: String },
+    #[error("nothing was applied: {object}: {source}")]
+    Store { object: String, source: StoreError },
+}
+
+/// Checks that go across documents: duplicates, and an Agent document aimed at a tenant whose
+/// own document already lists its agents.
+fn cross_check(objects: &[Object]) -> Result<(), ApplyError> {
+    let mut seen = BTreeSet::new();
+    let mut listed = BTreeSet::new();
+    for obj in objects {
+        if !seen.insert(obj.display_id()) {
+            return Err(ApplyError::Conflict {
+                object: obj.display_id(),
+                message: "appears more than once in the manifest".into(),
+            });
+        }
+        if let Object::Tenant(t) = obj {
+            if let Some(agents) = &t.spec.agents {
+                for a in agents {
+                    listed.insert(format!("agent/{}/{}", t.metadata.name, a.kind));
+                }
+                listed.insert(format!("tenant-list/{}", t.metadata.name));
+            }
+        }
+    }
+    for obj in objects {
+        if let Object::Agent(a) = obj {
+            if listed.contains(&format!("tenant-list/{}", a.metadata.tenant)) {
+                return Err(ApplyError::Conflict {
+                    object: obj.display_id(),
+                    message: format!(
+                        "tenant/{} in the same manifest lists its agents; declare this agent \
+                         there, or drop the tenant's `agents` list",
+                        a.metadata.tenant
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parses, validates and applies `text`. All or nothing.
+pub async fn apply(pool: &PgPool, text: &str) -> Result<Vec<Applied>, ApplyError> {
+    let objects = manifest::parse_and_validate(text)?;
+    cross_check(&objects)?;
+    let store_err = |object: &str| {
+        let object = object.to_owned();
+        move |source: StoreError| ApplyError::Store {
+            object: object.clone(),
+            source,
+        }
+    };
+    let mut tx = pool
+        .begin()
+        .await
+        .map_err(|e| store_err("transaction")(e.into()))?;
+    let mut report = Vec::new();
+    // Tenants first, so that Agent documents may refer to tenants created by the same file.
+    for obj in objects.iter().filter(|o| matches!(o, Object::Tenant(_))) {
+        let Object::Tenant(t) = obj else { continue };
+        let id = obj.display_id();
+        let name = &t.metadata.name;
+        let existing = store::lock_tenant(&mut tx, name)
+            .await
+            .map_err(store_err(&id))?;
+        let outcome = match existing {
+            None => {
+                store::insert_tenant(&mut tx, name, &t.spec)
+                    .await
+                    .map_err(store_err(&id))?;
+                Outcome::Created
+            }
+            Some(row) => {
+                if row.deletion_requested_at.is_some() {
+                    return Err(ApplyError::Conflict {
+                        object: id,
+                        message: "is being deleted; apply again once it is gone".into(),
+                    });
+                }
+                let current = row.spec(None).map_err(store_err(&id))?;
+                let mut wanted = t.spec.clone();
+                wanted.agents = None;
+                if current == wanted {
+                    Outcome::Unchanged
+                } else {
+                    store::update_tenant_spec(&mut tx, name, &t.spec)
+                        .await
+                        .map_err(store_err(&id))?;
+                    Outcome::Configured
+                }
+            }
+        };
+        report.push(Applied {
+            object: id,
+            outcome,
+        });
+        if let Some(agents) = &t.spec.agents {
+            let current = store::list_agents(&mut tx, Some(name))
+                .await
+                .map_err(store_err(name))?;
+            let wanted: BTreeMap<AgentKind, &AgentSpec> =
+                agents.iter().map(|a| (a.kind, a)).collect();
+            for spec in wanted.values() {
+                report.push(upsert_agent(&mut tx, name, spec).await?);
+            }
+            for row in current {
+                let kind = row.agent_kind().map_err(store_err(name))?;
+                if !wanted.contains_key(&kind) && row.deletion_requested_at.is_none() {
+                    store::delete_agent(&mut tx, name, kind)
+                        .await
+                        .map_err(store_err(name))?;
+                    report.push(Applied {
+                        object: format!("agent/{name}/{kind}"),
+                        outcome: Outcome::Deleted,
+                    });
+                }
+            }
+        }
+    }
+    for obj in &objects {
+        let Object::Agent(a) = obj else { continue };
+        let id = obj.display_id();
+        let tenant = store::lock_tenant(&mut tx, &a.metadata.tenant)
+            .await
+            .map_err(store_err(&id))?;
+        match tenant {
+            None => {
+                return Err(ApplyError::Conflict {
+                    object: id,
+                    message: format!("tenant {:?} does not exist", a.metadata.tenant),
+                })
+            }
+            Some(t) if t.deletion_requested_at.is_some() => {
+                return Err(ApplyError::Conflict {
+                    object: id,
+                    message: format!("tenant {:?} is being deleted", a.metadata.tenant),
+                })
+            }
+            Some(_) => {}
+        }
+        report.push(upsert_agent(&mut tx, &a.metadata.tenant, &a.spec).await?);
+    }
+    tx.commit()
+        .await
+        .map_err(|e| store_err("commit")(e.into()))?;
+    Ok(report)
+}
+
+async fn upsert_agent(
+    conn: &mut sqlx::PgConnection,
+    tenant: &str,
+    spec: &AgentSpec,
+) -> Result<Applied, ApplyError> {
+    let id = format!("agent/{tenant}/{}", spec.kind);
+    let map = |source| ApplyError::Store {
+        object: id.clone(),
+        source,
+    };
+    let current = store::list_agents(conn, Some(tenant))
+        .await
+        .map_err(map)?
+        .into_iter()
+        .find(|r| r.kind == spec.kind.as_str());
+    let outcome = match current {
+        None => {
+            store::insert_agent(conn, tenant, spec).await.map_err(map)?;
+            Outcome::Created
+        }
+        Some(row) if row.deletion_requested_at.is_some() => {
+            return Err(ApplyError::Conflict {
+                object: id,
+                message: "is being deleted; apply again once it is gone".into(),
+            })
+        }
+        Some(row) => {
+            if row.spec().map_err(map)? == *spec {
+                Outcome::Unchanged
+            } else {
+                store::update_agent_spec(conn, tenant, spec)
+                    .await
+                    .map_err(map)?;
+                Outcome::Configured
+            }
+        }
+    };
+    Ok(Applied {
+        object: id,
+        outcome,
+    })
+}

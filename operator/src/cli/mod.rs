@@ -1,0 +1,214 @@
+//! The `openclaw` command line: argument parsing and dispatch. Each subcommand's work lives in
+//! its own module; this file only wires them.
+
+pub mod apply;
+pub mod show;
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use crds::api::AgentKind;
+
+use crate::config::Config;
+use crate::store::{self, Deleted};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "openclaw",
+    version,
+    about = "OpenClaw: a reconciling operator for multi-tenant AI agents on AWS"
+)]
+pub struct Cli {
+    /// Configuration file (YAML): the store and the cell.
+    #[arg(long, global = true, env = "OPENCLAW_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or update tenants and agents from a manifest (all or nothing).
+    Apply {
+        /// Manifest file, or `-` for standard input.
+        #[arg(short = 'f', long = "filename")]
+        file: String,
+    },
+    /// List tenants or agents.
+    Get {
+        #[arg(value_enum)]
+        what: GetWhat,
+        /// Only this tenant.
+        name: Option<String>,
+        #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+        output: show::Format,
+    },
+    /// Show one tenant in full: spec, status, conditions, resources, recent audit entries.
+    Describe {
+        #[arg(value_enum)]
+        what: DescribeWhat,
+        name: String,
+    },
+    /// Delete a tenant (or one agent: `delete agent TENANT KIND`). The operator tears down
+    /// everything it owned before the row goes.
+    Delete {
+        #[arg(value_enum)]
+        what: DeleteWhat,
+        name: String,
+        /// The agent kind, for `delete agent`.
+        kind: Option<String>,
+    },
+    /// Run the store's migrations.
+    Migrate,
+    /// Audit log tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GetWhat {
+    #[value(alias = "tenant")]
+    Tenants,
+    #[value(alias = "agent")]
+    Agents,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DescribeWhat {
+    Tenant,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeleteWhat {
+    Tenant,
+    Agent,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the audit log's hash chain and report the first broken row.
+    Verify,
+}
+
+/// Runs one command; the returned string is printed on success.
+pub async fn run(cli: Cli) -> anyhow::Result<String> {
+    let config = Config::load(cli.config.as_deref())?;
+    let url = config.database_url()?;
+    let pool = store::connect(&url, 4).await?;
+    execute(&pool, cli.command).await
+}
+
+/// Runs one store command against `pool`.
+pub async fn execute(pool: &sqlx::PgPool, command: Command) -> anyhow::Result<String> {
+    let mut conn = pool.acquire().await.context("store connection")?;
+    match command {
+        Command::Migrate => {
+            store::migrate(pool).await?;
+            Ok("migrations applied\n".into())
+        }
+        Command::Apply { file } => {
+            let text = read_manifest(&file)?;
+            let report = apply::apply(pool, &text).await?;
+            Ok(report.iter().map(|r| format!("{r}\n")).collect())
+        }
+        Command::Get { what, name, output } => {
+            let now = chrono::Utc::now();
+            let mut tenants = store::list_tenants(&mut conn).await?;
+            if let Some(n) = &name {
+                tenants.retain(|t| &t.name == n);
+                if tenants.is_empty() {
+                    bail!("tenant {n:?} not found");
+                }
+            }
+            let agents = store::list_agents(&mut conn, name.as_deref()).await?;
+            match (what, output) {
+                (GetWhat::Tenants, show::Format::Table) => {
+                    Ok(show::tenants_table(&tenants, &agents, now))
+                }
+                (GetWhat::Agents, show::Format::Table) => Ok(show::agents_table(&agents)),
+                (GetWhat::Tenants, format) => {
+                    let items = tenants
+                        .iter()
+                        .map(|t| {
+                            let own: Vec<_> = agents
+                                .iter()
+                                .filter(|a| a.tenant == t.name)
+                                .cloned()
+                                .collect();
+                            t.to_manifest(&own)
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    show::manifests(&items, format)
+                }
+                (GetWhat::Agents, format) => {
+                    let items = agents
+                        .iter()
+                        .map(store::AgentRow::to_manifest)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    show::manifests(&items, format)
+                }
+            }
+        }
+        Command::Describe {
+            what: DescribeWhat::Tenant,
+            name,
+        } => match show::describe_tenant(&mut conn, &name, chrono::Utc::now()).await? {
+            Some(s) => Ok(s),
+            None => bail!("tenant {name:?} not found"),
+        },
+        Command::Delete { what, name, kind } => {
+            let (id, deleted) = match what {
+                DeleteWhat::Tenant => (
+                    format!("tenant/{name}"),
+                    store::delete_tenant(&mut conn, &name).await?,
+                ),
+                DeleteWhat::Agent => {
+                    let kind_str = kind.context("delete agent needs TENANT and KIND")?;
+                    let Some(kind) = AgentKind::parse(&kind_str) else {
+                        bail!("kind: must be butler, scout or strategist (got {kind_str:?})");
+                    };
+                    (
+                        format!("agent/{name}/{kind}"),
+                        store::delete_agent(&mut conn, &name, kind).await?,
+                    )
+                }
+            };
+            match deleted {
+                Deleted::NotFound => bail!("{id} not found"),
+                Deleted::Removed => Ok(format!("{id} deleted\n")),
+                Deleted::Marked => Ok(format!(
+                    "{id} marked for deletion; the operator removes its resources, then the row\n"
+                )),
+            }
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let rows = store::audit_rows(&mut conn, None, None).await?;
+            let n = crds::audit::verify_chain(&rows)?;
+            Ok(format!("audit log verified: {n} entries, chain intact\n"))
+        }
+    }
+}
+
+fn read_manifest(file: &str) -> anyhow::Result<String> {
+    let limit = crds::manifest::MAX_MANIFEST_BYTES as u64 + 1;
+    let mut text = String::new();
+    if file == "-" {
+        std::io::stdin()
+            .take(limit)
+            .read_to_string(&mut text)
+            .context("reading standard input")?;
+    } else {
+        std::fs::File::open(file)
+            .with_context(|| format!("cannot open {file}"))?
+            .take(limit)
+            .read_to_string(&mut text)
+            .with_context(|| format!("cannot read {file}"))?;
+    }
+    Ok(text)
+}

@@ -1,0 +1,299 @@
+//! Configuration: where the store is, and the cell the operator manages.
+//!
+//! Owns: reading the YAML configuration file and the environment, and showing connection
+//! strings without their passwords. Must never: print or log a password.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The configuration file (`--config`, or `OPENCLAW_CONFIG`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Store connection string; `DATABASE_URL` wins over it.
+    #[serde(default)]
+    pub database_url: Option<String>,
+    #[serde(default)]
+    pub cell: Option<CellConfig>,
+    #[serde(default)]
+    pub operator: OperatorConfig,
+}
+
+/// One cell: an AWS account, region and ECS cluster, with what Terraform made for it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CellConfig {
+    pub name: String,
+    pub region: String,
+    pub account_id: String,
+    #[serde(default = "default_partition")]
+    pub partition: String,
+    /// Endpoint override for every AWS service (the local emulator); absent in production.
+    #[serde(default)]
+    pub aws_endpoint_url: Option<String>,
+    pub ecs_cluster: String,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    /// The agent image used when an agent's spec names none.
+    pub agent_image: String,
+    /// The shared task execution role: pulls images and writes logs, reads no secret.
+    pub execution_role_arn: String,
+    /// The permissions boundary attached to every tenant role.
+    pub permissions_boundary_arn: String,
+    /// The shared tenant bucket; each tenant owns the prefix `tenants/T/`.
+    pub tenant_bucket: String,
+    /// How agents reach the store (host:port/db as the agents see it); defaults to the
+    /// operator's own store address.
+    #[serde(default)]
+    pub agent_database_host: Option<String>,
+}
+
+fn default_partition() -> String {
+    "aws".into()
+}
+
+/// Knobs of the control loop.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OperatorConfig {
+    /// Full resync (drift repair) interval.
+    pub resync_interval_seconds: u64,
+    /// Fallback poll of the store for changes (NOTIFY can be lost).
+    pub poll_interval_seconds: u64,
+    /// Most tenants reconciled at once.
+    pub concurrency: usize,
+    /// Address of /metrics, /healthz and /readyz.
+    pub listen: String,
+    /// Lease duration for leader election.
+    pub lease_seconds: u64,
+    /// Grace period before an orphaned resource is removed.
+    pub orphan_grace_seconds: u64,
+}
+
+impl Default for OperatorConfig {
+    fn default() -> Self {
+        OperatorConfig {
+            resync_interval_seconds: 300,
+            poll_interval_seconds: 10,
+            concurrency: 8,
+            listen: "127.0.0.1:9464".into(),
+            lease_seconds: 15,
+            orphan_grace_seconds: 3600,
+        }
+    }
+}
+
+impl OperatorConfig {
+    pub fn resync_interval(&self) -> Duration {
+        Duration::from_secs(self.resync_interval_seconds.max(1))
+    }
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_secs(self.poll_interval_seconds.max(1))
+    }
+    pub fn lease_duration(&self) -> Duration {
+        Duration::from_secs(self.lease_seconds.max(2))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("configuration file {path} is not valid: {message}")]
+    Parse { path: String, message: String },
+    #[error("no store configured: set DATABASE_URL, or database_url in the configuration file")]
+    NoDatabase,
+    #[error("no cell configured: the configuration file needs a `cell:` section for this command")]
+    NoCell,
+    #[error("configuration: {field}: {rule}")]
+    Invalid { field: String, rule: String },
+}
+
+impl Config {
+    /// Reads the file at `path` when given; an absent path means defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let config: Config = serde_yaml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: shown.clone(),
+            message: redact_text(&e.to_string()),
+        })?;
+        if let Some(cell) = &config.cell {
+            cell.check()?;
+        }
+        Ok(config)
+    }
+
+    /// `DATABASE_URL` from the environment wins over the file.
+    pub fn database_url(&self) -> Result<String, ConfigError> {
+        std::env::var("DATABASE_URL")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .or_else(|| self.database_url.clone())
+            .ok_or(ConfigError::NoDatabase)
+    }
+
+    pub fn cell(&self) -> Result<&CellConfig, ConfigError> {
+        self.cell.as_ref().ok_or(ConfigError::NoCell)
+    }
+}
+
+impl CellConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |field: &str, rule: &str| ConfigError::Invalid {
+            field: format!("cell.{field}"),
+            rule: rule.into(),
+        };
+        if !crds::validate::region_ok(&self.region) {
+            return Err(invalid("region", "must be an AWS region such as us-east-1"));
+        }
+        if self.account_id.len() != 12 || !self.account_id.chars().all(|c| c.is_ascii_digit()) {
+            return Err(invalid(
+                "account_id",
+                "must be 12 digits (quote it in YAML)",
+            ));
+        }
+        if self.subnets.is_empty() {
+            return Err(invalid("subnets", "needs at least one private subnet"));
+        }
+        if self.security_groups.is_empty() {
+            return Err(invalid(
+                "security_groups",
+                "needs at least one security group",
+            ));
+        }
+        if !self.permissions_boundary_arn.starts_with("arn:") {
+            return Err(invalid("permissions_boundary_arn", "must be a policy ARN"));
+        }
+        if !self.execution_role_arn.starts_with("arn:") {
+            return Err(invalid("execution_role_arn", "must be a role ARN"));
+        }
+        if !crds::validate::image_ok(&self.agent_image) {
+            return Err(invalid("agent_image", "must be an image reference"));
+        }
+        Ok(())
+    }
+
+    pub fn arn_context(&self) -> crds::naming::ArnContext {
+        crds::naming::ArnContext {
+            partition: self.partition.clone(),
+            region: self.region.clone(),
+            account_id: self.account_id.clone(),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let redacted_tail = redact_query_password(tail);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{redacted_tail}"),
+            None => format!("{scheme}://{userinfo}@{host}{redacted_tail}"),
+        },
+        None => format!("{scheme}://{authority}{redacted_tail}"),
+    }
+}
+
+fn redact_query_password(tail: &str) -> String {
+    let Some((path, query)) = tail.split_once('?') else {
+        return tail.to_owned();
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => kv.to_owned(),
+        })
+        .collect();
+    format!("{path}?{}", parts.join("&"))
+}
+
+/// Redacts every URL-looking token in free text (for errors that may quote a connection string).
+pub fn redact_text(text: &str) -> String {
+    text.split(' ')
+        .map(|w| {
+            if w.contains("://") {
+                redact_url(w)
+            } else {
+                w.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_table() {
+        let cases = [
+            ("postgres://u:pw@h:5432/db", "postgres://u:***@h:5432/db"),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+            ("postgres://h/db", "postgres://h/db"),
+            ("postgres://u:p%40ss@h", "postgres://u:***@h"),
+            ("postgres://u:a@b@h/db", "postgres://u:***@h/db"),
+            (
+                "postgres://u@h/db?password=s3cret&sslmode=require",
+                "postgres://u@h/db?password=***&sslmode=require",
+            ),
+            ("not a url", "not a url"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(redact_url(input), want, "{input}");
+        }
+        assert_eq!(
+            redact_text("failed for postgres://root:hunter2@db/x today"),
+            "failed for postgres://root:***@db/x today"
+        );
+    }
+
+    #[test]
+    fn cell_rules_name_the_field() {
+        let text = r#"
+cell:
+  name: local
+  region: us-east-1
+  account_id: 12345
+  ecs_cluster: openclaw
+  subnets: [subnet-1]
+  security_groups: [sg-1]
+  agent_image: openclaw/agent:dev
+  execution_role_arn: arn:aws:iam::123456789012:role/x
+  permissions_boundary_arn: arn:aws:iam::123456789012:policy/b
+  tenant_bucket: b
+"#;
+        let dir = std::env::temp_dir().join(format!("openclaw-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("c.yaml");
+        std::fs::write(&path, text).expect("write");
+        let err = Config::load(Some(&path)).expect_err("bad account");
+        assert!(err.to_string().contains("cell.account_id"), "{err}");
+        std::fs::write(&path, text.replace("12345", "\"123456789012\"")).expect("write");
+        let cfg = Config::load(Some(&path)).expect("good");
+        assert_eq!(cfg.operator, OperatorConfig::default());
+        std::fs::write(&path, format!("{text}\nextra: 1\n")).expect("write");
+        let err = Config::load(Some(&path)).expect_err("unknown field");
+        assert!(err.to_string().contains("unknown field `extra`"), "{err}");
+    }
+}

@@ -1,0 +1,5 @@
+//! The OpenClaw operator and CLI.
+
+pub mod cli;
+pub mod config;
+pub mod store;

@@ -1,0 +1,22 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = operator::cli::Cli::parse();
+    match operator::cli::run(cli).await {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            // Every error is written for the person at the terminal; none carries a secret.
+            eprintln!(
+                "error: {}",
+                operator::config::redact_text(&format!("{e:#}"))
+            );
+            ExitCode::FAILURE
+        }
+    }
+}

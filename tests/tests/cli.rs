@@ -1,0 +1,292 @@
+//! The CLI against a real PostgreSQL: apply, get, describe, delete.
+
+use clap::Parser;
+use openclaw_tests::{unique_name, TestDb};
+use operator::cli::{self, apply, Cli};
+
+async fn run(db: &TestDb, args: &[&str]) -> anyhow::Result<String> {
+    let mut argv = vec!["openclaw"];
+    argv.extend_from_slice(args);
+    cli::execute(&db.pool, Cli::try_parse_from(argv)?.command).await
+}
+
+/// The example tenants, renamed so that parallel tests never share a tenant.
+fn examples(suffix: &str) -> String {
+    include_str!("../../crds/examples/tenants.yaml")
+        .replace("name: acme", &format!("name: acme-{suffix}"))
+        .replace("name: globex", &format!("name: globex-{suffix}"))
+        .replace("name: initech", &format!("name: initech-{suffix}"))
+}
+
+fn lines(report: &[apply::Applied]) -> Vec<String> {
+    report.iter().map(ToString::to_string).collect()
+}
+
+#[tokio::test]
+async fn applying_the_examples_twice_reports_unchanged() {
+    let db = TestDb::new().await;
+    let s = unique_name("x").replace("x-", "");
+    let text = examples(&s);
+    let first = apply::apply(&db.pool, &text).await.expect("first apply");
+    assert_eq!(
+        lines(&first),
+        vec![
+            format!("tenant/acme-{s} created"),
+            format!("agent/acme-{s}/butler created"),
+            format!("agent/acme-{s}/scout created"),
+            format!("agent/acme-{s}/strategist created"),
+            format!("tenant/globex-{s} created"),
+            format!("agent/globex-{s}/butler created"),
+            format!("agent/globex-{s}/strategist created"),
+            format!("tenant/initech-{s} created"),
+            format!("agent/initech-{s}/scout created"),
+        ]
+    );
+    let second = apply::apply(&db.pool, &text).await.expect("second apply");
+    assert!(
+        second
+            .iter()
+            .all(|a| a.outcome == apply::Outcome::Unchanged),
+        "{:?}",
+        lines(&second)
+    );
+    assert_eq!(second.len(), first.len());
+
+    // A change to one field configures exactly that object.
+    let changed = text.replacen(
+        "desiredCount: 1\n      cpu: 256",
+        "desiredCount: 2\n      cpu: 256",
+        1,
+    );
+    let third = apply::apply(&db.pool, &changed).await.expect("third apply");
+    let configured: Vec<String> = third
+        .iter()
+        .filter(|a| a.outcome != apply::Outcome::Unchanged)
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        configured,
+        vec![format!("agent/acme-{s}/butler configured")]
+    );
+}
+
+#[tokio::test]
+async fn a_file_with_one_invalid_document_writes_nothing_and_names_the_field() {
+    let db = TestDb::new().await;
+    let s = unique_name("x").replace("x-", "");
+    let text = format!(
+        "{}---\napiVersion: openclaw.io/v1alpha1\nkind: Agent\nmetadata: {{tenant: acme-{s}}}\nspec: {{kind: scout, model: amazon.nova-lite-v1:0, cpu: 1024, memory: 512}}\n",
+        include_str!("../../crds/examples/agent.yaml").replace("tenant: globex", &format!("tenant: acme-{s}"))
+    );
+    let full = format!("{}---\n{text}", examples(&s));
+    // Break the third tenant's region too, so that two problems are reported at once.
+    let full = full.replacen(
+        "region: us-east-1\n  tier: standard",
+        "region: moon-base\n  tier: standard",
+        1,
+    );
+    let err = apply::apply(&db.pool, &full).await.expect_err("invalid");
+    let msg = err.to_string();
+    assert!(msg.starts_with("nothing was applied"), "{msg}");
+    assert!(
+        msg.contains("spec.memory") && msg.contains("agent_cpu_memory_fargate"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("spec.region") && msg.contains("tenant_region_format"),
+        "{msg}"
+    );
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM openclaw.tenants")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    assert_eq!(n, 0, "an invalid manifest must write nothing");
+}
+
+#[tokio::test]
+async fn a_store_rule_failure_rolls_back_the_whole_file() {
+    let db = TestDb::new().await;
+    let s = unique_name("x").replace("x-", "");
+    // Valid documents, but the Agent refers to a tenant that does not exist: the first
+    // tenant's insert must be rolled back.
+    let text = format!(
+        "{}---\napiVersion: openclaw.io/v1alpha1\nkind: Agent\nmetadata: {{tenant: ghost-{s}}}\nspec: {{kind: scout, model: amazon.nova-lite-v1:0}}\n",
+        examples(&s)
+    );
+    let err = apply::apply(&db.pool, &text)
+        .await
+        .expect_err("missing tenant");
+    assert!(
+        err.to_string().contains(&format!(
+            "agent/ghost-{s}/scout: tenant \"ghost-{s}\" does not exist"
+        )),
+        "{err}"
+    );
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM openclaw.tenants")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn get_json_and_yaml_round_trip_through_apply() {
+    let db = TestDb::new().await;
+    let s = unique_name("x").replace("x-", "");
+    apply::apply(&db.pool, &examples(&s)).await.expect("apply");
+    apply::apply(
+        &db.pool,
+        &include_str!("../../crds/examples/agent.yaml")
+            .replace("tenant: globex", &format!("tenant: globex-{s}")),
+    )
+    .await
+    .expect("agent");
+    for output in ["json", "yaml"] {
+        let text = run(&db, &["get", "tenants", "-o", output])
+            .await
+            .expect("get");
+        let report = apply::apply(&db.pool, &text).await.expect("re-apply");
+        assert_eq!(report.len(), 10, "{output}: {:?}", lines(&report));
+        assert!(
+            report
+                .iter()
+                .all(|a| a.outcome == apply::Outcome::Unchanged),
+            "{output}: {:?}",
+            lines(&report)
+        );
+        let text = run(&db, &["get", "agents", "-o", output])
+            .await
+            .expect("get agents");
+        let report = apply::apply(&db.pool, &text)
+            .await
+            .expect("re-apply agents");
+        assert_eq!(report.len(), 7);
+        assert!(report
+            .iter()
+            .all(|a| a.outcome == apply::Outcome::Unchanged));
+    }
+    let json: serde_json::Value = serde_json::from_str(
+        &run(&db, &["get", "tenants", "-o", "json"])
+            .await
+            .expect("get"),
+    )
+    .expect("json");
+    assert_eq!(json["items"][0]["status"]["phase"], "Pending");
+}
+
+#[tokio::test]
+async fn a_tenant_agents_list_is_the_whole_set() {
+    let db = TestDb::new().await;
+    let t = unique_name("set");
+    let doc = |agents: &str| {
+        format!(
+        "apiVersion: openclaw.io/v1alpha1\nkind: Tenant\nmetadata: {{name: {t}}}\nspec:\n  displayName: Set\n  region: us-east-1\n  agents:\n{agents}"
+    )
+    };
+    let both = "    - {kind: scout, model: amazon.nova-lite-v1:0}\n    - {kind: butler, model: amazon.nova-lite-v1:0}\n";
+    apply::apply(&db.pool, &doc(both)).await.expect("both");
+    let report = apply::apply(
+        &db.pool,
+        &doc("    - {kind: scout, model: amazon.nova-lite-v1:0}\n"),
+    )
+    .await
+    .expect("one");
+    assert_eq!(
+        lines(&report),
+        vec![
+            format!("tenant/{t} unchanged"),
+            format!("agent/{t}/scout unchanged"),
+            format!("agent/{t}/butler deleted")
+        ]
+    );
+    let table = run(&db, &["get", "agents", &t]).await.expect("get");
+    assert!(
+        table.contains("scout") && !table.contains("butler"),
+        "{table}"
+    );
+}
+
+#[tokio::test]
+async fn get_describe_and_delete() {
+    let db = TestDb::new().await;
+    let s = unique_name("x").replace("x-", "");
+    apply::apply(&db.pool, &examples(&s)).await.expect("apply");
+    let table = run(&db, &["get", "tenants"]).await.expect("get");
+    let header = table.lines().next().expect("header");
+    assert!(
+        header.starts_with("NAME") && header.contains("PHASE") && header.contains("AGENTS"),
+        "{table}"
+    );
+    assert!(
+        table.contains(&format!("acme-{s}")) && table.contains("0/3"),
+        "{table}"
+    );
+
+    let d = run(&db, &["describe", "tenant", &format!("acme-{s}")])
+        .await
+        .expect("describe");
+    for want in [
+        "Display name:  Acme Corp",
+        "Phase:         Pending",
+        "Conditions:",
+        "Agents:",
+        "strategist",
+        "Resources:",
+        "Recent audit entries:",
+    ] {
+        assert!(d.contains(want), "missing {want:?} in\n{d}");
+    }
+    let err = run(&db, &["describe", "tenant", "nosuch"])
+        .await
+        .expect_err("missing");
+    assert!(err.to_string().contains("not found"));
+
+    // No finalizer yet (no operator ran): the row goes at once.
+    let out = run(&db, &["delete", "tenant", &format!("initech-{s}")])
+        .await
+        .expect("delete");
+    assert_eq!(out, format!("tenant/initech-{s} deleted\n"));
+    // With a finalizer: marked.
+    sqlx::query(
+        "UPDATE openclaw.tenants SET finalizers = '{openclaw.io/cloud-resources}' WHERE name = $1",
+    )
+    .bind(format!("globex-{s}"))
+    .execute(&db.pool)
+    .await
+    .expect("finalizer");
+    let out = run(&db, &["delete", "tenant", &format!("globex-{s}")])
+        .await
+        .expect("delete");
+    assert!(out.contains("marked for deletion"), "{out}");
+    let table = run(&db, &["get", "tenants"]).await.expect("get");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with(&format!("globex-{s}")) && l.contains("Deleting")),
+        "{table}"
+    );
+    // Applying a tenant that is being deleted is refused.
+    let err = apply::apply(&db.pool, &examples(&s))
+        .await
+        .expect_err("deleting");
+    assert!(err.to_string().contains("is being deleted"), "{err}");
+    let err = run(&db, &["delete", "agent", &format!("acme-{s}"), "gardener"])
+        .await
+        .expect_err("bad kind");
+    assert!(
+        err.to_string()
+            .contains("kind: must be butler, scout or strategist"),
+        "{err}"
+    );
+    let out = run(&db, &["delete", "agent", &format!("acme-{s}"), "scout"])
+        .await
+        .expect("delete agent");
+    assert_eq!(out, format!("agent/acme-{s}/scout deleted\n"));
+}
+
+#[tokio::test]
+async fn audit_verify_reports_an_intact_chain() {
+    let db = TestDb::new().await;
+    let out = run(&db, &["audit", "verify"]).await.expect("verify");
+    assert_eq!(out, "audit log verified: 0 entries, chain intact\n");
+}
