@@ -55,7 +55,7 @@ fn default_partition() -> String {
 }
 
 /// Knobs of the control loop.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OperatorConfig {
     /// Full resync (drift repair) interval.
@@ -70,6 +70,9 @@ pub struct OperatorConfig {
     pub lease_seconds: u64,
     /// Grace period before an orphaned resource is removed.
     pub orphan_grace_seconds: u64,
+    /// Multiplies the client-side AWS rate limits (1.0 = the published quotas). Only for the
+    /// local emulator, which has no quotas.
+    pub aws_rate_scale: f64,
 }
 
 impl Default for OperatorConfig {
@@ -81,6 +84,7 @@ impl Default for OperatorConfig {
             listen: "127.0.0.1:9464".into(),
             lease_seconds: 15,
             orphan_grace_seconds: 3600,
+            aws_rate_scale: 1.0,
         }
     }
 }

@@ -1,5 +1,24 @@
 //! The OpenClaw operator and CLI.
+//!
+//! Reconcile path: `render` (pure) → `observe` → `diff` (pure) → `execute` → status in
+//! `reconcile`; `controller` runs it for every tenant under a lease with a work queue.
 
+pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod controller;
+pub mod diff;
+pub mod error;
+pub mod execute;
+pub mod metrics;
+pub mod observe;
+pub mod pg_tenant;
+pub mod policy;
+pub mod queue;
+pub mod reconcile;
+pub mod render;
+pub mod retry;
+pub mod runtime;
+pub mod server;
 pub mod store;
+pub mod throttle;

@@ -532,3 +532,277 @@ pub async fn audit_rows(
         .collect::<Result<_, sqlx::Error>>()
         .map_err(StoreError::from)
 }
+
+/// Records (or refreshes) a resource the operator manages; `repair` counts a drift repair.
+pub async fn remember_resource(
+    conn: &mut PgConnection,
+    tenant: &str,
+    agent: Option<&str>,
+    kind: &str,
+    name: &str,
+    arn: Option<&str>,
+    repair: bool,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO openclaw.managed_resources (tenant, agent, kind, name, arn, last_observed_at, \
+         drift_repairs) VALUES ($1, $2, $3, $4, $5, now(), $6) \
+         ON CONFLICT (kind, name) DO UPDATE SET arn = coalesce(EXCLUDED.arn, managed_resources.arn), \
+         last_observed_at = now(), updated_at = now(), last_error = NULL, \
+         drift_repairs = managed_resources.drift_repairs + EXCLUDED.drift_repairs",
+    )
+    .bind(tenant)
+    .bind(agent)
+    .bind(kind)
+    .bind(name)
+    .bind(arn)
+    .bind(i64::from(repair))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn forget_resource(
+    conn: &mut PgConnection,
+    kind: &str,
+    name: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM openclaw.managed_resources WHERE kind = $1 AND name = $2")
+        .bind(kind)
+        .bind(name)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Keeps the last error against the resource (the message carries no secret: it is an AWS
+/// code and message, or a PostgreSQL error, never a request body).
+pub async fn note_resource_error(
+    conn: &mut PgConnection,
+    tenant: &str,
+    kind: &str,
+    name: &str,
+    error: &str,
+) -> Result<(), StoreError> {
+    let error: String = error.chars().take(500).collect();
+    sqlx::query(
+        "INSERT INTO openclaw.managed_resources (tenant, kind, name, last_error) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (kind, name) DO UPDATE SET last_error = $4, \
+         updated_at = now()",
+    )
+    .bind(tenant)
+    .bind(kind)
+    .bind(name)
+    .bind(error)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// (kind, name) of every resource the inventory lists for `tenant`.
+pub async fn inventory_names(
+    conn: &mut PgConnection,
+    tenant: &str,
+) -> Result<std::collections::BTreeSet<(String, String)>, StoreError> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT kind, name FROM openclaw.managed_resources WHERE tenant = $1 AND arn IS NOT NULL",
+    )
+    .bind(tenant)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+pub async fn forget_tenant_resources(
+    conn: &mut PgConnection,
+    tenant: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM openclaw.managed_resources WHERE tenant = $1")
+        .bind(tenant)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn add_tenant_finalizer(conn: &mut PgConnection, name: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE openclaw.tenants SET finalizers = array_append(finalizers, $2) \
+         WHERE name = $1 AND NOT ($2 = ANY (finalizers))",
+    )
+    .bind(name)
+    .bind(FINALIZER)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn add_agent_finalizer(
+    conn: &mut PgConnection,
+    tenant: &str,
+    kind: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE openclaw.agents SET finalizers = array_append(finalizers, $3) \
+         WHERE tenant = $1 AND kind = $2 AND NOT ($3 = ANY (finalizers))",
+    )
+    .bind(tenant)
+    .bind(kind)
+    .bind(FINALIZER)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Removing the last finalizer of a row marked for deletion deletes it (store trigger).
+pub async fn remove_tenant_finalizer(
+    conn: &mut PgConnection,
+    name: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE openclaw.tenants SET finalizers = array_remove(finalizers, $2) WHERE name = $1",
+    )
+    .bind(name)
+    .bind(FINALIZER)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn remove_agent_finalizer(
+    conn: &mut PgConnection,
+    tenant: &str,
+    kind: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE openclaw.agents SET finalizers = array_remove(finalizers, $3) \
+         WHERE tenant = $1 AND kind = $2",
+    )
+    .bind(tenant)
+    .bind(kind)
+    .bind(FINALIZER)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Status of a tenant as the operator computed it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantStatus {
+    pub phase: String,
+    pub observed_generation: i64,
+    pub conditions: Vec<Condition>,
+    pub message: Option<String>,
+}
+
+pub async fn write_tenant_status(
+    conn: &mut PgConnection,
+    name: &str,
+    status: &TenantStatus,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE openclaw.tenants SET phase = $2, observed_generation = $3, conditions = $4, \
+         status_message = $5, status_updated_at = now() WHERE name = $1",
+    )
+    .bind(name)
+    .bind(&status.phase)
+    .bind(status.observed_generation)
+    .bind(serde_json::to_value(&status.conditions).unwrap_or_default())
+    .bind(&status.message)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn write_agent_status(
+    conn: &mut PgConnection,
+    tenant: &str,
+    kind: &str,
+    status: &TenantStatus,
+    running_count: Option<i32>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE openclaw.agents SET phase = $3, observed_generation = $4, conditions = $5, \
+         status_message = $6, running_count = $7, status_updated_at = now() \
+         WHERE tenant = $1 AND kind = $2",
+    )
+    .bind(tenant)
+    .bind(kind)
+    .bind(&status.phase)
+    .bind(status.observed_generation)
+    .bind(serde_json::to_value(&status.conditions).unwrap_or_default())
+    .bind(&status.message)
+    .bind(running_count)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Names of every tenant, for the periodic poll and resync.
+pub async fn tenant_names(conn: &mut PgConnection) -> Result<Vec<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT name FROM openclaw.tenants ORDER BY name")
+            .fetch_all(&mut *conn)
+            .await?,
+    )
+}
+
+/// Tenants whose spec changed since the operator last observed them (or being deleted).
+pub async fn tenants_needing_work(conn: &mut PgConnection) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT t.name FROM openclaw.tenants t WHERE t.generation <> t.observed_generation \
+         OR t.deletion_requested_at IS NOT NULL OR t.phase NOT IN ('Ready', 'Failed') \
+         OR EXISTS (SELECT 1 FROM openclaw.agents a WHERE a.tenant = t.name AND \
+           (a.generation <> a.observed_generation OR a.deletion_requested_at IS NOT NULL)) \
+         ORDER BY t.name",
+    )
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Tenants by phase, for the metrics.
+pub async fn phase_counts(conn: &mut PgConnection) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(
+        sqlx::query_as(
+            "SELECT phase, count(*) FROM openclaw.tenants GROUP BY phase ORDER BY phase",
+        )
+        .fetch_all(&mut *conn)
+        .await?,
+    )
+}
+
+/// Takes or renews the lease `name` for `holder`; true while `holder` holds it.
+pub async fn try_lease(
+    conn: &mut PgConnection,
+    name: &str,
+    holder: &str,
+    duration: Duration,
+) -> Result<bool, StoreError> {
+    let secs = duration.as_secs_f64();
+    let row: Option<(String,)> = sqlx::query_as(
+        "INSERT INTO openclaw.leases AS l (name, holder, expires_at) \
+         VALUES ($1, $2, now() + make_interval(secs => $3)) \
+         ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, \
+           renewed_at = now(), expires_at = EXCLUDED.expires_at, \
+           acquired_at = CASE WHEN l.holder = EXCLUDED.holder THEN l.acquired_at ELSE now() END \
+         WHERE l.holder = EXCLUDED.holder OR l.expires_at < now() \
+         RETURNING holder",
+    )
+    .bind(name)
+    .bind(holder)
+    .bind(secs)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.is_some_and(|(h,)| h == holder))
+}
+
+pub async fn release_lease(
+    conn: &mut PgConnection,
+    name: &str,
+    holder: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM openclaw.leases WHERE name = $1 AND holder = $2")
+        .bind(name)
+        .bind(holder)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -62,6 +62,13 @@ pub enum Command {
     },
     /// Run the store's migrations.
     Migrate,
+    /// Run the operator: reconcile every tenant until SIGTERM/SIGINT (migrates the store first).
+    Operator,
+    /// Print the actions the operator would take now, with reasons; changes nothing.
+    Plan {
+        /// Only this tenant (default: every tenant).
+        tenant: Option<String>,
+    },
     /// Audit log tools.
     Audit {
         #[command(subcommand)]
@@ -98,14 +105,72 @@ pub enum AuditCommand {
 pub async fn run(cli: Cli) -> anyhow::Result<String> {
     let config = Config::load(cli.config.as_deref())?;
     let url = config.database_url()?;
-    let pool = store::connect(&url, 4).await?;
-    execute(&pool, cli.command).await
+    match cli.command {
+        Command::Operator => {
+            init_tracing();
+            let pool = store::connect(&url, config.operator.concurrency as u32 + 6).await?;
+            store::migrate(&pool).await?;
+            crate::runtime::run_operator(config, pool).await?;
+            Ok(String::new())
+        }
+        Command::Plan { tenant } => {
+            let pool = store::connect(&url, 4).await?;
+            plan(&config, &pool, tenant.as_deref()).await
+        }
+        command => {
+            let pool = store::connect(&url, 4).await?;
+            execute(&pool, command).await
+        }
+    }
+}
+
+/// Logs as JSON lines when `OPENCLAW_LOG_FORMAT=json`, else human-readable; level from
+/// `RUST_LOG` (default info).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("OPENCLAW_LOG_FORMAT").as_deref() == Ok("json") {
+        let _ = builder.json().try_init();
+    } else {
+        let _ = builder.try_init();
+    }
+}
+
+/// `openclaw plan [TENANT]`.
+pub async fn plan(
+    config: &Config,
+    pool: &sqlx::PgPool,
+    tenant: Option<&str>,
+) -> anyhow::Result<String> {
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+    let r = crate::runtime::reconciler(config, pool.clone(), metrics, "plan".into()).await?;
+    let names = match tenant {
+        Some(t) => vec![t.to_owned()],
+        None => {
+            let mut conn = pool.acquire().await.context("store connection")?;
+            store::tenant_names(&mut conn).await?
+        }
+    };
+    let mut out = String::new();
+    for name in names {
+        match r.plan(&name).await? {
+            Some(p) => out.push_str(&p),
+            None => bail!("tenant {name:?} not found"),
+        }
+    }
+    Ok(out)
 }
 
 /// Runs one store command against `pool`.
 pub async fn execute(pool: &sqlx::PgPool, command: Command) -> anyhow::Result<String> {
     let mut conn = pool.acquire().await.context("store connection")?;
     match command {
+        Command::Operator | Command::Plan { .. } => {
+            bail!("operator and plan need the cell configuration; use cli::run")
+        }
         Command::Migrate => {
             store::migrate(pool).await?;
             Ok("migrations applied\n".into())

@@ -1,0 +1,344 @@
+//! AWS clients for one cell: built once, with the cell's region and optional endpoint override,
+//! and an interceptor that counts every call by service, operation and outcome (the AWS error
+//! code), so metrics and tests see exactly what the operator spent.
+//!
+//! Owns: client construction, call accounting, error classification. Must never: log a request
+//! or response body (secret values travel in them).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeTransmitInterceptorContextMut, FinalizerInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+
+use crate::config::CellConfig;
+use crate::metrics::Metrics;
+use crate::throttle::Throttle;
+
+/// Calls made through one set of clients: totals for tests and benchmarks.
+#[derive(Debug, Default)]
+pub struct CallCounter {
+    pub total: AtomicU64,
+    pub writes: AtomicU64,
+}
+
+impl CallCounter {
+    pub fn snapshot(&self) -> (u64, u64) {
+        (
+            self.total.load(Ordering::Relaxed),
+            self.writes.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Reads are Describe/List/Get; everything else changes something.
+pub fn is_write(operation: &str) -> bool {
+    !["Describe", "List", "Get"]
+        .iter()
+        .any(|p| operation.starts_with(p))
+}
+
+#[derive(Debug, Clone)]
+struct StartedAt(Instant);
+impl Storable for StartedAt {
+    type Storer = StoreReplace<Self>;
+}
+
+#[derive(Debug)]
+struct Accounting {
+    metrics: Arc<Metrics>,
+    counter: Arc<CallCounter>,
+}
+
+impl Intercept for Accounting {
+    fn name(&self) -> &'static str {
+        "OpenClawAccounting"
+    }
+
+    fn modify_before_signing(
+        &self,
+        _context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        cfg.interceptor_state().store_put(StartedAt(Instant::now()));
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let (service, operation) = cfg
+            .load::<Metadata>()
+            .map(|m| (m.service().to_owned(), m.name().to_owned()))
+            .unwrap_or_else(|| ("unknown".into(), "unknown".into()));
+        let outcome = match context.response() {
+            Some(resp) if resp.status().is_success() => "ok".to_owned(),
+            Some(resp) => error_code(
+                resp.headers().get("x-amzn-errortype"),
+                resp.body().bytes(),
+                resp.status().as_u16(),
+            ),
+            None => "transport_error".to_owned(),
+        };
+        let seconds = cfg
+            .load::<StartedAt>()
+            .map(|s| s.0.elapsed().as_secs_f64())
+            .unwrap_or_default();
+        self.counter.total.fetch_add(1, Ordering::Relaxed);
+        if is_write(&operation) {
+            self.counter.writes.fetch_add(1, Ordering::Relaxed);
+        }
+        self.metrics
+            .observe_aws_call(&service, &operation, &outcome, seconds);
+        Ok(())
+    }
+}
+
+/// The AWS error code of a failed response: the `x-amzn-ErrorType` header (JSON protocols), the
+/// body's `__type` or `<Code>` (query protocols), else `http_<status>`. Never the message.
+pub fn error_code(header: Option<&str>, body: Option<&[u8]>, status: u16) -> String {
+    let clean = |s: &str| -> String {
+        let s = s.split(':').next().unwrap_or(s);
+        let s = s.rsplit('#').next().unwrap_or(s);
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
+            .take(64)
+            .collect()
+    };
+    if let Some(h) = header {
+        let code = clean(h);
+        if !code.is_empty() {
+            return code;
+        }
+    }
+    if let Some(body) = body {
+        let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+            if let Some(t) = v.get("__type").and_then(|t| t.as_str()) {
+                let code = clean(t);
+                if !code.is_empty() {
+                    return code;
+                }
+            }
+        }
+        if let Some(start) = text.find("<Code>") {
+            if let Some(len) = text[start + 6..].find("</Code>") {
+                let code = clean(&text[start + 6..start + 6 + len]);
+                if !code.is_empty() {
+                    return code;
+                }
+            }
+        }
+    }
+    format!("http_{status}")
+}
+
+/// True for the codes AWS uses when a caller is throttled.
+pub fn is_throttle(code: &str) -> bool {
+    matches!(
+        code,
+        "Throttling"
+            | "ThrottlingException"
+            | "ThrottledException"
+            | "RequestLimitExceeded"
+            | "TooManyRequestsException"
+            | "RequestThrottled"
+            | "http_429"
+    )
+}
+
+/// The clients of one cell.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub ecs: aws_sdk_ecs::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub counter: Arc<CallCounter>,
+    pub throttle: Arc<Throttle>,
+}
+
+impl Clients {
+    pub async fn new(cell: &CellConfig, metrics: Arc<Metrics>, throttle: Throttle) -> Clients {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(cell.region.clone()));
+        if let Some(endpoint) = &cell.aws_endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let sdk = loader.load().await;
+        let counter = Arc::new(CallCounter::default());
+        let acct = || Accounting {
+            metrics: metrics.clone(),
+            counter: counter.clone(),
+        };
+        Clients {
+            ecs: aws_sdk_ecs::Client::from_conf(
+                aws_sdk_ecs::config::Builder::from(&sdk)
+                    .interceptor(acct())
+                    .build(),
+            ),
+            iam: aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(&sdk)
+                    .interceptor(acct())
+                    .build(),
+            ),
+            secrets: aws_sdk_secretsmanager::Client::from_conf(
+                aws_sdk_secretsmanager::config::Builder::from(&sdk)
+                    .interceptor(acct())
+                    .build(),
+            ),
+            rds: aws_sdk_rds::Client::from_conf(
+                aws_sdk_rds::config::Builder::from(&sdk)
+                    .interceptor(acct())
+                    .build(),
+            ),
+            counter,
+            throttle: Arc::new(throttle),
+        }
+    }
+}
+
+/// A failed AWS call, reduced to what the operator acts on: the code decides retry or terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsError {
+    pub service: &'static str,
+    pub operation: &'static str,
+    pub code: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for AwsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} failed: {} ({})",
+            self.service, self.operation, self.code, self.message
+        )
+    }
+}
+
+impl AwsError {
+    /// Builds one from any SDK error, keeping the code and a message cut short.
+    pub fn from_sdk<E, R>(
+        service: &'static str,
+        operation: &'static str,
+        err: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+    ) -> AwsError
+    where
+        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
+        R: std::fmt::Debug,
+    {
+        use aws_smithy_runtime_api::client::result::SdkError;
+        let (code, message) = match err {
+            SdkError::ServiceError(se) => {
+                let e = se.err();
+                (
+                    e.code().unwrap_or("Unknown").to_owned(),
+                    e.message().unwrap_or("").to_owned(),
+                )
+            }
+            SdkError::TimeoutError(_) => ("Timeout".into(), "request timed out".into()),
+            SdkError::DispatchFailure(_) => ("Dispatch".into(), "could not reach AWS".into()),
+            SdkError::ResponseError(_) => ("ResponseError".into(), "unreadable response".into()),
+            _ => ("Unknown".into(), err.to_string()),
+        };
+        AwsError {
+            service,
+            operation,
+            code,
+            message: message.chars().take(300).collect(),
+        }
+    }
+
+    /// Errors that retrying cannot fix: bad input, missing permission, malformed policy.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self.code.as_str(),
+            "AccessDenied"
+                | "AccessDeniedException"
+                | "UnauthorizedOperation"
+                | "InvalidParameterException"
+                | "InvalidParameterValue"
+                | "InvalidInput"
+                | "ValidationError"
+                | "ValidationException"
+                | "MalformedPolicyDocument"
+                | "MalformedPolicyDocumentException"
+                | "LimitExceeded"
+                | "LimitExceededException"
+                | "PolicyNotAttachable"
+                | "ClientException"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_from_each_protocol() {
+        assert_eq!(
+            error_code(
+                Some("ThrottlingException:http://internal.amazon.com/"),
+                None,
+                400
+            ),
+            "ThrottlingException"
+        );
+        assert_eq!(
+            error_code(
+                None,
+                Some(br#"{"__type":"com.amazonaws.ecs#ClientException","message":"x"}"#),
+                400
+            ),
+            "ClientException"
+        );
+        assert_eq!(
+            error_code(
+                None,
+                Some(b"<ErrorResponse><Error><Code>NoSuchEntity</Code><Message>secret stuff</Message></Error></ErrorResponse>"),
+                404
+            ),
+            "NoSuchEntity"
+        );
+        assert_eq!(error_code(None, Some(b"<html>500</html>"), 500), "http_500");
+        assert_eq!(
+            error_code(Some("Bad Code<script>"), None, 400),
+            "BadCodescript"
+        );
+    }
+
+    #[test]
+    fn writes_are_everything_but_reads() {
+        for op in ["DescribeServices", "ListSecrets", "GetRolePolicy"] {
+            assert!(!is_write(op), "{op}");
+        }
+        for op in [
+            "CreateService",
+            "PutRolePolicy",
+            "TagResource",
+            "RestoreSecret",
+        ] {
+            assert!(is_write(op), "{op}");
+        }
+    }
+
+    #[test]
+    fn throttle_codes() {
+        assert!(is_throttle("ThrottlingException"));
+        assert!(is_throttle("Throttling"));
+        assert!(!is_throttle("AccessDenied"));
+    }
+}

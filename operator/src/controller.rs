@@ -1,0 +1,268 @@
+//! The control loop around the reconcile: leader election, triggers (LISTEN, poll, resync,
+//! requeues), the work queue, per-tenant backoff, and graceful shutdown.
+//!
+//! Expected flow: every replica tries to take the lease; the holder enqueues every tenant, then
+//! reconciles tenants as NOTIFY, the poll and the resync schedule them. It renews the lease every
+//! third of its duration and stops acting the moment a renewal fails. On SIGTERM it stops taking
+//! work, lets in-flight reconciles finish (up to a grace period) and releases the lease, so a
+//! standby takes over at once.
+//!
+//! Guarantees: one tenant is never reconciled twice at once (queue); at most `concurrency`
+//! reconciles run (queue); a replica acts only while it holds the lease.
+//! Caveats: a leader cut off from the store stops at its next renewal; work in flight then is
+//! abandoned after the grace period, which is shorter than the lease.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::metrics::Metrics;
+use crate::queue::{self, WorkQueue};
+use crate::reconcile::Reconciler;
+use crate::retry::Backoffs;
+use crate::store;
+
+/// Loop settings (from the operator configuration).
+#[derive(Debug, Clone)]
+pub struct LoopConfig {
+    pub concurrency: usize,
+    pub poll_interval: Duration,
+    pub resync_interval: Duration,
+    pub lease_duration: Duration,
+    pub lease_name: String,
+    pub holder: String,
+    pub shutdown_grace: Duration,
+}
+
+/// Runs until `shutdown` resolves: stands by, leads while it holds the lease, stands by again
+/// if it loses it.
+pub async fn run(
+    reconciler: Arc<Reconciler>,
+    cfg: LoopConfig,
+    metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopper = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
+    let main = async {
+        let pool = reconciler.pool.clone();
+        loop {
+            if *stop_rx.borrow() {
+                break;
+            }
+            let leading = match pool.acquire().await {
+                Ok(mut conn) => {
+                    store::try_lease(&mut conn, &cfg.lease_name, &cfg.holder, cfg.lease_duration)
+                        .await
+                        .unwrap_or(false)
+                }
+                Err(_) => false,
+            };
+            ready.store(true, Ordering::Relaxed);
+            if leading {
+                tracing::info!(holder = %cfg.holder, "took the leader lease");
+                metrics.leader.set(1);
+                lead(&reconciler, &cfg, &metrics, stop_rx.clone()).await;
+                metrics.leader.set(0);
+                if let Ok(mut conn) = pool.acquire().await {
+                    let _ = store::release_lease(&mut conn, &cfg.lease_name, &cfg.holder).await;
+                }
+                tracing::info!(holder = %cfg.holder, "gave up the leader lease");
+            } else {
+                let mut stop = stop_rx.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(cfg.lease_duration / 3) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+    };
+    tokio::join!(stopper, main);
+}
+
+/// Leads until the lease is lost or shutdown is asked.
+async fn lead(
+    reconciler: &Arc<Reconciler>,
+    cfg: &LoopConfig,
+    metrics: &Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let queue: WorkQueue<String> = WorkQueue::new();
+    let pool = reconciler.pool.clone();
+    let (lost_tx, mut lost_rx) = watch::channel(false);
+
+    // Lease renewal: stop acting the moment a renewal fails.
+    let renew = {
+        let pool = pool.clone();
+        let cfg = cfg.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(cfg.lease_duration / 3).await;
+                let held = match pool.acquire().await {
+                    Ok(mut c) => {
+                        store::try_lease(&mut c, &cfg.lease_name, &cfg.holder, cfg.lease_duration)
+                            .await
+                            .unwrap_or(false)
+                    }
+                    Err(_) => false,
+                };
+                if !held {
+                    tracing::warn!("lost the leader lease");
+                    let _ = lost_tx.send(true);
+                    return;
+                }
+            }
+        })
+    };
+
+    // Triggers: LISTEN, the fallback poll and the resync.
+    let listen = tokio::spawn(listen_loop(pool.clone(), queue.clone()));
+    let poll = tokio::spawn(poll_loop(
+        pool.clone(),
+        queue.clone(),
+        cfg.poll_interval,
+        cfg.resync_interval,
+    ));
+    let gauges = {
+        let queue = queue.clone();
+        let metrics = metrics.clone();
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            loop {
+                metrics.queue_depth.set(queue.depth() as i64);
+                metrics.in_flight.set(queue.in_flight() as i64);
+                if let Ok(mut c) = pool.acquire().await {
+                    if let Ok(counts) = store::phase_counts(&mut c).await {
+                        metrics.tenants_by_phase.reset();
+                        for (phase, n) in counts {
+                            metrics.tenants_by_phase.with_label_values(&[&phase]).set(n);
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        })
+    };
+
+    let backoffs = Arc::new(Backoffs::new(
+        Duration::from_secs(1),
+        Duration::from_secs(300),
+    ));
+    let work = {
+        let reconciler = reconciler.clone();
+        let backoffs = backoffs.clone();
+        let resync = cfg.resync_interval;
+        let metrics = metrics.clone();
+        move |name: String, waited: Duration| {
+            let reconciler = reconciler.clone();
+            let backoffs = backoffs.clone();
+            let metrics = metrics.clone();
+            async move {
+                metrics.queue_wait.observe(waited.as_secs_f64());
+                match reconciler.reconcile(&name).await {
+                    Ok(next) => {
+                        backoffs.reset(&name);
+                        next
+                    }
+                    // Terminal: no hot retry; the resync tries again.
+                    Err(e) if e.is_terminal() => Some(resync),
+                    Err(_) => Some(backoffs.next(&name)),
+                }
+            }
+        }
+    };
+    let until = async {
+        tokio::select! {
+            _ = stop.changed() => {}
+            _ = lost_rx.changed() => {}
+        }
+    };
+    let summary = queue::run(
+        queue.clone(),
+        cfg.concurrency,
+        work,
+        until,
+        cfg.shutdown_grace,
+    )
+    .await;
+    if summary.panicked > 0 || summary.abandoned > 0 {
+        tracing::warn!(
+            panicked = summary.panicked,
+            abandoned = summary.abandoned,
+            "reconciles did not finish"
+        );
+    }
+    for t in [renew, listen, poll, gauges] {
+        t.abort();
+    }
+}
+
+async fn listen_loop(pool: PgPool, queue: WorkQueue<String>) {
+    loop {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "LISTEN connection failed; relying on the poll");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(store::CHANNEL).await {
+            tracing::warn!(error = %e, "LISTEN failed; relying on the poll");
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            continue;
+        }
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(n)) => queue.schedule_now(n.payload().to_owned()),
+                // The connection dropped and was re-established: notifications may be lost,
+                // so look at every tenant that needs work.
+                Ok(None) => schedule_needing_work(&pool, &queue).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "LISTEN connection lost");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn schedule_needing_work(pool: &PgPool, queue: &WorkQueue<String>) {
+    if let Ok(mut c) = pool.acquire().await {
+        if let Ok(names) = store::tenants_needing_work(&mut c).await {
+            for n in names {
+                queue.schedule_now(n);
+            }
+        }
+    }
+}
+
+async fn poll_loop(pool: PgPool, queue: WorkQueue<String>, poll: Duration, resync: Duration) {
+    // Every tenant once at the start of a term, then every resync interval.
+    let mut next_resync = Instant::now();
+    loop {
+        if Instant::now() >= next_resync {
+            if let Ok(mut c) = pool.acquire().await {
+                if let Ok(names) = store::tenant_names(&mut c).await {
+                    for n in names {
+                        queue.schedule_now(n);
+                    }
+                }
+            }
+            next_resync = Instant::now() + resync;
+        } else {
+            schedule_needing_work(&pool, &queue).await;
+        }
+        tokio::time::sleep(poll).await;
+    }
+}

@@ -1,0 +1,203 @@
+//! The operator's Prometheus metrics, all prefixed `openclaw_`.
+//!
+//! Owns: metric names, labels and their cardinality. Per-tenant labels appear only on the
+//! per-tenant series, never on histograms. Must never: put a secret, an error message or any
+//! unbounded user string in a label (AWS error codes are sanitised to [A-Za-z0-9_.], 64 chars).
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+#[derive(Debug)]
+pub struct Metrics {
+    pub registry: Registry,
+    pub reconciles: IntCounterVec,
+    pub reconcile_duration: Histogram,
+    pub queue_depth: IntGauge,
+    pub queue_wait: Histogram,
+    pub in_flight: IntGauge,
+    pub leader: IntGauge,
+    pub tenants_by_phase: IntGaugeVec,
+    pub tenant_condition: IntGaugeVec,
+    pub aws_requests: IntCounterVec,
+    pub aws_request_duration: HistogramVec,
+    pub aws_throttles: IntCounterVec,
+    pub actions: IntCounterVec,
+}
+
+fn must<T>(r: prometheus::Result<T>) -> T {
+    // Metric definitions are constants; a failure here is a programming error caught by tests.
+    r.unwrap_or_else(|e| panic!("metric definition: {e}"))
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let reconciles = must(IntCounterVec::new(
+            Opts::new("openclaw_reconciles_total", "Tenant reconciles by result."),
+            &["result"],
+        ));
+        let reconcile_duration = must(Histogram::with_opts(
+            HistogramOpts::new(
+                "openclaw_reconcile_duration_seconds",
+                "Time to reconcile one tenant.",
+            )
+            .buckets(vec![
+                0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+            ]),
+        ));
+        let queue_depth = must(IntGauge::new(
+            "openclaw_queue_depth",
+            "Tenants waiting in the work queue.",
+        ));
+        let queue_wait = must(Histogram::with_opts(
+            HistogramOpts::new(
+                "openclaw_queue_wait_seconds",
+                "Time a due tenant waited for a worker.",
+            )
+            .buckets(vec![0.001, 0.01, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0]),
+        ));
+        let in_flight = must(IntGauge::new(
+            "openclaw_reconciles_in_flight",
+            "Reconciles running now.",
+        ));
+        let leader = must(IntGauge::new(
+            "openclaw_leader",
+            "1 when this replica holds the leader lease.",
+        ));
+        let build_info = must(IntGaugeVec::new(
+            Opts::new("openclaw_build_info", "Build information; always 1."),
+            &["version"],
+        ));
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        let tenants_by_phase = must(IntGaugeVec::new(
+            Opts::new("openclaw_tenants", "Tenants by phase."),
+            &["phase"],
+        ));
+        let tenant_condition = must(IntGaugeVec::new(
+            Opts::new(
+                "openclaw_tenant_condition",
+                "1 when the tenant's condition holds (Ready, Degraded, Failed).",
+            ),
+            &["tenant", "condition"],
+        ));
+        let aws_requests = must(IntCounterVec::new(
+            Opts::new(
+                "openclaw_aws_requests_total",
+                "AWS API calls by service, operation and outcome (ok or the AWS error code).",
+            ),
+            &["service", "operation", "outcome"],
+        ));
+        let aws_request_duration = must(HistogramVec::new(
+            HistogramOpts::new(
+                "openclaw_aws_request_duration_seconds",
+                "AWS API call latency by service.",
+            )
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["service"],
+        ));
+        let aws_throttles = must(IntCounterVec::new(
+            Opts::new(
+                "openclaw_aws_throttles_total",
+                "AWS calls refused by throttling.",
+            ),
+            &["service", "operation"],
+        ));
+        let actions = must(IntCounterVec::new(
+            Opts::new(
+                "openclaw_actions_total",
+                "Changes applied to managed resources, by resource kind and action.",
+            ),
+            &["resource", "action"],
+        ));
+        for c in [
+            Box::new(reconciles.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(reconcile_duration.clone()),
+            Box::new(queue_depth.clone()),
+            Box::new(queue_wait.clone()),
+            Box::new(in_flight.clone()),
+            Box::new(leader.clone()),
+            Box::new(build_info),
+            Box::new(tenants_by_phase.clone()),
+            Box::new(tenant_condition.clone()),
+            Box::new(aws_requests.clone()),
+            Box::new(aws_request_duration.clone()),
+            Box::new(aws_throttles.clone()),
+            Box::new(actions.clone()),
+        ] {
+            must(registry.register(c));
+        }
+        Metrics {
+            registry,
+            reconciles,
+            reconcile_duration,
+            queue_depth,
+            queue_wait,
+            in_flight,
+            leader,
+            tenants_by_phase,
+            tenant_condition,
+            aws_requests,
+            aws_request_duration,
+            aws_throttles,
+            actions,
+        }
+    }
+
+    pub fn observe_aws_call(&self, service: &str, operation: &str, outcome: &str, seconds: f64) {
+        self.aws_requests
+            .with_label_values(&[service, operation, outcome])
+            .inc();
+        self.aws_request_duration
+            .with_label_values(&[service])
+            .observe(seconds);
+        if crate::aws::is_throttle(outcome) {
+            self.aws_throttles
+                .with_label_values(&[service, operation])
+                .inc();
+        }
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_conventions() {
+        let m = Metrics::new();
+        m.reconciles.with_label_values(&["ok"]).inc();
+        m.observe_aws_call("ECS", "CreateService", "ThrottlingException", 0.1);
+        m.tenants_by_phase.with_label_values(&["Ready"]).set(1);
+        let text = m.render();
+        for name in [
+            "openclaw_reconciles_total{result=\"ok\"} 1",
+            "openclaw_aws_throttles_total{operation=\"CreateService\",service=\"ECS\"} 1",
+            "openclaw_build_info{version=",
+            "openclaw_tenants{phase=\"Ready\"} 1",
+        ] {
+            assert!(text.contains(name), "missing {name} in\n{text}");
+        }
+        for family in m.registry.gather() {
+            assert!(family.name().starts_with("openclaw_"), "{}", family.name());
+        }
+    }
+}

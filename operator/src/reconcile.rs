@@ -1,0 +1,598 @@
+//! One tenant's reconcile: render → observe → diff → apply → report.
+//!
+//! Owns: the order of those steps, finalizers, and the status written back (phase, conditions,
+//! observed generation). Conditions are recomputed on every pass, never patched piecemeal.
+//! Must never: act on a tenant whose lease it does not hold (the controller guarantees this), or
+//! report Ready before every agent's service runs its desired count.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use crds::api::{AgentKind, AgentSpec, Condition};
+use crds::naming::TenantName;
+use sqlx::PgPool;
+
+use crate::aws::Clients;
+use crate::config::CellConfig;
+use crate::diff::{self, Plan};
+use crate::error::{ReconcileError, Result};
+use crate::execute::{self, Env};
+use crate::metrics::Metrics;
+use crate::observe::{self, ObservedTenant};
+use crate::render::{self, DbEndpoint, DesiredTenant};
+use crate::store::{self, AgentRow, AuditEntry, TenantRow, TenantStatus};
+
+/// Requeue delay while something is still converging (services starting, teardown draining).
+pub const PROGRESS_REQUEUE: Duration = Duration::from_secs(5);
+
+/// Everything one reconcile needs.
+pub struct Reconciler {
+    pub pool: PgPool,
+    pub clients: Clients,
+    pub cell: CellConfig,
+    pub db: DbEndpoint,
+    pub metrics: Arc<Metrics>,
+    /// Who the audit log names: `operator/<holder id>`.
+    pub actor: String,
+}
+
+/// A tenant's state gathered for one pass.
+struct Loaded {
+    row: TenantRow,
+    agents: Vec<AgentRow>,
+    tenant: TenantName,
+}
+
+/// Sets a condition, keeping its transition time when its status did not change.
+pub fn set_condition(
+    previous: &[Condition],
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: &str,
+    now: &str,
+) -> Condition {
+    let status = if status { "True" } else { "False" };
+    let since = previous
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status)
+        .map(|c| c.last_transition_time.clone())
+        .unwrap_or_else(|| now.to_owned());
+    Condition {
+        type_: type_.to_owned(),
+        status: status.to_owned(),
+        reason: reason.to_owned(),
+        message: message.to_owned(),
+        last_transition_time: since,
+    }
+}
+
+/// What a pass found, reduced to what status needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PassResult {
+    /// Applied `changes`; `ready` agents run their desired count, of `total`.
+    Synced {
+        changes: usize,
+        ready: usize,
+        total: usize,
+    },
+    Error {
+        code: String,
+        message: String,
+        terminal: bool,
+    },
+}
+
+/// The tenant's status after a pass (pure).
+pub fn tenant_status(
+    previous: &[Condition],
+    generation: i64,
+    previous_observed: i64,
+    result: &PassResult,
+    now: &str,
+) -> TenantStatus {
+    match result {
+        PassResult::Synced {
+            changes,
+            ready,
+            total,
+        } => {
+            let all_ready = *changes == 0 && ready == total;
+            let ready_msg = format!("{ready}/{total} agents running their desired count");
+            TenantStatus {
+                phase: if all_ready { "Ready" } else { "Provisioning" }.into(),
+                observed_generation: generation,
+                conditions: vec![
+                    set_condition(
+                        previous,
+                        "Ready",
+                        all_ready,
+                        if all_ready {
+                            "AllAgentsRunning"
+                        } else {
+                            "Converging"
+                        },
+                        &ready_msg,
+                        now,
+                    ),
+                    set_condition(
+                        previous,
+                        "Synced",
+                        true,
+                        "Converged",
+                        &format!("{changes} changes applied in the last pass"),
+                        now,
+                    ),
+                    set_condition(previous, "Degraded", false, "NoErrors", "", now),
+                ],
+                message: None,
+            }
+        }
+        PassResult::Error {
+            code,
+            message,
+            terminal,
+        } => {
+            let was_ready = previous
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True");
+            TenantStatus {
+                phase: if *terminal {
+                    "Failed"
+                } else if was_ready {
+                    "Degraded"
+                } else {
+                    "Provisioning"
+                }
+                .into(),
+                // A terminal error on this generation is an observation of it too.
+                observed_generation: if *terminal {
+                    generation
+                } else {
+                    previous_observed
+                },
+                conditions: vec![
+                    set_condition(previous, "Ready", false, code, message, now),
+                    set_condition(previous, "Synced", false, code, message, now),
+                    set_condition(previous, "Degraded", true, code, message, now),
+                ],
+                message: Some(format!("{code}: {message}")),
+            }
+        }
+    }
+}
+
+impl Reconciler {
+    async fn load(&self, name: &str) -> Result<Option<Loaded>> {
+        let mut conn = self.pool.acquire().await.map_err(store::StoreError::from)?;
+        let Some(row) = store::get_tenant(&mut conn, name).await? else {
+            return Ok(None);
+        };
+        let agents = store::list_agents(&mut conn, Some(name)).await?;
+        let tenant = TenantName::parse(name)
+            .map_err(|e| ReconcileError::Invalid(format!("tenant name {name:?} {e}")))?;
+        Ok(Some(Loaded {
+            row,
+            agents,
+            tenant,
+        }))
+    }
+
+    fn desired(&self, l: &Loaded) -> Result<Option<DesiredTenant>> {
+        if l.row.deletion_requested_at.is_some() {
+            return Ok(None);
+        }
+        if l.row.region != self.cell.region {
+            return Err(ReconcileError::Invalid(format!(
+                "tenant region {} is not served by cell {} ({})",
+                l.row.region, self.cell.name, self.cell.region
+            )));
+        }
+        let specs = live_specs(&l.agents)?;
+        Ok(Some(render::render_tenant(&self.cell, &l.tenant, &specs)))
+    }
+
+    async fn observe_and_plan(
+        &self,
+        l: &Loaded,
+        desired: Option<&DesiredTenant>,
+    ) -> Result<(ObservedTenant, Plan)> {
+        let observed =
+            observe::observe_tenant(&self.clients, &self.pool, &self.cell, &l.tenant).await?;
+        let inventory = {
+            let mut conn = self.pool.acquire().await.map_err(store::StoreError::from)?;
+            store::inventory_names(&mut conn, l.tenant.as_str()).await?
+        };
+        let plan = diff::diff(&l.tenant, desired, &observed, &inventory)?;
+        Ok((observed, plan))
+    }
+
+    /// `openclaw plan`: the actions a reconcile would take now, with reasons. Changes nothing.
+    pub async fn plan(&self, name: &str) -> Result<Option<String>> {
+        let Some(l) = self.load(name).await? else {
+            return Ok(None);
+        };
+        let desired = self.desired(&l)?;
+        let (_, plan) = self.observe_and_plan(&l, desired.as_ref()).await?;
+        if plan.is_empty() {
+            return Ok(Some(format!("tenant/{name}: no changes\n")));
+        }
+        Ok(Some(format!(
+            "tenant/{name}: {} actions\n{}",
+            plan.actions.len(),
+            plan.render(&l.tenant)
+        )))
+    }
+
+    /// Reconciles one tenant and writes its status. `Ok(Some(d))`: requeue after `d`.
+    pub async fn reconcile(&self, name: &str) -> Result<Option<Duration>> {
+        let started = std::time::Instant::now();
+        let result = self.reconcile_inner(name).await;
+        self.metrics
+            .reconcile_duration
+            .observe(started.elapsed().as_secs_f64());
+        let label = match &result {
+            Ok(_) => "ok",
+            Err(e) if e.is_terminal() => "terminal_error",
+            Err(_) => "error",
+        };
+        self.metrics.reconciles.with_label_values(&[label]).inc();
+        if let Err(e) = &result {
+            tracing::warn!(tenant = name, code = %e.code(), error = %e, "reconcile failed");
+            if let Err(se) = self.report_error(name, e).await {
+                tracing::error!(tenant = name, error = %se, "cannot write failure status");
+            }
+        }
+        result
+    }
+
+    async fn reconcile_inner(&self, name: &str) -> Result<Option<Duration>> {
+        let Some(l) = self.load(name).await? else {
+            return Ok(None);
+        };
+        if l.row.deletion_requested_at.is_some() {
+            return self.teardown(&l).await;
+        }
+        {
+            let mut conn = self.pool.acquire().await.map_err(store::StoreError::from)?;
+            store::add_tenant_finalizer(&mut conn, name).await?;
+            for a in l
+                .agents
+                .iter()
+                .filter(|a| a.deletion_requested_at.is_none())
+            {
+                store::add_agent_finalizer(&mut conn, name, &a.kind).await?;
+            }
+        }
+        let desired = self.desired(&l)?;
+        let (observed, plan) = self.observe_and_plan(&l, desired.as_ref()).await?;
+        for p in plan.actions.iter().filter(|p| p.security) {
+            let (kind, res) = p.action.resource(&l.tenant);
+            tracing::warn!(tenant = name, resource_kind = kind, resource = %res, reason = %p.reason, "repairing security drift");
+        }
+        let env = Env {
+            clients: &self.clients,
+            pool: &self.pool,
+            cell: &self.cell,
+            db: &self.db,
+            actor: &self.actor,
+            metrics: &self.metrics,
+        };
+        let changes =
+            execute::execute(&env, &l.tenant, desired.as_ref(), &observed, &plan.actions).await?;
+        if changes > 0 {
+            tracing::info!(tenant = name, changes, "applied");
+        }
+        // Agents whose teardown is complete (nothing left to remove) let go of their row.
+        let planned: BTreeSet<(&str, String)> = plan
+            .actions
+            .iter()
+            .map(|p| p.action.resource(&l.tenant))
+            .collect();
+        let mut conn = self.pool.acquire().await.map_err(store::StoreError::from)?;
+        for a in l
+            .agents
+            .iter()
+            .filter(|a| a.deletion_requested_at.is_some())
+        {
+            let kind = a.agent_kind()?;
+            let pending = planned
+                .iter()
+                .any(|(_, n)| n == &l.tenant.service_name(kind) || n == &l.tenant.role_name(kind));
+            if !pending {
+                store::remove_agent_finalizer(&mut conn, name, &a.kind).await?;
+            }
+        }
+        // Status: an agent is Ready when its service runs its desired count.
+        let now = Utc::now().to_rfc3339();
+        let live: Vec<&AgentRow> = l
+            .agents
+            .iter()
+            .filter(|a| a.deletion_requested_at.is_none())
+            .collect();
+        let mut ready = 0;
+        for a in &live {
+            let kind = a.agent_kind()?;
+            let svc = observed.services.get(&l.tenant.service_name(kind));
+            let running = svc.filter(|s| s.is_active()).map(|s| s.running_count);
+            let touched = planned.iter().any(|(_, n)| {
+                n == &l.tenant.service_name(kind) || n == &l.tenant.task_family(kind)
+            });
+            let is_ready = !touched && running.is_some_and(|r| r >= a.desired_count);
+            if is_ready {
+                ready += 1;
+            }
+            let prev = a.status().conditions;
+            let status = TenantStatus {
+                phase: if is_ready { "Ready" } else { "Provisioning" }.into(),
+                observed_generation: a.generation,
+                conditions: vec![set_condition(
+                    &prev,
+                    "Ready",
+                    is_ready,
+                    if is_ready {
+                        "DesiredCountRunning"
+                    } else {
+                        "Converging"
+                    },
+                    &format!(
+                        "{}/{} tasks running",
+                        running.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
+                        a.desired_count
+                    ),
+                    &now,
+                )],
+                message: None,
+            };
+            store::write_agent_status(&mut conn, name, &a.kind, &status, running).await?;
+        }
+        let result = PassResult::Synced {
+            changes,
+            ready,
+            total: live.len(),
+        };
+        let status = tenant_status(
+            &l.row.status().conditions,
+            l.row.generation,
+            l.row.observed_generation,
+            &result,
+            &now,
+        );
+        store::write_tenant_status(&mut conn, name, &status).await?;
+        self.metrics
+            .tenant_condition
+            .with_label_values(&[name, "Ready"])
+            .set(i64::from(status.phase == "Ready"));
+        self.metrics
+            .tenant_condition
+            .with_label_values(&[name, "Failed"])
+            .set(0);
+        self.metrics
+            .tenant_condition
+            .with_label_values(&[name, "Degraded"])
+            .set(0);
+        let pending_deletes = l.agents.iter().any(|a| a.deletion_requested_at.is_some());
+        Ok(if status.phase == "Ready" && !pending_deletes {
+            None
+        } else {
+            Some(PROGRESS_REQUEUE)
+        })
+    }
+
+    /// Tears the tenant down; once nothing is left, writes the erasure record and lets the row go.
+    async fn teardown(&self, l: &Loaded) -> Result<Option<Duration>> {
+        let name = l.tenant.as_str();
+        {
+            let mut conn = self.pool.acquire().await.map_err(store::StoreError::from)?;
+            let status = TenantStatus {
+                phase: "Deleting".into(),
+                observed_generation: l.row.generation,
+                conditions: vec![set_condition(
+                    &l.row.status().conditions,
+                    "Ready",
+                    false,
+                    "Deleting",
+                    "tenant is being torn down",
+                    &Utc::now().to_rfc3339(),
+                )],
+                message: None,
+            };
+            store::write_tenant_status(&mut conn, name, &status).await?;
+        }
+        let (observed, plan) = self.observe_and_plan(l, None).await?;
+        if !plan.is_empty() {
+            let env = Env {
+                clients: &self.clients,
+                pool: &self.pool,
+                cell: &self.cell,
+                db: &self.db,
+                actor: &self.actor,
+                metrics: &self.metrics,
+            };
+            execute::execute(&env, &l.tenant, None, &observed, &plan.actions).await?;
+            // Confirm on the next pass that nothing is left (ECS drains services for a while).
+            return Ok(Some(Duration::from_millis(500)));
+        }
+        let mut tx = self.pool.begin().await.map_err(store::StoreError::from)?;
+        let removed: Vec<String> = {
+            let rows = store::audit_rows(&mut tx, Some(name), None).await?;
+            rows.iter()
+                .filter(|r| matches!(r.action.as_str(), "delete" | "deregister"))
+                .map(|r| {
+                    format!(
+                        "{} {}",
+                        r.resource_kind.clone().unwrap_or_default(),
+                        r.resource_name.clone().unwrap_or_default()
+                    )
+                })
+                .collect()
+        };
+        store::append_audit(
+            &mut tx,
+            &AuditEntry {
+                tenant: Some(name),
+                actor: &self.actor,
+                action: "erase",
+                resource_kind: Some("tenant"),
+                resource_name: Some(name),
+                detail: serde_json::json!({
+                    "removed": removed,
+                    "deletion_requested_at": l.row.deletion_requested_at.map(|d| d.to_rfc3339()),
+                    "erased_at": Utc::now().to_rfc3339(),
+                }),
+            },
+        )
+        .await?;
+        store::forget_tenant_resources(&mut tx, name).await?;
+        for a in &l.agents {
+            store::remove_agent_finalizer(&mut tx, name, &a.kind).await?;
+        }
+        store::remove_tenant_finalizer(&mut tx, name).await?;
+        tx.commit().await.map_err(store::StoreError::from)?;
+        for c in ["Ready", "Failed", "Degraded"] {
+            let _ = self
+                .metrics
+                .tenant_condition
+                .remove_label_values(&[name, c]);
+        }
+        tracing::info!(tenant = name, "tenant erased");
+        Ok(None)
+    }
+
+    async fn report_error(&self, name: &str, e: &ReconcileError) -> Result<()> {
+        let mut conn = self.pool.acquire().await.map_err(store::StoreError::from)?;
+        let Some(row) = store::get_tenant(&mut conn, name).await? else {
+            return Ok(());
+        };
+        if row.deletion_requested_at.is_some() {
+            let status = TenantStatus {
+                phase: "Deleting".into(),
+                observed_generation: row.generation,
+                conditions: row.status().conditions,
+                message: Some(format!("{}: {e}", e.code())),
+            };
+            store::write_tenant_status(&mut conn, name, &status).await?;
+            return Ok(());
+        }
+        let result = PassResult::Error {
+            code: e.code(),
+            message: e.to_string(),
+            terminal: e.is_terminal(),
+        };
+        let status = tenant_status(
+            &row.status().conditions,
+            row.generation,
+            row.observed_generation,
+            &result,
+            &Utc::now().to_rfc3339(),
+        );
+        store::write_tenant_status(&mut conn, name, &status).await?;
+        for (c, v) in [
+            ("Ready", false),
+            ("Failed", status.phase == "Failed"),
+            ("Degraded", status.phase == "Degraded"),
+        ] {
+            self.metrics
+                .tenant_condition
+                .with_label_values(&[name, c])
+                .set(i64::from(v));
+        }
+        Ok(())
+    }
+}
+
+/// The specs of agents not being deleted, validated again (rows may come from plain SQL).
+fn live_specs(agents: &[AgentRow]) -> Result<Vec<AgentSpec>> {
+    agents
+        .iter()
+        .filter(|a| a.deletion_requested_at.is_none())
+        .map(|a| {
+            let spec = a.spec()?;
+            crds::validate::validate_agent_spec(&spec).map_err(|e| {
+                ReconcileError::Invalid(format!("agent/{}/{}: {e}", a.tenant, a.kind))
+            })?;
+            Ok(spec)
+        })
+        .collect()
+}
+
+/// Kinds with a live agent row.
+pub fn live_kinds(agents: &[AgentRow]) -> BTreeSet<AgentKind> {
+    agents
+        .iter()
+        .filter(|a| a.deletion_requested_at.is_none())
+        .filter_map(|a| AgentKind::parse(&a.kind))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_only_when_nothing_changed_and_all_agents_run() {
+        let s = tenant_status(
+            &[],
+            3,
+            2,
+            &PassResult::Synced {
+                changes: 0,
+                ready: 2,
+                total: 2,
+            },
+            "t1",
+        );
+        assert_eq!(s.phase, "Ready");
+        assert_eq!(s.observed_generation, 3);
+        let s = tenant_status(
+            &[],
+            3,
+            2,
+            &PassResult::Synced {
+                changes: 4,
+                ready: 2,
+                total: 2,
+            },
+            "t1",
+        );
+        assert_eq!(s.phase, "Provisioning");
+    }
+
+    #[test]
+    fn terminal_errors_fail_and_retryable_ones_degrade_a_ready_tenant() {
+        let ready = tenant_status(
+            &[],
+            1,
+            0,
+            &PassResult::Synced {
+                changes: 0,
+                ready: 1,
+                total: 1,
+            },
+            "t1",
+        );
+        let err = |terminal| PassResult::Error {
+            code: "AccessDenied".into(),
+            message: "no".into(),
+            terminal,
+        };
+        let failed = tenant_status(&ready.conditions, 2, 1, &err(true), "t2");
+        assert_eq!(failed.phase, "Failed");
+        assert_eq!(failed.observed_generation, 2);
+        assert_eq!(failed.conditions[1].reason, "AccessDenied");
+        let degraded = tenant_status(&ready.conditions, 2, 1, &err(false), "t2");
+        assert_eq!(degraded.phase, "Degraded");
+        assert_eq!(degraded.observed_generation, 1);
+    }
+
+    #[test]
+    fn transition_time_holds_while_status_holds() {
+        let first = set_condition(&[], "Ready", true, "A", "", "t1");
+        let again = set_condition(std::slice::from_ref(&first), "Ready", true, "B", "", "t2");
+        assert_eq!(again.last_transition_time, "t1");
+        let flipped = set_condition(&[again], "Ready", false, "C", "", "t3");
+        assert_eq!(flipped.last_transition_time, "t3");
+    }
+}

@@ -1,0 +1,322 @@
+//! Render (pure): a tenant's spec and the cell → every resource the tenant should have.
+//!
+//! Owns: the desired shape of each resource. Must never: do I/O, read the clock or randomness
+//! (passwords are generated at apply time, never rendered).
+
+use std::collections::BTreeMap;
+
+use crds::api::{AgentKind, AgentSpec, Integration};
+use crds::naming::{self, TenantName};
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::config::CellConfig;
+use crate::policy;
+
+/// Where agents reach the store: given to them in their DB secret, never as plain environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbEndpoint {
+    pub host: String,
+    pub port: u16,
+    pub dbname: String,
+}
+
+/// The tags every managed resource carries.
+pub fn ownership_tags(tenant: &TenantName, agent: Option<AgentKind>) -> BTreeMap<String, String> {
+    let mut tags = BTreeMap::new();
+    tags.insert(naming::TAG_TENANT.to_owned(), tenant.to_string());
+    if let Some(kind) = agent {
+        tags.insert(naming::TAG_AGENT.to_owned(), kind.as_str().to_owned());
+    }
+    tags.insert(
+        naming::TAG_MANAGED_BY.to_owned(),
+        naming::MANAGED_BY_VALUE.to_owned(),
+    );
+    tags
+}
+
+/// What a secret holds. The operator writes the DB secret's value; it never writes or reads an
+/// OAuth grant (the consent flow and the agent do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretPurpose {
+    Database,
+    OAuth(Integration),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredSecret {
+    pub name: String,
+    pub purpose: SecretPurpose,
+    pub description: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A rendered task definition; `hash` covers every field, so any change registers a revision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskDefinition {
+    pub family: String,
+    pub cpu: String,
+    pub memory: String,
+    pub task_role_arn: String,
+    pub execution_role_arn: String,
+    pub image: String,
+    pub environment: BTreeMap<String, String>,
+    pub log_group: String,
+    pub region: String,
+}
+
+impl TaskDefinition {
+    pub fn hash(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        hex::encode(Sha256::digest(json))[..16].to_owned()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredService {
+    pub name: String,
+    pub desired_count: i32,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredAgent {
+    pub kind: AgentKind,
+    pub role_name: String,
+    pub role_arn: String,
+    pub trust_policy: Value,
+    pub inline_policy_name: String,
+    pub inline_policy: Value,
+    pub boundary_arn: String,
+    pub task: TaskDefinition,
+    pub service: DesiredService,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The tenant's PostgreSQL footprint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredPg {
+    pub schema: String,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredTenant {
+    pub tenant: TenantName,
+    pub secrets: Vec<DesiredSecret>,
+    pub agents: Vec<DesiredAgent>,
+    pub pg: DesiredPg,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Environment variable names the agent binary reads (agent-image must agree).
+pub mod env {
+    pub const TENANT: &str = "OPENCLAW_TENANT";
+    pub const AGENT_KIND: &str = "OPENCLAW_AGENT_KIND";
+    pub const MODEL_ID: &str = "OPENCLAW_MODEL_ID";
+    pub const REGION: &str = "OPENCLAW_REGION";
+    pub const DB_SECRET: &str = "OPENCLAW_DB_SECRET";
+    pub const OAUTH_SECRETS: &str = "OPENCLAW_OAUTH_SECRETS";
+    pub const TENANT_BUCKET: &str = "OPENCLAW_TENANT_BUCKET";
+    pub const S3_PREFIX: &str = "OPENCLAW_S3_PREFIX";
+}
+
+pub fn render_agent(cell: &CellConfig, tenant: &TenantName, spec: &AgentSpec) -> DesiredAgent {
+    let arn = cell.arn_context();
+    let kind = spec.kind;
+    let role_arn = arn.role_arn(tenant, kind);
+    let mut environment = BTreeMap::new();
+    environment.insert(env::TENANT.to_owned(), tenant.to_string());
+    environment.insert(env::AGENT_KIND.to_owned(), kind.as_str().to_owned());
+    environment.insert(env::MODEL_ID.to_owned(), spec.model.clone());
+    environment.insert(env::REGION.to_owned(), cell.region.clone());
+    environment.insert(env::DB_SECRET.to_owned(), tenant.db_secret_name());
+    environment.insert(
+        env::OAUTH_SECRETS.to_owned(),
+        spec.integrations
+            .iter()
+            .map(|i| tenant.oauth_secret_name(*i))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    environment.insert(env::TENANT_BUCKET.to_owned(), cell.tenant_bucket.clone());
+    environment.insert(env::S3_PREFIX.to_owned(), tenant.s3_prefix());
+    DesiredAgent {
+        kind,
+        role_name: tenant.role_name(kind),
+        role_arn: role_arn.clone(),
+        trust_policy: policy::trust_policy(&arn),
+        inline_policy_name: tenant.policy_name(kind),
+        inline_policy: policy::agent_policy(&policy::PolicyInputs {
+            arn: &arn,
+            tenant,
+            agent: spec,
+            tenant_bucket: &cell.tenant_bucket,
+        }),
+        boundary_arn: cell.permissions_boundary_arn.clone(),
+        task: TaskDefinition {
+            family: tenant.task_family(kind),
+            cpu: spec.cpu.to_string(),
+            memory: spec.memory.to_string(),
+            task_role_arn: role_arn,
+            execution_role_arn: cell.execution_role_arn.clone(),
+            image: spec
+                .image
+                .clone()
+                .unwrap_or_else(|| cell.agent_image.clone()),
+            environment,
+            log_group: tenant.log_group(kind),
+            region: cell.region.clone(),
+        },
+        service: DesiredService {
+            name: tenant.service_name(kind),
+            desired_count: spec.desired_count,
+            subnets: cell.subnets.clone(),
+            security_groups: cell.security_groups.clone(),
+        },
+        tags: ownership_tags(tenant, Some(kind)),
+    }
+}
+
+/// Renders the whole tenant. `agents` are the live (not deleting) agents of the tenant.
+pub fn render_tenant(
+    cell: &CellConfig,
+    tenant: &TenantName,
+    agents: &[AgentSpec],
+) -> DesiredTenant {
+    let tags = ownership_tags(tenant, None);
+    let mut secrets = vec![DesiredSecret {
+        name: tenant.db_secret_name(),
+        purpose: SecretPurpose::Database,
+        description: format!("OpenClaw: database login of tenant {tenant}"),
+        tags: tags.clone(),
+    }];
+    let mut integrations: Vec<Integration> = agents
+        .iter()
+        .flat_map(|a| a.integrations.iter().copied())
+        .collect();
+    integrations.sort();
+    integrations.dedup();
+    for integ in integrations {
+        secrets.push(DesiredSecret {
+            name: tenant.oauth_secret_name(integ),
+            purpose: SecretPurpose::OAuth(integ),
+            description: format!("OpenClaw: {integ} OAuth grant of tenant {tenant}"),
+            tags: tags.clone(),
+        });
+    }
+    let mut agents: Vec<DesiredAgent> = agents
+        .iter()
+        .map(|a| render_agent(cell, tenant, a))
+        .collect();
+    agents.sort_by_key(|a| a.kind);
+    DesiredTenant {
+        tenant: tenant.clone(),
+        secrets,
+        agents,
+        pg: DesiredPg {
+            schema: tenant.pg_schema(),
+            role: tenant.pg_role(),
+        },
+        tags,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn cell() -> CellConfig {
+        CellConfig {
+            name: "test".into(),
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            partition: "aws".into(),
+            aws_endpoint_url: None,
+            ecs_cluster: "openclaw".into(),
+            subnets: vec!["subnet-a".into(), "subnet-b".into()],
+            security_groups: vec!["sg-1".into()],
+            agent_image: "openclaw/agent:1".into(),
+            execution_role_arn: "arn:aws:iam::123456789012:role/openclaw-task-execution".into(),
+            permissions_boundary_arn: "arn:aws:iam::123456789012:policy/openclaw/boundary".into(),
+            tenant_bucket: "openclaw-tenants-test".into(),
+            agent_database_host: None,
+        }
+    }
+
+    pub fn agent(kind: AgentKind) -> AgentSpec {
+        AgentSpec {
+            kind,
+            model: "amazon.nova-lite-v1:0".into(),
+            desired_count: 1,
+            cpu: 256,
+            memory: 512,
+            image: None,
+            integrations: Default::default(),
+        }
+    }
+
+    #[test]
+    fn secrets_follow_the_integrations_of_live_agents() {
+        let t = TenantName::parse("acme").expect("name");
+        let mut butler = agent(AgentKind::Butler);
+        butler.integrations = [Integration::Gmail, Integration::Calendar].into();
+        let mut strat = agent(AgentKind::Strategist);
+        strat.integrations = [Integration::Hubspot].into();
+        let d = render_tenant(&cell(), &t, &[butler, strat]);
+        let names: Vec<&str> = d.secrets.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "/openclaw/acme/db",
+                "/openclaw/acme/gmail-oauth",
+                "/openclaw/acme/calendar-oauth",
+                "/openclaw/acme/hubspot-oauth"
+            ]
+        );
+    }
+
+    #[test]
+    fn task_hash_changes_with_content_only() {
+        let t = TenantName::parse("acme").expect("name");
+        let a = render_agent(&cell(), &t, &agent(AgentKind::Scout));
+        let b = render_agent(&cell(), &t, &agent(AgentKind::Scout));
+        assert_eq!(a.task.hash(), b.task.hash());
+        let mut more = agent(AgentKind::Scout);
+        more.desired_count = 5;
+        assert_eq!(
+            render_agent(&cell(), &t, &more).task.hash(),
+            a.task.hash(),
+            "the desired count is the service's, not the task definition's"
+        );
+        let mut bigger = agent(AgentKind::Scout);
+        bigger.cpu = 512;
+        bigger.memory = 1024;
+        assert_ne!(
+            render_agent(&cell(), &t, &bigger).task.hash(),
+            a.task.hash()
+        );
+        let mut model = agent(AgentKind::Scout);
+        model.model = "amazon.nova-pro-v1:0".into();
+        assert_ne!(render_agent(&cell(), &t, &model).task.hash(), a.task.hash());
+    }
+
+    #[test]
+    fn the_environment_names_secrets_but_holds_no_secret() {
+        let t = TenantName::parse("acme").expect("name");
+        let mut butler = agent(AgentKind::Butler);
+        butler.integrations = [Integration::Gmail].into();
+        let a = render_agent(&cell(), &t, &butler);
+        let env = &a.task.environment;
+        assert_eq!(env[env::DB_SECRET], "/openclaw/acme/db");
+        assert_eq!(env[env::OAUTH_SECRETS], "/openclaw/acme/gmail-oauth");
+        for (k, _) in env.iter() {
+            assert!(!k.contains("PASSWORD") && !k.contains("TOKEN"), "{k}");
+        }
+        assert_eq!(a.tags[naming::TAG_AGENT], "butler");
+        assert_eq!(a.service.desired_count, 1);
+        assert_eq!(a.role_name, "openclaw-acme-butler");
+    }
+}

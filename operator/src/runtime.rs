@@ -1,0 +1,127 @@
+//! Wiring for `openclaw operator` and `openclaw plan`: builds the reconciler from the
+//! configuration, starts the HTTP endpoints and the control loop, and handles signals.
+
+use std::str::FromStr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use rand::Rng;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::PgPool;
+
+use crate::aws::Clients;
+use crate::config::Config;
+use crate::controller::{self, LoopConfig};
+use crate::metrics::Metrics;
+use crate::reconcile::Reconciler;
+use crate::render::DbEndpoint;
+use crate::throttle::Throttle;
+
+/// Where agents reach the store: `cell.agent_database_host` (host[:port]) or the operator's own.
+pub fn db_endpoint(config: &Config, url: &str) -> anyhow::Result<DbEndpoint> {
+    let opts = PgConnectOptions::from_str(url).context("store connection string")?;
+    let dbname = opts.get_database().unwrap_or("postgres").to_owned();
+    let (mut host, mut port) = (opts.get_host().to_owned(), opts.get_port());
+    if let Some(h) = config
+        .cell
+        .as_ref()
+        .and_then(|c| c.agent_database_host.clone())
+    {
+        match h.rsplit_once(':') {
+            Some((hh, pp)) => {
+                host = hh.to_owned();
+                port = pp
+                    .parse()
+                    .context("cell.agent_database_host: port must be a number")?;
+            }
+            None => host = h,
+        }
+    }
+    Ok(DbEndpoint { host, port, dbname })
+}
+
+/// `<host>-<pid>-<random>`: unique per process, readable in the lease row and the audit log.
+pub fn holder_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "host".into());
+    let n: u32 = rand::rng().random_range(0..0xffff);
+    format!("{host}-{}-{n:04x}", std::process::id())
+}
+
+pub async fn reconciler(
+    config: &Config,
+    pool: PgPool,
+    metrics: Arc<Metrics>,
+    actor: String,
+) -> anyhow::Result<Reconciler> {
+    let cell = config.cell()?.clone();
+    let url = config.database_url()?;
+    let throttle = Throttle::new(config.operator.aws_rate_scale);
+    let clients = Clients::new(&cell, metrics.clone(), throttle).await;
+    Ok(Reconciler {
+        pool,
+        clients,
+        db: db_endpoint(config, &url)?,
+        cell,
+        metrics,
+        actor,
+    })
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+    tracing::info!("shutdown requested");
+}
+
+/// `openclaw operator`: runs until SIGTERM/SIGINT.
+pub async fn run_operator(config: Config, pool: PgPool) -> anyhow::Result<()> {
+    let metrics = Arc::new(Metrics::new());
+    let holder = holder_id();
+    let reconciler = Arc::new(
+        reconciler(
+            &config,
+            pool.clone(),
+            metrics.clone(),
+            format!("operator/{holder}"),
+        )
+        .await?,
+    );
+    let ready = Arc::new(AtomicBool::new(false));
+    let listener = tokio::net::TcpListener::bind(&config.operator.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.operator.listen))?;
+    tracing::info!(listen = %config.operator.listen, holder = %holder, cell = %reconciler.cell.name, "operator starting");
+    let app = crate::server::router(metrics.clone(), pool.clone(), ready.clone());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let op = &config.operator;
+    let cfg = LoopConfig {
+        concurrency: op.concurrency.max(1),
+        poll_interval: op.poll_interval(),
+        resync_interval: op.resync_interval(),
+        lease_duration: op.lease_duration(),
+        lease_name: format!("operator/{}", reconciler.cell.name),
+        holder,
+        shutdown_grace: op.lease_duration().mul_f64(0.6).max(Duration::from_secs(1)),
+    };
+    controller::run(reconciler, cfg, metrics, ready, shutdown_signal()).await;
+    server.abort();
+    tracing::info!("operator stopped");
+    Ok(())
+}
