@@ -25,7 +25,7 @@ use crate::render::{self, DbEndpoint, DesiredTenant};
 use crate::store::{self, AgentRow, AuditEntry, TenantRow, TenantStatus};
 
 /// Requeue delay while something is still converging (services starting, teardown draining).
-pub const PROGRESS_REQUEUE: Duration = Duration::from_secs(5);
+pub const PROGRESS_REQUEUE: Duration = Duration::from_secs(3);
 
 /// Everything one reconcile needs.
 pub struct Reconciler {
@@ -165,6 +165,17 @@ pub fn tenant_status(
 }
 
 impl Reconciler {
+    fn env(&self) -> Env<'_> {
+        Env {
+            clients: &self.clients,
+            pool: &self.pool,
+            cell: &self.cell,
+            db: &self.db,
+            actor: &self.actor,
+            metrics: &self.metrics,
+        }
+    }
+
     async fn load(&self, name: &str) -> Result<Option<Loaded>> {
         let mut conn = self.pool.acquire().await.map_err(store::StoreError::from)?;
         let Some(row) = store::get_tenant(&mut conn, name).await? else {
@@ -272,14 +283,7 @@ impl Reconciler {
             let (kind, res) = p.action.resource(&l.tenant);
             tracing::warn!(tenant = name, resource_kind = kind, resource = %res, reason = %p.reason, "repairing security drift");
         }
-        let env = Env {
-            clients: &self.clients,
-            pool: &self.pool,
-            cell: &self.cell,
-            db: &self.db,
-            actor: &self.actor,
-            metrics: &self.metrics,
-        };
+        let env = self.env();
         let changes =
             execute::execute(&env, &l.tenant, desired.as_ref(), &observed, &plan.actions).await?;
         if changes > 0 {
@@ -403,14 +407,7 @@ impl Reconciler {
         }
         let (observed, plan) = self.observe_and_plan(l, None).await?;
         if !plan.is_empty() {
-            let env = Env {
-                clients: &self.clients,
-                pool: &self.pool,
-                cell: &self.cell,
-                db: &self.db,
-                actor: &self.actor,
-                metrics: &self.metrics,
-            };
+            let env = self.env();
             execute::execute(&env, &l.tenant, None, &observed, &plan.actions).await?;
             // Confirm on the next pass that nothing is left (ECS drains services for a while).
             return Ok(Some(Duration::from_millis(500)));

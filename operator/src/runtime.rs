@@ -59,14 +59,25 @@ pub async fn reconciler(
     metrics: Arc<Metrics>,
     actor: String,
 ) -> anyhow::Result<Reconciler> {
-    let cell = config.cell()?.clone();
     let url = config.database_url()?;
+    reconciler_for(config, &url, pool, metrics, actor).await
+}
+
+/// As [`reconciler`], with the store's URL given (for agents' DB endpoint).
+pub async fn reconciler_for(
+    config: &Config,
+    url: &str,
+    pool: PgPool,
+    metrics: Arc<Metrics>,
+    actor: String,
+) -> anyhow::Result<Reconciler> {
+    let cell = config.cell()?.clone();
     let throttle = Throttle::new(config.operator.aws_rate_scale);
     let clients = Clients::new(&cell, metrics.clone(), throttle).await;
     Ok(Reconciler {
         pool,
         clients,
-        db: db_endpoint(config, &url)?,
+        db: db_endpoint(config, url)?,
         cell,
         metrics,
         actor,

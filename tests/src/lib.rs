@@ -65,3 +65,141 @@ pub fn db_error(e: &sqlx::Error) -> (String, Option<String>, String) {
         other => panic!("expected a database error, got {other}"),
     }
 }
+
+/// The local stack's cell (written by `deploy/local/up.sh`, named by `OPENCLAW_CONFIG`).
+pub fn stack_config() -> operator::config::Config {
+    let path = std::env::var("OPENCLAW_CONFIG")
+        .unwrap_or_else(|_| format!("{}/../.local/openclaw.yaml", env!("CARGO_MANIFEST_DIR")));
+    operator::config::Config::load(Some(std::path::Path::new(&path))).unwrap_or_else(|e| {
+        panic!("no local stack configuration ({e}); run the tests through tests/run")
+    })
+}
+
+/// A test's world: its own database, the shared emulator, and a reconciler for both.
+pub struct Harness {
+    pub db: TestDb,
+    pub config: operator::config::Config,
+    pub metrics: std::sync::Arc<operator::metrics::Metrics>,
+    pub reconciler: std::sync::Arc<operator::reconcile::Reconciler>,
+    pub aws: Aws,
+}
+
+/// Plain SDK clients (not counted) for making and checking changes out of band.
+pub struct Aws {
+    pub ecs: aws_sdk_ecs::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+}
+
+impl Harness {
+    pub async fn new() -> Harness {
+        let db = TestDb::new().await;
+        let mut config = stack_config();
+        config.database_url = Some(db.url.clone());
+        let cell = config.cell().expect("cell").clone();
+        let metrics = std::sync::Arc::new(operator::metrics::Metrics::new());
+        let reconciler = operator::runtime::reconciler_for(
+            &config,
+            &db.url,
+            db.pool.clone(),
+            metrics.clone(),
+            "test".into(),
+        )
+        .await
+        .expect("reconciler");
+        let sdk = {
+            let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new(cell.region.clone()));
+            if let Some(ep) = &cell.aws_endpoint_url {
+                loader = loader.endpoint_url(ep);
+            }
+            loader.load().await
+        };
+        Harness {
+            db,
+            config,
+            metrics,
+            reconciler: std::sync::Arc::new(reconciler),
+            aws: Aws {
+                ecs: aws_sdk_ecs::Client::new(&sdk),
+                iam: aws_sdk_iam::Client::new(&sdk),
+                secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+            },
+        }
+    }
+
+    pub fn cell(&self) -> &operator::config::CellConfig {
+        self.config.cell().expect("cell")
+    }
+
+    /// Inserts a tenant and agents by plain SQL: `agents` are (kind, integrations).
+    pub async fn insert_tenant(&self, name: &str, agents: &[(&str, &[&str])]) {
+        sqlx::query("INSERT INTO openclaw.tenants (name, display_name, region) VALUES ($1, $2, 'us-east-1')")
+            .bind(name)
+            .bind(format!("Tenant {name}"))
+            .execute(&self.db.pool)
+            .await
+            .expect("insert tenant");
+        for (kind, integrations) in agents {
+            let integrations: Vec<String> = integrations.iter().map(|s| s.to_string()).collect();
+            sqlx::query("INSERT INTO openclaw.agents (tenant, kind, model, integrations) VALUES ($1, $2, 'amazon.nova-lite-v1:0', $3)")
+                .bind(name)
+                .bind(kind)
+                .bind(integrations)
+                .execute(&self.db.pool)
+                .await
+                .expect("insert agent");
+        }
+    }
+
+    pub async fn phase(&self, name: &str) -> Option<String> {
+        sqlx::query_scalar("SELECT phase FROM openclaw.tenants WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.db.pool)
+            .await
+            .expect("phase")
+    }
+
+    /// Runs reconcile passes (as the controller would) until every tenant is Ready or gone.
+    pub async fn converge(&self, names: &[&str]) {
+        for _ in 0..20 {
+            let mut done = true;
+            for n in names {
+                let _ = self.reconciler.reconcile(n).await;
+                match self.phase(n).await.as_deref() {
+                    None | Some("Ready") => {}
+                    _ => done = false,
+                }
+            }
+            if done {
+                return;
+            }
+        }
+        let mut states = Vec::new();
+        for n in names {
+            states.push(format!("{n}: {:?}", self.phase(n).await));
+        }
+        panic!("tenants did not converge: {states:?}");
+    }
+
+    /// (total, write) AWS calls made by the reconciler so far.
+    pub fn calls(&self) -> (u64, u64) {
+        self.reconciler.clients.counter.snapshot()
+    }
+}
+
+/// Polls `check` every 200 ms until it returns true, for at most `secs` seconds.
+pub async fn wait_until<F, Fut>(secs: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("timed out after {secs}s waiting for {what}");
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The main job, locally: starts PostgreSQL and the AWS emulator (deploy/local/up.sh), builds
+# openclaw, migrates the store, onboards the example tenants and runs the operator in the
+# foreground. Ctrl-C stops the operator; deploy/local/down.sh stops the stack.
+#   In another terminal:  source .local/stack.env
+#                         target/debug/openclaw get tenants
+#                         curl -s 127.0.0.1:9464/metrics | grep openclaw_tenants
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+export MOTO_ECS_SERVICE_RUNNING="${MOTO_ECS_SERVICE_RUNNING:-10}"
+deploy/local/up.sh
+# shellcheck source=/dev/null
+source .local/stack.env
+
+echo "== building openclaw"
+cargo build --quiet --bin openclaw
+bin=target/debug/openclaw
+"$bin" migrate
+"$bin" apply -f crds/examples/tenants.yaml
+echo "== operator running (metrics on http://127.0.0.1:9464/metrics); Ctrl-C to stop"
+exec "$bin" operator

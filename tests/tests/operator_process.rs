@@ -1,0 +1,330 @@
+//! The `openclaw operator` binary as a process: killed mid-onboarding, two replicas with one
+//! leader, graceful shutdown, and its HTTP endpoints.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use crds::api::AgentKind;
+use crds::naming::TenantName;
+use openclaw_tests::{unique_name, wait_until, Harness};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// `target/debug/openclaw`, next to this test's own executable (tests/run builds it).
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let dir = exe.parent().and_then(|p| p.parent()).expect("target dir");
+    let bin = dir.join("openclaw");
+    assert!(
+        bin.exists(),
+        "{} missing: run `cargo build --bins` (tests/run does)",
+        bin.display()
+    );
+    bin
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+struct Operator {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Operator {
+    fn spawn(h: &Harness, extra: &str) -> Operator {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("openclaw-op-{}", h.db.name));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let cfg_path = dir.join(format!("config-{port}.yaml"));
+        let stack = std::env::var("OPENCLAW_CONFIG")
+            .unwrap_or_else(|_| format!("{}/../.local/openclaw.yaml", env!("CARGO_MANIFEST_DIR")));
+        let cell = std::fs::read_to_string(stack).expect("stack config");
+        std::fs::write(
+            &cfg_path,
+            format!(
+                "{cell}\noperator:\n  listen: 127.0.0.1:{port}\n  lease_seconds: 3\n  poll_interval_seconds: 1\n  concurrency: 2\n{extra}"
+            ),
+        )
+        .expect("write config");
+        let log = dir.join(format!("operator-{port}.log"));
+        let child = Command::new(binary())
+            .args(["--config", cfg_path.to_str().expect("utf8"), "operator"])
+            .env("DATABASE_URL", &h.db.url)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("spawn operator");
+        Operator { child, port, log }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn sigterm(&self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+        .await
+        .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).await.ok()?;
+    let status = buf.split_whitespace().nth(1)?.parse().ok()?;
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+async fn metric(port: u16, name: &str) -> Option<f64> {
+    let (_, body) = http_get(port, "/metrics").await?;
+    body.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+async fn lease_holder(h: &Harness) -> Option<String> {
+    sqlx::query_scalar("SELECT holder FROM openclaw.leases WHERE expires_at > now()")
+        .fetch_optional(&h.db.pool)
+        .await
+        .expect("lease")
+}
+
+async fn all_ready(h: &Harness, names: &[String]) -> bool {
+    for n in names {
+        if h.phase(n).await.as_deref() != Some("Ready") {
+            return false;
+        }
+    }
+    true
+}
+
+async fn audit_actors(h: &Harness, tenant: &str) -> Vec<String> {
+    sqlx::query_scalar("SELECT DISTINCT actor FROM openclaw.audit_log WHERE tenant = $1")
+        .bind(tenant)
+        .fetch_all(&h.db.pool)
+        .await
+        .expect("actors")
+}
+
+#[tokio::test]
+async fn killing_the_operator_mid_onboarding_and_restarting_it_converges_without_leaks() {
+    let h = Harness::new().await;
+    let names: Vec<String> = (0..4).map(|_| unique_name("crash")).collect();
+    for n in &names {
+        h.insert_tenant(
+            n,
+            &[
+                ("butler", &["gmail"]),
+                ("scout", &[]),
+                ("strategist", &["hubspot"]),
+            ],
+        )
+        .await;
+    }
+    let mut first = Operator::spawn(&h, "");
+    wait_until(30, "the first writes", || async {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM openclaw.audit_log")
+            .fetch_one(&h.db.pool)
+            .await
+            .expect("count");
+        n >= 8
+    })
+    .await;
+    first.kill9();
+    let written: i64 = sqlx::query_scalar("SELECT count(*) FROM openclaw.audit_log")
+        .fetch_one(&h.db.pool)
+        .await
+        .expect("count");
+    assert!(
+        !all_ready(&h, &names).await,
+        "killed too late to test anything ({written} audit rows)"
+    );
+
+    let second = Operator::spawn(&h, "");
+    wait_until(90, "every tenant Ready after the restart", || {
+        all_ready(&h, &names)
+    })
+    .await;
+    drop(second);
+
+    let cluster = h.cell().ecs_cluster.clone();
+    for n in &names {
+        let t = TenantName::parse(n).expect("name");
+        for kind in AgentKind::ALL {
+            let tds = h
+                .aws
+                .ecs
+                .list_task_definitions()
+                .family_prefix(t.task_family(kind))
+                .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+                .send()
+                .await
+                .expect("list");
+            let own: Vec<&String> = tds
+                .task_definition_arns()
+                .iter()
+                .filter(|a| a.contains(&format!("/{}:", t.task_family(kind))))
+                .collect();
+            assert_eq!(
+                own.len(),
+                1,
+                "{n}/{kind}: exactly one active revision, got {own:?}"
+            );
+            let svcs = h
+                .aws
+                .ecs
+                .describe_services()
+                .cluster(&cluster)
+                .services(t.service_name(kind))
+                .send()
+                .await
+                .expect("svc");
+            let active = svcs
+                .services()
+                .iter()
+                .filter(|s| s.status() == Some("ACTIVE"))
+                .count();
+            assert_eq!(active, 1, "{n}/{kind}: one active service");
+            let policies = h
+                .aws
+                .iam
+                .list_role_policies()
+                .role_name(t.role_name(kind))
+                .send()
+                .await
+                .expect("policies");
+            assert_eq!(policies.policy_names().len(), 1);
+        }
+        let secrets = operator::observe::list_secrets(&h.reconciler.clients, &t.secret_prefix())
+            .await
+            .expect("secrets");
+        assert_eq!(
+            secrets.len(),
+            3,
+            "{n}: db, gmail and hubspot secrets, no more"
+        );
+        let plan = h.reconciler.plan(n).await.expect("plan").expect("tenant");
+        assert!(plan.ends_with("no changes\n"), "{plan}");
+    }
+    let rows = operator::store::audit_rows(&mut *h.db.conn().await, None, None)
+        .await
+        .expect("audit");
+    assert_eq!(crds::audit::verify_chain(&rows), Ok(rows.len()));
+}
+
+#[tokio::test]
+async fn only_the_leader_acts_and_a_standby_takes_over_when_it_dies() {
+    let h = Harness::new().await;
+    let mut a = Operator::spawn(&h, "");
+    wait_until(20, "replica A to lead", || async {
+        lease_holder(&h)
+            .await
+            .is_some_and(|holder| holder.contains(&format!("-{}-", a.pid())))
+    })
+    .await;
+    let b = Operator::spawn(&h, "");
+    wait_until(20, "replica B to answer /readyz", || async {
+        matches!(http_get(b.port, "/readyz").await, Some((200, _)))
+    })
+    .await;
+    let t1 = unique_name("lead");
+    h.insert_tenant(&t1, &[("scout", &[])]).await;
+    wait_until(30, "t1 Ready", || all_ready(&h, std::slice::from_ref(&t1))).await;
+    assert_eq!(
+        metric(a.port, "openclaw_leader").await,
+        Some(1.0),
+        "{}",
+        a.log()
+    );
+    assert_eq!(metric(b.port, "openclaw_leader").await, Some(0.0));
+    let actors = audit_actors(&h, &t1).await;
+    assert!(
+        !actors.is_empty() && actors.iter().all(|x| x.contains(&format!("-{}-", a.pid()))),
+        "{actors:?}"
+    );
+    assert!(
+        !b.log().contains("applied"),
+        "the standby must not act:\n{}",
+        b.log()
+    );
+
+    a.kill9();
+    wait_until(20, "replica B to take over", || async {
+        lease_holder(&h)
+            .await
+            .is_some_and(|holder| holder.contains(&format!("-{}-", b.pid())))
+    })
+    .await;
+    let t2 = unique_name("lead");
+    h.insert_tenant(&t2, &[("scout", &[])]).await;
+    wait_until(30, "t2 Ready", || all_ready(&h, std::slice::from_ref(&t2))).await;
+    let actors = audit_actors(&h, &t2).await;
+    assert!(
+        actors.iter().all(|x| x.contains(&format!("-{}-", b.pid()))),
+        "{actors:?}"
+    );
+    assert_eq!(metric(b.port, "openclaw_leader").await, Some(1.0));
+
+    // Metrics that on-call reads are there, labelled by AWS operation and outcome.
+    let (status, body) = http_get(b.port, "/metrics").await.expect("metrics");
+    assert_eq!(status, 200);
+    for want in [
+        "openclaw_reconciles_total{result=\"ok\"}",
+        "openclaw_reconcile_duration_seconds_bucket",
+        "openclaw_aws_requests_total{operation=\"CreateService\",outcome=\"ok\",service=\"ECS\"}",
+        "openclaw_tenants{phase=\"Ready\"}",
+    ] {
+        assert!(body.contains(want), "missing {want}");
+    }
+    assert_eq!(http_get(b.port, "/healthz").await.map(|r| r.0), Some(200));
+
+    // Graceful shutdown: exit 0 and the lease is released at once.
+    b.sigterm();
+    let mut b = b;
+    let status = tokio::task::spawn_blocking(move || {
+        let s = b.child.wait();
+        (s, b)
+    })
+    .await
+    .expect("join");
+    assert!(status.0.expect("wait").success());
+    assert_eq!(
+        lease_holder(&h).await,
+        None,
+        "the lease is released on shutdown"
+    );
+}
