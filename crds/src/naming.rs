@@ -23,6 +23,9 @@ pub const TENANT_NAME_MIN: usize = 3;
 pub const TAG_TENANT: &str = "openclaw:tenant";
 pub const TAG_AGENT: &str = "openclaw:agent";
 pub const TAG_MANAGED_BY: &str = "openclaw:managed-by";
+/// The cell (account + region + cluster) that manages the resource: orphan detection in one cell
+/// never touches another cell's resources in the same account.
+pub const TAG_CELL: &str = "openclaw:cell";
 pub const MANAGED_BY_VALUE: &str = "openclaw-operator";
 
 /// IAM path of every tenant role.

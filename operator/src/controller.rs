@@ -38,6 +38,7 @@ pub struct LoopConfig {
     pub lease_name: String,
     pub holder: String,
     pub shutdown_grace: Duration,
+    pub orphan_grace: Duration,
 }
 
 /// Runs until `shutdown` resolves: stands by, leads while it holds the lease, stands by again
@@ -128,10 +129,11 @@ async fn lead(
     // Triggers: LISTEN, the fallback poll and the resync.
     let listen = tokio::spawn(listen_loop(pool.clone(), queue.clone()));
     let poll = tokio::spawn(poll_loop(
-        pool.clone(),
+        reconciler.clone(),
         queue.clone(),
         cfg.poll_interval,
         cfg.resync_interval,
+        cfg.orphan_grace,
     ));
     let gauges = {
         let queue = queue.clone();
@@ -247,22 +249,51 @@ async fn schedule_needing_work(pool: &PgPool, queue: &WorkQueue<String>) {
     }
 }
 
-async fn poll_loop(pool: PgPool, queue: WorkQueue<String>, poll: Duration, resync: Duration) {
-    // Every tenant once at the start of a term, then every resync interval.
-    let mut next_resync = Instant::now();
+/// The fallback poll (tenants whose spec changed) every `poll`, and a resync every `resync`:
+/// the inventory decides which tenants drifted; those are queued, security drift first. The
+/// first pass of a term queues every tenant.
+async fn poll_loop(
+    reconciler: Arc<Reconciler>,
+    queue: WorkQueue<String>,
+    poll: Duration,
+    resync: Duration,
+    orphan_grace: Duration,
+) {
+    let pool = reconciler.pool.clone();
+    if let Ok(mut c) = pool.acquire().await {
+        if let Ok(names) = store::tenant_names(&mut c).await {
+            for n in names {
+                queue.schedule_now(n);
+            }
+        }
+    }
+    let mut next_resync = Instant::now() + resync;
     loop {
+        tokio::time::sleep(poll).await;
         if Instant::now() >= next_resync {
-            if let Ok(mut c) = pool.acquire().await {
-                if let Ok(names) = store::tenant_names(&mut c).await {
-                    for n in names {
-                        queue.schedule_now(n);
+            match crate::resync::detect(&reconciler, orphan_grace).await {
+                Ok(report) => {
+                    tracing::info!(
+                        tenants = report.tenants,
+                        drifted = report.drifted.len(),
+                        orphans = report.orphans.len(),
+                        aws_calls = report.aws_calls,
+                        seconds = report.duration.as_secs_f64(),
+                        "resync done"
+                    );
+                    let now = Instant::now();
+                    let first = now.checked_sub(Duration::from_secs(1)).unwrap_or(now);
+                    for (tenant, security) in report.to_reconcile() {
+                        queue.schedule(tenant, if security { first } else { now });
                     }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "resync failed; retrying at the next interval")
                 }
             }
             next_resync = Instant::now() + resync;
         } else {
             schedule_needing_work(&pool, &queue).await;
         }
-        tokio::time::sleep(poll).await;
     }
 }

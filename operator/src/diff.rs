@@ -604,8 +604,8 @@ mod tests {
     use super::*;
     use crate::observe::{ObservedRole, ObservedSecret, ObservedService, ObservedTaskDefinition};
     use crate::pg_tenant::{ObservedPg, PgRoleAttrs};
+    use crate::render::render_tenant;
     use crate::render::tests::{agent, cell};
-    use crate::render::{ownership_tags, render_tenant};
 
     fn tenant() -> TenantName {
         TenantName::parse("acme").expect("name")
@@ -862,6 +862,5 @@ mod tests {
             .scheduled_for_deletion = true;
         let plan = diff(&tenant(), Some(&d), &o, &Inventory::new()).expect("plan");
         assert_eq!(verbs(&plan), vec!["restore secret /openclaw/acme/db"]);
-        let _ = ownership_tags(&tenant(), None);
     }
 }

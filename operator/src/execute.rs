@@ -36,6 +36,7 @@ pub struct Env<'a> {
     pub db: &'a DbEndpoint,
     pub actor: &'a str,
     pub metrics: &'a crate::metrics::Metrics,
+    pub td_cache: &'a crate::inventory::TaskDefinitionCache,
 }
 
 fn build_err(what: &str, e: impl std::fmt::Display) -> ReconcileError {
@@ -85,6 +86,7 @@ pub async fn execute(
     desired: Option<&DesiredTenant>,
     observed: &ObservedTenant,
     actions: &[Planned],
+    drift: bool,
 ) -> Result<usize> {
     // Task definition ARNs to run: the observed ones whose content matches, replaced as new
     // revisions are registered in this pass.
@@ -104,11 +106,14 @@ pub async fn execute(
         let result = apply_one(env, tenant, desired, observed, &mut task_arns, &p.action).await;
         match result {
             Ok(arn) => {
-                record(env, tenant, p, kind, &name, arn).await?;
+                record(env, tenant, p, kind, &name, arn, drift).await?;
                 env.metrics
                     .actions
                     .with_label_values(&[kind, p.action.verb()])
                     .inc();
+                if drift {
+                    env.metrics.record_repair(kind, p.security);
+                }
                 done += 1;
             }
             Err(e) => {
@@ -130,6 +135,7 @@ async fn record(
     kind: &str,
     name: &str,
     arn: Option<String>,
+    drift: bool,
 ) -> Result<()> {
     let mut tx = env.pool.begin().await.map_err(store::StoreError::from)?;
     let agent = match &p.action {
@@ -176,7 +182,7 @@ async fn record(
             action: p.action.verb(),
             resource_kind: Some(kind),
             resource_name: Some(name),
-            detail: serde_json::json!({"reason": p.reason, "security": p.security}),
+            detail: serde_json::json!({"reason": p.reason, "security": p.security, "drift": drift}),
         },
     )
     .await?;
@@ -385,7 +391,15 @@ async fn apply_one(
         Action::DeleteRole { name } => delete_role(c, name).await,
         Action::RegisterTaskDefinition { kind } => {
             let a = agent(desired, *kind)?;
-            let arn = register_task_definition(c, a).await?;
+            let (arn, revision) = register_task_definition(c, a).await?;
+            let mut tags = a.tags.clone();
+            tags.insert(TAG_SPEC_HASH.to_owned(), a.task.hash());
+            env.td_cache.insert(crate::observe::ObservedTaskDefinition {
+                arn: arn.clone(),
+                family: a.task.family.clone(),
+                revision,
+                tags,
+            });
             task_arns.insert(*kind, arn.clone());
             Ok(Some(arn))
         }
@@ -598,7 +612,7 @@ async fn delete_role(c: &Clients, name: &str) -> Result<Option<String>> {
     }
 }
 
-async fn register_task_definition(c: &Clients, a: &DesiredAgent) -> Result<String> {
+async fn register_task_definition(c: &Clients, a: &DesiredAgent) -> Result<(String, i32)> {
     let t = &a.task;
     let log = LogConfiguration::builder()
         .log_driver(LogDriver::Awslogs)
@@ -648,8 +662,7 @@ async fn register_task_definition(c: &Clients, a: &DesiredAgent) -> Result<Strin
         .await
         .map_err(|e| AwsError::from_sdk("ECS", "RegisterTaskDefinition", &e))?;
     r.task_definition()
-        .and_then(|td| td.task_definition_arn())
-        .map(str::to_owned)
+        .and_then(|td| Some((td.task_definition_arn()?.to_owned(), td.revision())))
         .ok_or_else(|| ReconcileError::Invalid("RegisterTaskDefinition returned no ARN".into()))
 }
 

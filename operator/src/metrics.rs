@@ -24,6 +24,15 @@ pub struct Metrics {
     pub aws_request_duration: HistogramVec,
     pub aws_throttles: IntCounterVec,
     pub actions: IntCounterVec,
+    pub drift_detected: IntCounterVec,
+    pub drift_repaired: IntCounterVec,
+    pub resync_duration: Histogram,
+    pub last_resync: prometheus::Gauge,
+    pub inventory_size: IntGauge,
+    pub resync_aws_calls: IntGauge,
+    pub resync_aws_writes: IntGauge,
+    pub orphans: IntGauge,
+    pub orphans_removed: prometheus::IntCounter,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -115,6 +124,64 @@ impl Metrics {
             ),
             &["resource", "action"],
         ));
+        let drift_detected = must(IntCounterVec::new(
+            Opts::new(
+                "openclaw_drift_detected_total",
+                "Drift found by the resync, by resource kind; security=true when access was widened.",
+            ),
+            &["resource", "security"],
+        ));
+        let drift_repaired = must(IntCounterVec::new(
+            Opts::new(
+                "openclaw_drift_repaired_total",
+                "Drift repaired, by resource kind; security=true when access was widened.",
+            ),
+            &["resource", "security"],
+        ));
+        let resync_duration = must(Histogram::with_opts(
+            HistogramOpts::new(
+                "openclaw_resync_duration_seconds",
+                "Time to build the inventory and diff every tenant.",
+            )
+            .buckets(vec![0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0]),
+        ));
+        let last_resync = must(prometheus::Gauge::new(
+            "openclaw_last_resync_timestamp_seconds",
+            "Unix time the last resync completed.",
+        ));
+        let inventory_size = must(IntGauge::new(
+            "openclaw_inventory_resources",
+            "Resources in the last resync's inventory.",
+        ));
+        let resync_aws_calls = must(IntGauge::new(
+            "openclaw_resync_aws_calls",
+            "AWS calls the last resync made.",
+        ));
+        let resync_aws_writes = must(IntGauge::new(
+            "openclaw_resync_aws_writes",
+            "AWS write calls the last resync made (orphan removal only).",
+        ));
+        let orphans = must(IntGauge::new(
+            "openclaw_orphans",
+            "Resources with our tags and no tenant row, at the last resync.",
+        ));
+        let orphans_removed = must(prometheus::IntCounter::new(
+            "openclaw_orphans_removed_total",
+            "Orphaned resources removed after the grace period.",
+        ));
+        for c in [
+            Box::new(drift_detected.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(drift_repaired.clone()),
+            Box::new(resync_duration.clone()),
+            Box::new(last_resync.clone()),
+            Box::new(inventory_size.clone()),
+            Box::new(resync_aws_calls.clone()),
+            Box::new(resync_aws_writes.clone()),
+            Box::new(orphans.clone()),
+            Box::new(orphans_removed.clone()),
+        ] {
+            must(registry.register(c));
+        }
         for c in [
             Box::new(reconciles.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(reconcile_duration.clone()),
@@ -146,7 +213,42 @@ impl Metrics {
             aws_request_duration,
             aws_throttles,
             actions,
+            drift_detected,
+            drift_repaired,
+            resync_duration,
+            last_resync,
+            inventory_size,
+            resync_aws_calls,
+            resync_aws_writes,
+            orphans,
+            orphans_removed,
         }
+    }
+
+    pub fn record_drift(&self, resource: &str, security: bool) {
+        self.drift_detected
+            .with_label_values(&[resource, if security { "true" } else { "false" }])
+            .inc();
+    }
+
+    pub fn record_repair(&self, resource: &str, security: bool) {
+        self.drift_repaired
+            .with_label_values(&[resource, if security { "true" } else { "false" }])
+            .inc();
+    }
+
+    pub fn record_resync(&self, r: &crate::resync::Report) {
+        self.resync_duration.observe(r.duration.as_secs_f64());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or_default();
+        self.last_resync.set(now);
+        self.inventory_size.set(r.inventory_size as i64);
+        self.resync_aws_calls.set(r.aws_calls as i64);
+        self.resync_aws_writes.set(r.aws_writes as i64);
+        self.orphans.set(r.orphans.len() as i64);
+        self.orphans_removed.inc_by(r.orphans_removed as u64);
     }
 
     pub fn observe_aws_call(&self, service: &str, operation: &str, outcome: &str, seconds: f64) {

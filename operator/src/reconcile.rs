@@ -19,6 +19,7 @@ use crate::config::CellConfig;
 use crate::diff::{self, Plan};
 use crate::error::{ReconcileError, Result};
 use crate::execute::{self, Env};
+use crate::inventory::TaskDefinitionCache;
 use crate::metrics::Metrics;
 use crate::observe::{self, ObservedTenant};
 use crate::render::{self, DbEndpoint, DesiredTenant};
@@ -36,6 +37,8 @@ pub struct Reconciler {
     pub metrics: Arc<Metrics>,
     /// Who the audit log names: `operator/<holder id>`.
     pub actor: String,
+    /// Task definitions already described (revisions are immutable).
+    pub td_cache: Arc<TaskDefinitionCache>,
 }
 
 /// A tenant's state gathered for one pass.
@@ -165,7 +168,7 @@ pub fn tenant_status(
 }
 
 impl Reconciler {
-    fn env(&self) -> Env<'_> {
+    pub(crate) fn env(&self) -> Env<'_> {
         Env {
             clients: &self.clients,
             pool: &self.pool,
@@ -173,6 +176,7 @@ impl Reconciler {
             db: &self.db,
             actor: &self.actor,
             metrics: &self.metrics,
+            td_cache: &self.td_cache,
         }
     }
 
@@ -192,17 +196,24 @@ impl Reconciler {
     }
 
     fn desired(&self, l: &Loaded) -> Result<Option<DesiredTenant>> {
-        if l.row.deletion_requested_at.is_some() {
+        self.render(&l.row, &l.agents)
+    }
+
+    /// The tenant's desired resources; `None` when it is being deleted.
+    pub fn render(&self, row: &TenantRow, agents: &[AgentRow]) -> Result<Option<DesiredTenant>> {
+        if row.deletion_requested_at.is_some() {
             return Ok(None);
         }
-        if l.row.region != self.cell.region {
+        if row.region != self.cell.region {
             return Err(ReconcileError::Invalid(format!(
                 "tenant region {} is not served by cell {} ({})",
-                l.row.region, self.cell.name, self.cell.region
+                row.region, self.cell.name, self.cell.region
             )));
         }
-        let specs = live_specs(&l.agents)?;
-        Ok(Some(render::render_tenant(&self.cell, &l.tenant, &specs)))
+        let tenant = TenantName::parse(&row.name)
+            .map_err(|e| ReconcileError::Invalid(format!("tenant name {:?} {e}", row.name)))?;
+        let specs = live_specs(agents)?;
+        Ok(Some(render::render_tenant(&self.cell, &tenant, &specs)))
     }
 
     async fn observe_and_plan(
@@ -212,6 +223,9 @@ impl Reconciler {
     ) -> Result<(ObservedTenant, Plan)> {
         let observed =
             observe::observe_tenant(&self.clients, &self.pool, &self.cell, &l.tenant).await?;
+        for td in observed.task_definitions.values() {
+            self.td_cache.insert(td.clone());
+        }
         let inventory = {
             let mut conn = self.pool.acquire().await.map_err(store::StoreError::from)?;
             store::inventory_names(&mut conn, l.tenant.as_str()).await?
@@ -284,8 +298,23 @@ impl Reconciler {
             tracing::warn!(tenant = name, resource_kind = kind, resource = %res, reason = %p.reason, "repairing security drift");
         }
         let env = self.env();
-        let changes =
-            execute::execute(&env, &l.tenant, desired.as_ref(), &observed, &plan.actions).await?;
+        // Nothing in the spec changed since the last converged pass: whatever we change is drift.
+        let drift = l.row.phase == "Ready"
+            && l.row.generation == l.row.observed_generation
+            && l.agents
+                .iter()
+                .all(|a| a.generation == a.observed_generation);
+        let changes = execute::execute(
+            &env,
+            &l.tenant,
+            desired.as_ref(),
+            &observed,
+            &plan.actions,
+            drift,
+        )
+        .await?;
+        self.record_current_revisions(&l, desired.as_ref(), &observed)
+            .await?;
         if changes > 0 {
             tracing::info!(tenant = name, changes, "applied");
         }
@@ -408,7 +437,7 @@ impl Reconciler {
         let (observed, plan) = self.observe_and_plan(l, None).await?;
         if !plan.is_empty() {
             let env = self.env();
-            execute::execute(&env, &l.tenant, None, &observed, &plan.actions).await?;
+            execute::execute(&env, &l.tenant, None, &observed, &plan.actions, false).await?;
             // Confirm on the next pass that nothing is left (ECS drains services for a while).
             return Ok(Some(Duration::from_millis(500)));
         }
@@ -456,6 +485,39 @@ impl Reconciler {
         }
         tracing::info!(tenant = name, "tenant erased");
         Ok(None)
+    }
+
+    /// Records in the inventory the revision each agent runs when it was adopted rather than
+    /// registered (e.g. registered by a pass that died before recording it), so the resync
+    /// judges the right revision.
+    async fn record_current_revisions(
+        &self,
+        l: &Loaded,
+        desired: Option<&DesiredTenant>,
+        observed: &ObservedTenant,
+    ) -> Result<()> {
+        let Some(d) = desired else { return Ok(()) };
+        let mut conn = self.pool.acquire().await.map_err(store::StoreError::from)?;
+        let own = store::own_task_definitions(&mut conn).await?;
+        for a in &d.agents {
+            if let Some(td) = observed.task_definitions.get(&a.task.family) {
+                if td.spec_hash() == Some(a.task.hash().as_str())
+                    && own.get(&a.task.family) != Some(&td.arn)
+                {
+                    store::remember_resource(
+                        &mut conn,
+                        l.tenant.as_str(),
+                        Some(a.kind.as_str()),
+                        "task_definition",
+                        &a.task.family,
+                        Some(&td.arn),
+                        false,
+                    )
+                    .await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn report_error(&self, name: &str, e: &ReconcileError) -> Result<()> {

@@ -23,8 +23,13 @@ pub struct DbEndpoint {
 }
 
 /// The tags every managed resource carries.
-pub fn ownership_tags(tenant: &TenantName, agent: Option<AgentKind>) -> BTreeMap<String, String> {
+pub fn ownership_tags(
+    cell: &str,
+    tenant: &TenantName,
+    agent: Option<AgentKind>,
+) -> BTreeMap<String, String> {
     let mut tags = BTreeMap::new();
+    tags.insert(naming::TAG_CELL.to_owned(), cell.to_owned());
     tags.insert(naming::TAG_TENANT.to_owned(), tenant.to_string());
     if let Some(kind) = agent {
         tags.insert(naming::TAG_AGENT.to_owned(), kind.as_str().to_owned());
@@ -176,7 +181,7 @@ pub fn render_agent(cell: &CellConfig, tenant: &TenantName, spec: &AgentSpec) ->
             subnets: cell.subnets.clone(),
             security_groups: cell.security_groups.clone(),
         },
-        tags: ownership_tags(tenant, Some(kind)),
+        tags: ownership_tags(&cell.name, tenant, Some(kind)),
     }
 }
 
@@ -186,7 +191,7 @@ pub fn render_tenant(
     tenant: &TenantName,
     agents: &[AgentSpec],
 ) -> DesiredTenant {
-    let tags = ownership_tags(tenant, None);
+    let tags = ownership_tags(&cell.name, tenant, None);
     let mut secrets = vec![DesiredSecret {
         name: tenant.db_secret_name(),
         purpose: SecretPurpose::Database,

@@ -81,6 +81,7 @@ pub async fn reconciler_for(
         cell,
         metrics,
         actor,
+        td_cache: Arc::new(crate::inventory::TaskDefinitionCache::default()),
     })
 }
 
@@ -130,6 +131,7 @@ pub async fn run_operator(config: Config, pool: PgPool) -> anyhow::Result<()> {
         lease_name: format!("operator/{}", reconciler.cell.name),
         holder,
         shutdown_grace: op.lease_duration().mul_f64(0.6).max(Duration::from_secs(1)),
+        orphan_grace: Duration::from_secs(op.orphan_grace_seconds),
     };
     controller::run(reconciler, cfg, metrics, ready, shutdown_signal()).await;
     server.abort();

@@ -806,3 +806,73 @@ pub async fn release_lease(
         .await?;
     Ok(())
 }
+
+/// The operator's current task definition revision per family: family → ARN.
+pub async fn own_task_definitions(
+    conn: &mut PgConnection,
+) -> Result<std::collections::BTreeMap<String, String>, StoreError> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT name, arn FROM openclaw.managed_resources \
+         WHERE kind = 'task_definition' AND arn IS NOT NULL",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// (tenant, kind, name) of every inventory entry with an ARN.
+pub async fn all_inventory_names(
+    conn: &mut PgConnection,
+) -> Result<Vec<(String, String, String)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT tenant, kind, name FROM openclaw.managed_resources WHERE arn IS NOT NULL",
+    )
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Records the orphans seen now (forgetting those no longer orphaned) and returns each one's
+/// age in seconds, by (kind, name).
+pub async fn track_orphans(
+    conn: &mut PgConnection,
+    seen: &[(String, String)],
+) -> Result<std::collections::BTreeMap<(String, String), f64>, StoreError> {
+    let kinds: Vec<String> = seen.iter().map(|(k, _)| k.clone()).collect();
+    let names: Vec<String> = seen.iter().map(|(_, n)| n.clone()).collect();
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    sqlx::query(
+        "DELETE FROM openclaw.orphans o WHERE NOT EXISTS \
+         (SELECT 1 FROM unnest($1::text[], $2::text[]) s(kind, name) \
+          WHERE s.kind = o.kind AND s.name = o.name)",
+    )
+    .bind(&kinds)
+    .bind(&names)
+    .execute(&mut *tx)
+    .await?;
+    let rows: Vec<(String, String, f64)> = sqlx::query_as(
+        "INSERT INTO openclaw.orphans AS o (kind, name) \
+         SELECT * FROM unnest($1::text[], $2::text[]) \
+         ON CONFLICT (kind, name) DO UPDATE SET last_seen = now() \
+         RETURNING o.kind, o.name, extract(epoch FROM now() - o.first_seen)::float8",
+    )
+    .bind(&kinds)
+    .bind(&names)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows.into_iter().map(|(k, n, age)| ((k, n), age)).collect())
+}
+
+pub async fn forget_orphans(
+    conn: &mut PgConnection,
+    resources: &[(String, String)],
+) -> Result<(), StoreError> {
+    for (kind, name) in resources {
+        sqlx::query("DELETE FROM openclaw.orphans WHERE kind = $1 AND name = $2")
+            .bind(kind)
+            .bind(name)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}

@@ -93,9 +93,19 @@ pub struct Aws {
 
 impl Harness {
     pub async fn new() -> Harness {
+        Harness::with(|_| {}).await
+    }
+
+    /// A harness whose configuration `edit` adjusts first. Each harness is a cell of its own
+    /// (unique cell name), so one test's orphan scan never sees another test's resources.
+    pub async fn with(edit: impl FnOnce(&mut operator::config::Config)) -> Harness {
         let db = TestDb::new().await;
         let mut config = stack_config();
         config.database_url = Some(db.url.clone());
+        if let Some(cell) = config.cell.as_mut() {
+            cell.name = unique_name("cell");
+        }
+        edit(&mut config);
         let cell = config.cell().expect("cell").clone();
         let metrics = std::sync::Arc::new(operator::metrics::Metrics::new());
         let reconciler = operator::runtime::reconciler_for(
@@ -162,10 +172,13 @@ impl Harness {
 
     /// Runs reconcile passes (as the controller would) until every tenant is Ready or gone.
     pub async fn converge(&self, names: &[&str]) {
+        let mut last_error = None;
         for _ in 0..20 {
             let mut done = true;
             for n in names {
-                let _ = self.reconciler.reconcile(n).await;
+                if let Err(e) = self.reconciler.reconcile(n).await {
+                    last_error = Some(format!("{n}: {e}"));
+                }
                 match self.phase(n).await.as_deref() {
                     None | Some("Ready") => {}
                     _ => done = false,
@@ -179,7 +192,38 @@ impl Harness {
         for n in names {
             states.push(format!("{n}: {:?}", self.phase(n).await));
         }
-        panic!("tenants did not converge: {states:?}");
+        panic!("tenants did not converge: {states:?}; last error: {last_error:?}");
+    }
+
+    /// One resync, then a reconcile of every tenant it found drifted (the controller's path).
+    pub async fn resync(&self, orphan_grace_secs: u64) -> operator::resync::Report {
+        operator::resync::run_once(
+            &self.reconciler,
+            std::time::Duration::from_secs(orphan_grace_secs),
+        )
+        .await
+        .expect("resync")
+    }
+
+    /// Audit rows of `tenant` that repaired drift on `resource`.
+    pub async fn drift_audit(&self, tenant: &str, resource: &str) -> Vec<(String, bool)> {
+        sqlx::query_as(
+            "SELECT action, coalesce((detail->>'security')::bool, false) FROM openclaw.audit_log \
+             WHERE tenant = $1 AND resource_name = $2 AND (detail->>'drift')::bool ORDER BY seq",
+        )
+        .bind(tenant)
+        .bind(resource)
+        .fetch_all(&self.db.pool)
+        .await
+        .expect("audit")
+    }
+
+    /// Drift repaired so far, by resource kind and security flag (the metric).
+    pub fn repaired(&self, resource: &str, security: bool) -> u64 {
+        self.metrics
+            .drift_repaired
+            .with_label_values(&[resource, if security { "true" } else { "false" }])
+            .get()
     }
 
     /// (total, write) AWS calls made by the reconciler so far.

@@ -64,6 +64,8 @@ pub enum Command {
     Migrate,
     /// Run the operator: reconcile every tenant until SIGTERM/SIGINT (migrates the store first).
     Operator,
+    /// Run one resync now: build the inventory, repair drifted tenants, report orphans.
+    Resync,
     /// Print the actions the operator would take now, with reasons; changes nothing.
     Plan {
         /// Only this tenant (default: every tenant).
@@ -117,6 +119,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<String> {
             let pool = store::connect(&url, 4).await?;
             plan(&config, &pool, tenant.as_deref()).await
         }
+        Command::Resync => {
+            init_tracing();
+            let pool = store::connect(&url, 4).await?;
+            let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+            let r = crate::runtime::reconciler(&config, pool, metrics, "resync".into()).await?;
+            let grace = std::time::Duration::from_secs(config.operator.orphan_grace_seconds);
+            let report = crate::resync::run_once(&r, grace).await?;
+            Ok(format!(
+                "tenants {}; drifted {} (security {}); orphans {} (removed {}); inventory {}; \
+                 AWS calls {} ({} writes) in {:.2}s\n",
+                report.tenants,
+                report.drifted.len(),
+                report.drifted.iter().filter(|d| d.security).count(),
+                report.orphans.len(),
+                report.orphans_removed,
+                report.inventory_size,
+                report.aws_calls,
+                report.aws_writes,
+                report.duration.as_secs_f64()
+            ))
+        }
         command => {
             let pool = store::connect(&url, 4).await?;
             execute(&pool, command).await
@@ -168,7 +191,7 @@ pub async fn plan(
 pub async fn execute(pool: &sqlx::PgPool, command: Command) -> anyhow::Result<String> {
     let mut conn = pool.acquire().await.context("store connection")?;
     match command {
-        Command::Operator | Command::Plan { .. } => {
+        Command::Operator | Command::Plan { .. } | Command::Resync => {
             bail!("operator and plan need the cell configuration; use cli::run")
         }
         Command::Migrate => {

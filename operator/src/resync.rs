@@ -1,0 +1,277 @@
+//! Drift repair on a schedule (DESIGN.md §6): build the cell's inventory, diff every tenant
+//! against it with the one `diff`, and hand the drifted tenants to the ordinary reconcile. Also
+//! finds orphans (our tags, no tenant row) and removes them after a grace period, and keeps the
+//! shared tables' row-level security in place.
+//!
+//! Owns: deciding which tenants drifted and which resources are orphans. Must never: repair by a
+//! second code path (repairs are reconciles), or touch a resource of another cell.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use crds::naming::{self, TenantName};
+
+use crate::diff::{self, Plan};
+use crate::error::{ReconcileError, Result};
+use crate::execute;
+use crate::inventory::{self, Inventory};
+use crate::reconcile::Reconciler;
+use crate::store::{self, AuditEntry};
+
+/// One tenant that needs a reconcile, and why.
+#[derive(Debug, Clone)]
+pub struct Drifted {
+    pub tenant: String,
+    pub plan: Plan,
+    /// The plan repairs widened access.
+    pub security: bool,
+}
+
+/// What one resync found and did.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub tenants: usize,
+    pub drifted: Vec<Drifted>,
+    /// Tenants that need work for other reasons (being deleted, failed, not yet converged).
+    pub pending: Vec<String>,
+    /// Orphaned resources seen: (tenant, resource name).
+    pub orphans: Vec<(String, String)>,
+    pub orphans_removed: usize,
+    pub shared_rls_repaired: bool,
+    pub inventory_size: usize,
+    pub aws_calls: u64,
+    pub aws_writes: u64,
+    pub duration: Duration,
+}
+
+impl Report {
+    /// Tenants to reconcile, security drift first.
+    pub fn to_reconcile(&self) -> Vec<(String, bool)> {
+        let mut v: Vec<(String, bool)> = self
+            .drifted
+            .iter()
+            .map(|d| (d.tenant.clone(), d.security))
+            .chain(self.pending.iter().map(|t| (t.clone(), false)))
+            .collect();
+        v.sort_by_key(|(_, security)| !security);
+        v
+    }
+}
+
+/// Builds the inventory and finds drift and orphans; removes orphans past `orphan_grace`.
+/// Changes nothing else: drifted tenants are for the caller to reconcile.
+pub async fn detect(r: &Reconciler, orphan_grace: Duration) -> Result<Report> {
+    let started = Instant::now();
+    let (calls0, writes0) = r.clients.counter.snapshot();
+    let mut report = Report::default();
+    let (tenants, agents, own_tds, inventory_names) = {
+        let mut conn = r.pool.acquire().await.map_err(store::StoreError::from)?;
+        let tenants = store::list_tenants(&mut conn).await?;
+        let agents = store::list_agents(&mut conn, None).await?;
+        let own_tds = store::own_task_definitions(&mut conn).await?;
+        let names = store::all_inventory_names(&mut conn).await?;
+        (tenants, agents, own_tds, names)
+    };
+    let inv = inventory::build(&r.clients, &r.pool, &r.cell, &own_tds, &r.td_cache).await?;
+    report.inventory_size = inv.size();
+    report.tenants = tenants.len();
+
+    if !inv.shared_rls.intact() {
+        tracing::warn!(state = ?inv.shared_rls, "security drift: row-level security on shared.usage was weakened; restoring it");
+        inventory::repair_shared_rls(&r.pool).await?;
+        let mut conn = r.pool.acquire().await.map_err(store::StoreError::from)?;
+        store::append_audit(
+            &mut conn,
+            &AuditEntry {
+                tenant: None,
+                actor: &r.actor,
+                action: "update",
+                resource_kind: Some("pg_rls"),
+                resource_name: Some("shared.usage"),
+                detail: serde_json::json!({"reason": format!("row-level security weakened: {:?}", inv.shared_rls), "security": true, "drift": true}),
+            },
+        )
+        .await?;
+        r.metrics.record_drift("pg_rls", true);
+        r.metrics.record_repair("pg_rls", true);
+        report.shared_rls_repaired = true;
+    }
+
+    let known: BTreeSet<&str> = tenants.iter().map(|t| t.name.as_str()).collect();
+    for t in &tenants {
+        let converged = t.deletion_requested_at.is_none()
+            && t.phase == "Ready"
+            && t.generation == t.observed_generation
+            && agents.iter().filter(|a| a.tenant == t.name).all(|a| {
+                a.generation == a.observed_generation && a.deletion_requested_at.is_none()
+            });
+        if !converged {
+            report.pending.push(t.name.clone());
+            continue;
+        }
+        let Ok(tenant) = TenantName::parse(&t.name) else {
+            continue;
+        };
+        let own: Vec<_> = agents
+            .iter()
+            .filter(|a| a.tenant == t.name)
+            .cloned()
+            .collect();
+        let desired = match r.render(t, &own) {
+            Ok(d) => d,
+            Err(_) => {
+                report.pending.push(t.name.clone());
+                continue;
+            }
+        };
+        let observed = inv.observed_for(&tenant);
+        let names = inventory_names
+            .iter()
+            .filter(|(tn, _, _)| tn == &t.name)
+            .map(|(_, k, n)| (k.clone(), n.clone()))
+            .collect();
+        match diff::diff(&tenant, desired.as_ref(), &observed, &names) {
+            Ok(plan) if plan.is_empty() => {}
+            Ok(plan) => {
+                let security = plan.actions.iter().any(|p| p.security);
+                for p in &plan.actions {
+                    let (kind, name) = p.action.resource(&tenant);
+                    r.metrics.record_drift(kind, p.security);
+                    if p.security {
+                        tracing::warn!(tenant = %t.name, resource_kind = kind, resource = %name, reason = %p.reason, "security drift detected");
+                    } else {
+                        tracing::info!(tenant = %t.name, resource_kind = kind, resource = %name, reason = %p.reason, "drift detected");
+                    }
+                }
+                report.drifted.push(Drifted {
+                    tenant: t.name.clone(),
+                    plan,
+                    security,
+                });
+            }
+            // A conflict or invalid spec: the reconcile reports it in the tenant's status.
+            Err(_) => report.pending.push(t.name.clone()),
+        }
+    }
+    handle_orphans(r, &inv, &known, orphan_grace, &mut report).await?;
+
+    let (calls1, writes1) = r.clients.counter.snapshot();
+    report.aws_calls = calls1 - calls0;
+    report.aws_writes = writes1 - writes0;
+    report.duration = started.elapsed();
+    r.metrics.record_resync(&report);
+    Ok(report)
+}
+
+/// Our resources (managed-by and this cell's tag, or this database's role comment) whose tenant
+/// has no row. Reported at once; removed once they have been orphans for `grace`.
+async fn handle_orphans(
+    r: &Reconciler,
+    inv: &Inventory,
+    known: &BTreeSet<&str>,
+    grace: Duration,
+    report: &mut Report,
+) -> Result<()> {
+    let ours = |tags: &BTreeMap<String, String>| {
+        tags.get(naming::TAG_MANAGED_BY).map(String::as_str) == Some(naming::MANAGED_BY_VALUE)
+            && tags.get(naming::TAG_CELL) == Some(&r.cell.name)
+    };
+    let mut orphans: BTreeMap<TenantName, Vec<(String, String)>> = BTreeMap::new();
+    let mut add = |tenant: Option<TenantName>, kind: &str, name: &str| {
+        if let Some(t) = tenant.filter(|t| !known.contains(t.as_str())) {
+            orphans
+                .entry(t)
+                .or_default()
+                .push((kind.to_owned(), name.to_owned()));
+        }
+    };
+    for (name, s) in inv.services.iter().filter(|(_, s)| ours(&s.tags)) {
+        let _ = s;
+        add(
+            naming::parse_agent_resource_name(name).map(|(t, _)| t),
+            "ecs_service",
+            name,
+        );
+    }
+    for (name, x) in inv.roles.iter().filter(|(_, x)| ours(&x.tags)) {
+        let _ = x;
+        add(
+            naming::parse_agent_resource_name(name).map(|(t, _)| t),
+            "iam_role",
+            name,
+        );
+    }
+    for (name, x) in inv.secrets.iter().filter(|(_, x)| ours(&x.tags)) {
+        let _ = x;
+        add(naming::parse_secret_name(name), "secret", name);
+    }
+    // Only roles commented for this database are in the inventory.
+    for name in inv.pg.keys() {
+        add(naming::parse_pg_name(name), "pg_role", name);
+    }
+    let mut conn = r.pool.acquire().await.map_err(store::StoreError::from)?;
+    let seen: Vec<(String, String)> = orphans.values().flatten().cloned().collect();
+    let first_seen = store::track_orphans(&mut conn, &seen).await?;
+    drop(conn);
+    for (tenant, resources) in orphans {
+        for (kind, name) in &resources {
+            report.orphans.push((tenant.to_string(), name.clone()));
+            tracing::warn!(tenant = %tenant, resource_kind = %kind, resource = %name, "orphaned resource (our tags, no tenant row)");
+        }
+        // Every one of the tenant's orphans must have been seen for the whole grace period.
+        let youngest = resources
+            .iter()
+            .map(|(k, n)| {
+                first_seen
+                    .get(&(k.clone(), n.clone()))
+                    .copied()
+                    .unwrap_or(0.0)
+            })
+            .fold(f64::INFINITY, f64::min);
+        if youngest < grace.as_secs_f64() {
+            continue;
+        }
+        // Past the grace period: the ordinary teardown plan, carried out by the ordinary executor.
+        let observed = inv.observed_for(&tenant);
+        let inventory_names: diff::Inventory = resources.iter().cloned().collect();
+        let plan = diff::diff(&tenant, None, &observed, &inventory_names)?;
+        let plan = Plan {
+            actions: plan
+                .actions
+                .into_iter()
+                .map(|mut p| {
+                    p.reason = format!("orphan (no tenant row) for over {}s", grace.as_secs());
+                    p
+                })
+                .collect(),
+        };
+        let n = execute::execute(&r.env(), &tenant, None, &observed, &plan.actions, false)
+            .await
+            .map_err(|e| {
+                tracing::warn!(tenant = %tenant, error = %e, "orphan removal failed");
+                e
+            })?;
+        report.orphans_removed += n;
+        let mut conn = r.pool.acquire().await.map_err(store::StoreError::from)?;
+        store::forget_orphans(&mut conn, &resources).await?;
+    }
+    Ok(())
+}
+
+/// One resync followed by a reconcile of every tenant it found drifted, security drift first.
+/// The controller instead schedules those tenants on its queue; tests and `openclaw resync` use
+/// this.
+pub async fn run_once(r: &Reconciler, orphan_grace: Duration) -> Result<Report> {
+    let report = detect(r, orphan_grace).await?;
+    for (tenant, _) in report.to_reconcile() {
+        if let Err(e) = r.reconcile(&tenant).await {
+            if !matches!(
+                e,
+                ReconcileError::Conflict { .. } | ReconcileError::Invalid(_)
+            ) {
+                tracing::warn!(tenant = %tenant, error = %e, "repair failed");
+            }
+        }
+    }
+    Ok(report)
+}

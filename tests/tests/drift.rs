@@ -1,0 +1,632 @@
+//! Drift repair: each kind of out-of-band change is made through the AWS SDK or SQL, one resync
+//! runs, and the resource is back, the metric counted it, and the audit log recorded it.
+
+use aws_sdk_ecs::types::{AssignPublicIp, AwsVpcConfiguration, NetworkConfiguration};
+use crds::api::AgentKind;
+use crds::naming::TenantName;
+use openclaw_tests::{unique_name, Harness};
+
+const SCOUT: AgentKind = AgentKind::Scout;
+
+/// A converged tenant with a butler (gmail) and a scout.
+async fn converged(prefix: &str) -> (Harness, String, TenantName) {
+    let h = Harness::new().await;
+    let n = unique_name(prefix);
+    h.insert_tenant(&n, &[("butler", &["gmail"]), ("scout", &[])])
+        .await;
+    h.converge(&[&n]).await;
+    let t = TenantName::parse(&n).expect("name");
+    // A converged tenant shows no drift.
+    let report = h.resync(3600).await;
+    assert!(report.drifted.is_empty(), "{:?}", report.drifted);
+    (h, n, t)
+}
+
+async fn service(h: &Harness, name: &str) -> Option<aws_sdk_ecs::types::Service> {
+    h.aws
+        .ecs
+        .describe_services()
+        .cluster(&h.cell().ecs_cluster)
+        .services(name)
+        .include(aws_sdk_ecs::types::ServiceField::Tags)
+        .send()
+        .await
+        .expect("describe")
+        .services()
+        .iter()
+        .find(|s| s.status() == Some("ACTIVE"))
+        .cloned()
+}
+
+async fn inline_policy(h: &Harness, role: &str) -> Option<serde_json::Value> {
+    let r = h
+        .aws
+        .iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(role)
+        .send()
+        .await
+        .ok()?;
+    operator::policy::decode_document(r.policy_document())
+}
+
+/// Runs one resync and checks that it found `n` drifted with (or without) security drift, and
+/// that the repair was audit-logged against `resource`.
+async fn resync_repairs(h: &Harness, n: &str, resource: &str, security: bool) {
+    let report = h.resync(3600).await;
+    let d = report
+        .drifted
+        .iter()
+        .find(|d| d.tenant == n)
+        .unwrap_or_else(|| panic!("{n} not found drifted: {report:?}"));
+    assert_eq!(d.security, security, "{:?}", d.plan);
+    let audit = h.drift_audit(n, resource).await;
+    assert!(
+        !audit.is_empty(),
+        "no drift repair of {resource} in the audit log"
+    );
+    if security {
+        assert!(audit.iter().any(|(_, s)| *s), "{audit:?}");
+    }
+    // Repaired: the next resync finds nothing.
+    let again = h.resync(3600).await;
+    assert!(
+        again.drifted.iter().all(|d| d.tenant != n),
+        "still drifted: {:?}",
+        again.drifted
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_service_is_recreated() {
+    let (h, n, t) = converged("svcdel").await;
+    h.aws
+        .ecs
+        .delete_service()
+        .cluster(&h.cell().ecs_cluster)
+        .service(t.service_name(SCOUT))
+        .force(true)
+        .send()
+        .await
+        .expect("delete");
+    resync_repairs(&h, &n, &t.service_name(SCOUT), false).await;
+    assert!(service(&h, &t.service_name(SCOUT)).await.is_some());
+    assert!(h.repaired("ecs_service", false) >= 1);
+}
+
+#[tokio::test]
+async fn a_scaled_service_is_scaled_back() {
+    let (h, n, t) = converged("svcscale").await;
+    h.aws
+        .ecs
+        .update_service()
+        .cluster(&h.cell().ecs_cluster)
+        .service(t.service_name(SCOUT))
+        .desired_count(7)
+        .send()
+        .await
+        .expect("scale");
+    resync_repairs(&h, &n, &t.service_name(SCOUT), false).await;
+    assert_eq!(
+        service(&h, &t.service_name(SCOUT))
+            .await
+            .expect("svc")
+            .desired_count(),
+        1
+    );
+    assert!(h.repaired("ecs_service", false) >= 1);
+}
+
+#[tokio::test]
+async fn a_service_pointed_at_another_task_definition_is_pointed_back() {
+    let (h, n, t) = converged("svctd").await;
+    let ours = service(&h, &t.service_name(SCOUT))
+        .await
+        .expect("svc")
+        .task_definition()
+        .expect("td")
+        .to_owned();
+    let other = service(&h, &t.service_name(AgentKind::Butler))
+        .await
+        .expect("svc")
+        .task_definition()
+        .expect("td")
+        .to_owned();
+    h.aws
+        .ecs
+        .update_service()
+        .cluster(&h.cell().ecs_cluster)
+        .service(t.service_name(SCOUT))
+        .task_definition(&other)
+        .send()
+        .await
+        .expect("repoint");
+    resync_repairs(&h, &n, &t.service_name(SCOUT), false).await;
+    assert_eq!(
+        service(&h, &t.service_name(SCOUT))
+            .await
+            .expect("svc")
+            .task_definition(),
+        Some(ours.as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_public_ip_is_security_drift_and_is_removed() {
+    let (h, n, t) = converged("pubip").await;
+    let cell = h.cell().clone();
+    h.aws
+        .ecs
+        .update_service()
+        .cluster(&cell.ecs_cluster)
+        .service(t.service_name(SCOUT))
+        .network_configuration(
+            NetworkConfiguration::builder()
+                .awsvpc_configuration(
+                    AwsVpcConfiguration::builder()
+                        .set_subnets(Some(cell.subnets.clone()))
+                        .set_security_groups(Some(cell.security_groups.clone()))
+                        .assign_public_ip(AssignPublicIp::Enabled)
+                        .build()
+                        .expect("vpc"),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("public ip");
+    resync_repairs(&h, &n, &t.service_name(SCOUT), true).await;
+    let svc = service(&h, &t.service_name(SCOUT)).await.expect("svc");
+    let ip = svc
+        .network_configuration()
+        .and_then(|n| n.awsvpc_configuration())
+        .and_then(|a| a.assign_public_ip())
+        .map(|a| a.as_str().to_owned());
+    assert_eq!(ip.as_deref(), Some("DISABLED"));
+    assert!(h.repaired("ecs_service", true) >= 1);
+}
+
+#[tokio::test]
+async fn a_deleted_role_is_recreated_with_its_policy() {
+    let (h, n, t) = converged("roledel").await;
+    let role = t.role_name(SCOUT);
+    h.aws
+        .iam
+        .delete_role_policy()
+        .role_name(&role)
+        .policy_name(&role)
+        .send()
+        .await
+        .expect("policy");
+    h.aws
+        .iam
+        .delete_role()
+        .role_name(&role)
+        .send()
+        .await
+        .expect("role");
+    resync_repairs(&h, &n, &role, false).await;
+    assert!(inline_policy(&h, &role).await.is_some());
+    assert!(h.repaired("iam_role", false) >= 1);
+}
+
+#[tokio::test]
+async fn a_widened_inline_policy_is_narrowed_back() {
+    let (h, n, t) = converged("widen").await;
+    let role = t.role_name(SCOUT);
+    let mut doc = inline_policy(&h, &role).await.expect("policy");
+    doc["Statement"]
+        .as_array_mut()
+        .expect("statements")
+        .push(serde_json::json!(
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}));
+    h.aws
+        .iam
+        .put_role_policy()
+        .role_name(&role)
+        .policy_name(&role)
+        .policy_document(doc.to_string())
+        .send()
+        .await
+        .expect("widen");
+    resync_repairs(&h, &n, &role, true).await;
+    let back = inline_policy(&h, &role).await.expect("policy");
+    assert!(!back.to_string().contains("\"Resource\":\"*\""), "{back}");
+    assert!(h.repaired("iam_inline_policy", true) >= 1);
+}
+
+#[tokio::test]
+async fn a_removed_inline_policy_is_put_back() {
+    let (h, n, t) = converged("polrm").await;
+    let role = t.role_name(SCOUT);
+    h.aws
+        .iam
+        .delete_role_policy()
+        .role_name(&role)
+        .policy_name(&role)
+        .send()
+        .await
+        .expect("remove");
+    resync_repairs(&h, &n, &role, false).await;
+    assert!(inline_policy(&h, &role).await.is_some());
+}
+
+#[tokio::test]
+async fn a_removed_boundary_is_put_back() {
+    let (h, n, t) = converged("boundary").await;
+    let role = t.role_name(SCOUT);
+    h.aws
+        .iam
+        .delete_role_permissions_boundary()
+        .role_name(&role)
+        .send()
+        .await
+        .expect("remove boundary");
+    resync_repairs(&h, &n, &role, true).await;
+    let r = h
+        .aws
+        .iam
+        .get_role()
+        .role_name(&role)
+        .send()
+        .await
+        .expect("role");
+    assert_eq!(
+        r.role()
+            .and_then(|r| r.permissions_boundary())
+            .and_then(|b| b.permissions_boundary_arn()),
+        Some(h.cell().permissions_boundary_arn.as_str())
+    );
+    assert!(h.repaired("iam_role", true) >= 1);
+}
+
+#[tokio::test]
+async fn a_changed_trust_policy_is_restored() {
+    let (h, n, t) = converged("trust").await;
+    let role = t.role_name(SCOUT);
+    h.aws.iam.update_assume_role_policy().role_name(&role)
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999999999999:root"},"Action":"sts:AssumeRole"}]}"#)
+        .send().await.expect("trust");
+    resync_repairs(&h, &n, &role, true).await;
+    let r = h
+        .aws
+        .iam
+        .get_role()
+        .role_name(&role)
+        .send()
+        .await
+        .expect("role");
+    let doc = operator::policy::decode_document(
+        r.role()
+            .and_then(|r| r.assume_role_policy_document())
+            .expect("trust"),
+    )
+    .expect("json");
+    assert_eq!(
+        doc["Statement"][0]["Principal"]["Service"],
+        "ecs-tasks.amazonaws.com"
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_secret_is_recreated() {
+    let (h, n, t) = converged("secdel").await;
+    let name = t.oauth_secret_name(crds::api::Integration::Gmail);
+    h.aws
+        .secrets
+        .delete_secret()
+        .secret_id(&name)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .expect("delete");
+    resync_repairs(&h, &n, &name, false).await;
+    assert!(h
+        .aws
+        .secrets
+        .describe_secret()
+        .secret_id(&name)
+        .send()
+        .await
+        .is_ok());
+    assert!(h.repaired("secret", false) >= 1);
+}
+
+#[tokio::test]
+async fn a_secret_scheduled_for_deletion_is_restored_not_recreated() {
+    let (h, n, t) = converged("secsched").await;
+    let name = t.db_secret_name();
+    let before = h
+        .aws
+        .secrets
+        .describe_secret()
+        .secret_id(&name)
+        .send()
+        .await
+        .expect("secret");
+    h.aws
+        .secrets
+        .delete_secret()
+        .secret_id(&name)
+        .recovery_window_in_days(7)
+        .send()
+        .await
+        .expect("schedule");
+    resync_repairs(&h, &n, &name, false).await;
+    let after = h
+        .aws
+        .secrets
+        .describe_secret()
+        .secret_id(&name)
+        .send()
+        .await
+        .expect("secret");
+    assert_eq!(after.arn(), before.arn(), "restored, so the same secret");
+    assert!(after.deleted_date().is_none());
+    let audit = h.drift_audit(&n, &name).await;
+    assert!(audit.iter().any(|(a, _)| a == "restore"), "{audit:?}");
+}
+
+#[tokio::test]
+async fn removed_ownership_tags_are_put_back() {
+    let (h, n, t) = converged("tags").await;
+    let role = t.role_name(SCOUT);
+    let keys = [
+        "openclaw:managed-by",
+        "openclaw:tenant",
+        "openclaw:agent",
+        "openclaw:cell",
+    ];
+    h.aws
+        .iam
+        .untag_role()
+        .role_name(&role)
+        .set_tag_keys(Some(keys.iter().map(|k| k.to_string()).collect()))
+        .send()
+        .await
+        .expect("untag role");
+    let secret = t.db_secret_name();
+    h.aws
+        .secrets
+        .untag_resource()
+        .secret_id(&secret)
+        .set_tag_keys(Some(keys.iter().map(|k| k.to_string()).collect()))
+        .send()
+        .await
+        .expect("untag secret");
+    resync_repairs(&h, &n, &role, false).await;
+    let r = h
+        .aws
+        .iam
+        .get_role()
+        .role_name(&role)
+        .send()
+        .await
+        .expect("role");
+    assert!(r
+        .role()
+        .expect("role")
+        .tags()
+        .iter()
+        .any(|t| t.key() == "openclaw:managed-by"));
+    let s = h
+        .aws
+        .secrets
+        .describe_secret()
+        .secret_id(&secret)
+        .send()
+        .await
+        .expect("secret");
+    assert!(s
+        .tags()
+        .iter()
+        .any(|t| t.key() == Some("openclaw:managed-by")));
+    assert!(!h.drift_audit(&n, &secret).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_dropped_tenant_schema_is_recreated() {
+    let (h, n, t) = converged("schema").await;
+    sqlx::query(&format!("DROP SCHEMA \"{}\" CASCADE", t.pg_schema()))
+        .execute(&h.db.pool)
+        .await
+        .expect("drop");
+    resync_repairs(&h, &n, &t.pg_schema(), false).await;
+    let usage: bool = sqlx::query_scalar("SELECT has_schema_privilege($1, $2, 'USAGE')")
+        .bind(t.pg_role())
+        .bind(t.pg_schema())
+        .fetch_one(&h.db.pool)
+        .await
+        .expect("usage");
+    assert!(usage);
+}
+
+#[tokio::test]
+async fn bypassrls_is_security_drift_and_is_revoked() {
+    let (h, n, t) = converged("bypass").await;
+    sqlx::query(&format!("ALTER ROLE \"{}\" BYPASSRLS", t.pg_role()))
+        .execute(&h.db.pool)
+        .await
+        .expect("bypassrls");
+    resync_repairs(&h, &n, &t.pg_role(), true).await;
+    let bypass: bool = sqlx::query_scalar("SELECT rolbypassrls FROM pg_roles WHERE rolname = $1")
+        .bind(t.pg_role())
+        .fetch_one(&h.db.pool)
+        .await
+        .expect("role");
+    assert!(!bypass);
+    assert!(h.repaired("pg_role", true) >= 1);
+}
+
+#[tokio::test]
+async fn a_grant_outside_the_tenant_schema_is_revoked() {
+    let (h, n, t) = converged("grant").await;
+    sqlx::raw_sql(&format!(
+        "GRANT USAGE ON SCHEMA openclaw TO \"{0}\"; GRANT SELECT ON openclaw.tenants TO \"{0}\"",
+        t.pg_role()
+    ))
+    .execute(&h.db.pool)
+    .await
+    .expect("grant");
+    resync_repairs(&h, &n, &t.pg_role(), true).await;
+    let can: (bool, bool) = sqlx::query_as("SELECT has_table_privilege($1, 'openclaw.tenants', 'SELECT'), has_schema_privilege($1, 'openclaw', 'USAGE')")
+        .bind(t.pg_role()).fetch_one(&h.db.pool).await.expect("privilege");
+    assert_eq!(can, (false, false));
+}
+
+#[tokio::test]
+async fn disabled_or_dropped_row_level_security_is_restored() {
+    let (h, _n, _t) = converged("rls").await;
+    for breakage in [
+        "ALTER TABLE shared.usage DISABLE ROW LEVEL SECURITY",
+        "ALTER TABLE shared.usage NO FORCE ROW LEVEL SECURITY",
+        "DROP POLICY tenant_isolation ON shared.usage",
+    ] {
+        sqlx::query(breakage)
+            .execute(&h.db.pool)
+            .await
+            .expect(breakage);
+        let report = h.resync(3600).await;
+        assert!(report.shared_rls_repaired, "{breakage}: not repaired");
+        let (on, forced, policy): (bool, bool, bool) = sqlx::query_as(
+            "SELECT c.relrowsecurity, c.relforcerowsecurity, EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'tenant_isolation') \
+             FROM pg_class c WHERE c.oid = 'shared.usage'::regclass")
+            .fetch_one(&h.db.pool).await.expect("rls");
+        assert_eq!((on, forced, policy), (true, true, true), "{breakage}");
+    }
+    assert!(h.repaired("pg_rls", true) >= 3);
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM openclaw.audit_log WHERE resource_kind = 'pg_rls'",
+    )
+    .fetch_one(&h.db.pool)
+    .await
+    .expect("audit");
+    assert_eq!(n, 3);
+}
+
+#[tokio::test]
+async fn an_orphan_is_removed_after_the_grace_period_and_never_before() {
+    let h = Harness::new().await;
+    let n = unique_name("orphan");
+    let t = TenantName::parse(&n).expect("name");
+    h.insert_tenant(&n, &[("scout", &[])]).await;
+    h.converge(&[&n]).await;
+    // The row vanishes without a teardown (finalizer stripped by hand): everything is orphaned.
+    sqlx::query("UPDATE openclaw.tenants SET finalizers = '{}' WHERE name = $1")
+        .bind(&n)
+        .execute(&h.db.pool)
+        .await
+        .expect("strip");
+    sqlx::query("UPDATE openclaw.agents SET finalizers = '{}' WHERE tenant = $1")
+        .bind(&n)
+        .execute(&h.db.pool)
+        .await
+        .expect("strip");
+    sqlx::query("DELETE FROM openclaw.tenants WHERE name = $1")
+        .bind(&n)
+        .execute(&h.db.pool)
+        .await
+        .expect("delete");
+
+    let grace = 2;
+    let first = h.resync(grace).await;
+    let seen: Vec<&String> = first
+        .orphans
+        .iter()
+        .filter(|(tn, _)| tn == &n)
+        .map(|(_, r)| r)
+        .collect();
+    assert!(
+        seen.contains(&&t.role_name(SCOUT)) && seen.contains(&&t.service_name(SCOUT)),
+        "{:?}",
+        first.orphans
+    );
+    assert!(
+        seen.contains(&&t.db_secret_name()) && seen.contains(&&t.pg_role()),
+        "{:?}",
+        first.orphans
+    );
+    assert_eq!(first.orphans_removed, 0, "never before the grace period");
+    assert!(h
+        .aws
+        .iam
+        .get_role()
+        .role_name(t.role_name(SCOUT))
+        .send()
+        .await
+        .is_ok());
+
+    tokio::time::sleep(std::time::Duration::from_millis(grace * 1000 + 500)).await;
+    let second = h.resync(grace).await;
+    assert!(second.orphans_removed >= 4, "{second:?}");
+    assert!(h
+        .aws
+        .iam
+        .get_role()
+        .role_name(t.role_name(SCOUT))
+        .send()
+        .await
+        .is_err());
+    assert!(service(&h, &t.service_name(SCOUT)).await.is_none());
+    let role: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(t.pg_role())
+            .fetch_one(&h.db.pool)
+            .await
+            .expect("pg");
+    assert!(!role);
+    let audit: i64 = sqlx::query_scalar("SELECT count(*) FROM openclaw.audit_log WHERE tenant = $1 AND detail->>'reason' LIKE 'orphan%'")
+        .bind(&n).fetch_one(&h.db.pool).await.expect("audit");
+    assert!(audit >= 4, "orphan removals are audit-logged");
+    let third = h.resync(grace).await;
+    assert!(third.orphans.iter().all(|(tn, _)| tn != &n));
+}
+
+#[tokio::test]
+async fn a_steady_state_resync_of_50_tenants_makes_no_writes_and_few_calls() {
+    let cluster = unique_name("steady");
+    let h = Harness::with(|c| {
+        if let Some(cell) = c.cell.as_mut() {
+            cell.ecs_cluster = cluster.clone();
+        }
+        c.operator.aws_rate_scale = 100.0;
+    })
+    .await;
+    h.aws
+        .ecs
+        .create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await
+        .expect("cluster");
+    let names: Vec<String> = (0..50).map(|_| unique_name("steady")).collect();
+    for (i, n) in names.iter().enumerate() {
+        if i % 2 == 0 {
+            h.insert_tenant(n, &[("scout", &[])]).await;
+        } else {
+            h.insert_tenant(n, &[("butler", &["gmail"]), ("strategist", &["hubspot"])])
+                .await;
+        }
+    }
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    h.converge(&refs).await;
+    // The first resync may describe task definitions it has not seen; the second is steady state.
+    let _ = h.resync(3600).await;
+    let report = h.resync(3600).await;
+    assert!(
+        report.drifted.is_empty() && report.pending.is_empty(),
+        "{:?} {:?}",
+        report.drifted,
+        report.pending
+    );
+    assert_eq!(report.aws_writes, 0, "a steady-state resync must not write");
+    let per_tenant = report.aws_calls as f64 / 50.0;
+    assert!(
+        per_tenant <= 0.5,
+        "{} AWS calls for 50 tenants ({per_tenant:.2} per tenant)",
+        report.aws_calls
+    );
+    assert_eq!(h.metrics.resync_aws_calls.get() as u64, report.aws_calls);
+    assert!(h.metrics.inventory_size.get() >= 50 * 4);
+}
