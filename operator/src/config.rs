@@ -73,6 +73,8 @@ pub struct OperatorConfig {
     /// Multiplies the client-side AWS rate limits (1.0 = the published quotas). Only for the
     /// local emulator, which has no quotas.
     pub aws_rate_scale: f64,
+    /// Prices for the cost figures.
+    pub prices: crate::cost::Prices,
 }
 
 impl Default for OperatorConfig {
@@ -85,6 +87,7 @@ impl Default for OperatorConfig {
             lease_seconds: 15,
             orphan_grace_seconds: 3600,
             aws_rate_scale: 1.0,
+            prices: crate::cost::Prices::default(),
         }
     }
 }

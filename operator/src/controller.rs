@@ -39,6 +39,7 @@ pub struct LoopConfig {
     pub holder: String,
     pub shutdown_grace: Duration,
     pub orphan_grace: Duration,
+    pub prices: crate::cost::Prices,
 }
 
 /// Runs until `shutdown` resolves: stands by, leads while it holds the lease, stands by again
@@ -135,26 +136,12 @@ async fn lead(
         cfg.resync_interval,
         cfg.orphan_grace,
     ));
-    let gauges = {
-        let queue = queue.clone();
-        let metrics = metrics.clone();
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            loop {
-                metrics.queue_depth.set(queue.depth() as i64);
-                metrics.in_flight.set(queue.in_flight() as i64);
-                if let Ok(mut c) = pool.acquire().await {
-                    if let Ok(counts) = store::phase_counts(&mut c).await {
-                        metrics.tenants_by_phase.reset();
-                        for (phase, n) in counts {
-                            metrics.tenants_by_phase.with_label_values(&[&phase]).set(n);
-                        }
-                    }
-                }
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-        })
-    };
+    let gauges = tokio::spawn(gauge_loop(
+        reconciler.clone(),
+        queue.clone(),
+        metrics.clone(),
+        cfg.prices.clone(),
+    ));
 
     let backoffs = Arc::new(Backoffs::new(
         Duration::from_secs(1),
@@ -295,5 +282,57 @@ async fn poll_loop(
         } else {
             schedule_needing_work(&pool, &queue).await;
         }
+    }
+}
+
+/// Every few seconds: queue and fleet gauges; every 15 s: Fargate usage accrued and cost
+/// counters raised to the stored totals (the leader only, so usage is counted once).
+async fn gauge_loop(
+    reconciler: Arc<Reconciler>,
+    queue: WorkQueue<String>,
+    metrics: Arc<Metrics>,
+    prices: crate::cost::Prices,
+) {
+    let pool = reconciler.pool.clone();
+    let mut last_accrual = Instant::now();
+    loop {
+        metrics.queue_depth.set(queue.depth() as i64);
+        metrics.in_flight.set(queue.in_flight() as i64);
+        if let Ok(mut c) = pool.acquire().await {
+            if let Ok(counts) = store::phase_counts(&mut c).await {
+                metrics.tenants_by_phase.reset();
+                for (phase, n) in counts {
+                    metrics.tenants_by_phase.with_label_values(&[&phase]).set(n);
+                }
+            }
+            if let Ok(counts) = store::agent_counts(&mut c).await {
+                metrics.agents.reset();
+                for (kind, state, n) in counts {
+                    metrics.agents.with_label_values(&[&kind, &state]).set(n);
+                }
+            }
+            if let Ok(ages) = store::not_ready_seconds(&mut c).await {
+                metrics.tenant_not_ready.reset();
+                for (tenant, secs) in ages {
+                    metrics
+                        .tenant_not_ready
+                        .with_label_values(&[&tenant])
+                        .set(secs);
+                }
+            }
+        }
+        let elapsed = last_accrual.elapsed();
+        if elapsed >= Duration::from_secs(15) {
+            last_accrual = Instant::now();
+            if let Err(e) =
+                crate::cost::accrue_fargate(&pool, elapsed.as_secs_f64(), chrono::Utc::now()).await
+            {
+                tracing::warn!(error = %e, "cannot accrue Fargate usage");
+            }
+            if let Err(e) = crate::cost::export(&pool, &prices, &metrics).await {
+                tracing::warn!(error = %e, "cannot export cost counters");
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
     }
 }

@@ -33,6 +33,15 @@ pub struct Metrics {
     pub resync_aws_writes: IntGauge,
     pub orphans: IntGauge,
     pub orphans_removed: prometheus::IntCounter,
+    pub resync_interval: IntGauge,
+    pub agents: IntGaugeVec,
+    pub tenant_not_ready: prometheus::GaugeVec,
+    pub bedrock_input_tokens: prometheus::CounterVec,
+    pub bedrock_output_tokens: prometheus::CounterVec,
+    pub bedrock_cost_usd: prometheus::CounterVec,
+    pub fargate_vcpu_seconds: prometheus::CounterVec,
+    pub fargate_gb_seconds: prometheus::CounterVec,
+    pub cell_noncompliant: IntGaugeVec,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -169,6 +178,69 @@ impl Metrics {
             "openclaw_orphans_removed_total",
             "Orphaned resources removed after the grace period.",
         ));
+        let resync_interval = must(IntGauge::new(
+            "openclaw_resync_interval_seconds",
+            "The configured resync interval.",
+        ));
+        let agents = must(IntGaugeVec::new(
+            Opts::new("openclaw_agents", "Agents by kind and state."),
+            &["kind", "state"],
+        ));
+        let tenant_not_ready = must(prometheus::GaugeVec::new(
+            Opts::new(
+                "openclaw_tenant_not_ready_seconds",
+                "Seconds since the tenant was last Ready (or created); 0 while Ready.",
+            ),
+            &["tenant"],
+        ));
+        let per_tenant_counter = |name: &str, help: &str, labels: &[&str]| {
+            must(prometheus::CounterVec::new(Opts::new(name, help), labels))
+        };
+        let bedrock_input_tokens = per_tenant_counter(
+            "openclaw_tenant_bedrock_input_tokens_total",
+            "Bedrock input tokens used by the tenant's agents.",
+            &["tenant", "model"],
+        );
+        let bedrock_output_tokens = per_tenant_counter(
+            "openclaw_tenant_bedrock_output_tokens_total",
+            "Bedrock output tokens used by the tenant's agents.",
+            &["tenant", "model"],
+        );
+        let bedrock_cost_usd = per_tenant_counter(
+            "openclaw_tenant_bedrock_cost_usd_total",
+            "Bedrock cost of the tenant's agents, priced from the configured table.",
+            &["tenant"],
+        );
+        let fargate_vcpu_seconds = per_tenant_counter(
+            "openclaw_tenant_fargate_vcpu_seconds_total",
+            "Fargate vCPU-seconds of the tenant's running tasks.",
+            &["tenant"],
+        );
+        let fargate_gb_seconds = per_tenant_counter(
+            "openclaw_tenant_fargate_gb_seconds_total",
+            "Fargate GB-seconds of the tenant's running tasks.",
+            &["tenant"],
+        );
+        let cell_noncompliant = must(IntGaugeVec::new(
+            Opts::new(
+                "openclaw_cell_noncompliant",
+                "1 when the cell's database fails a compliance check (reason).",
+            ),
+            &["reason"],
+        ));
+        for c in [
+            Box::new(resync_interval.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(agents.clone()),
+            Box::new(tenant_not_ready.clone()),
+            Box::new(bedrock_input_tokens.clone()),
+            Box::new(bedrock_output_tokens.clone()),
+            Box::new(bedrock_cost_usd.clone()),
+            Box::new(fargate_vcpu_seconds.clone()),
+            Box::new(fargate_gb_seconds.clone()),
+            Box::new(cell_noncompliant.clone()),
+        ] {
+            must(registry.register(c));
+        }
         for c in [
             Box::new(drift_detected.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(drift_repaired.clone()),
@@ -222,6 +294,15 @@ impl Metrics {
             resync_aws_writes,
             orphans,
             orphans_removed,
+            resync_interval,
+            agents,
+            tenant_not_ready,
+            bedrock_input_tokens,
+            bedrock_output_tokens,
+            bedrock_cost_usd,
+            fargate_vcpu_seconds,
+            fargate_gb_seconds,
+            cell_noncompliant,
         }
     }
 

@@ -153,6 +153,21 @@ pub async fn detect(r: &Reconciler, orphan_grace: Duration) -> Result<Report> {
             Err(_) => report.pending.push(t.name.clone()),
         }
     }
+    // Running task counts feed the agents' status and the Fargate cost accrual.
+    let counts: Vec<(String, String, i32)> = agents
+        .iter()
+        .filter_map(|a| {
+            let name = TenantName::parse(&a.tenant)
+                .ok()?
+                .agent_resource_name(a.agent_kind().ok()?);
+            let svc = inv.services.get(&name)?;
+            Some((a.tenant.clone(), a.kind.clone(), svc.running_count))
+        })
+        .collect();
+    {
+        let mut conn = r.pool.acquire().await.map_err(store::StoreError::from)?;
+        store::set_running_counts(&mut conn, &counts).await?;
+    }
     handle_orphans(r, &inv, &known, orphan_grace, &mut report).await?;
 
     let (calls1, writes1) = r.clients.counter.snapshot();

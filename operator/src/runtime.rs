@@ -123,6 +123,9 @@ pub async fn run_operator(config: Config, pool: PgPool) -> anyhow::Result<()> {
     let app = crate::server::router(metrics.clone(), pool.clone(), ready.clone());
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let op = &config.operator;
+    metrics
+        .resync_interval
+        .set(op.resync_interval().as_secs() as i64);
     let cfg = LoopConfig {
         concurrency: op.concurrency.max(1),
         poll_interval: op.poll_interval(),
@@ -132,6 +135,7 @@ pub async fn run_operator(config: Config, pool: PgPool) -> anyhow::Result<()> {
         holder,
         shutdown_grace: op.lease_duration().mul_f64(0.6).max(Duration::from_secs(1)),
         orphan_grace: Duration::from_secs(op.orphan_grace_seconds),
+        prices: op.prices.clone(),
     };
     controller::run(reconciler, cfg, metrics, ready, shutdown_signal()).await;
     server.abort();

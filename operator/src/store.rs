@@ -876,3 +876,50 @@ pub async fn forget_orphans(
     }
     Ok(())
 }
+
+/// Agents by (kind, phase), for the metrics.
+pub async fn agent_counts(
+    conn: &mut PgConnection,
+) -> Result<Vec<(String, String, i64)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT kind, CASE WHEN deletion_requested_at IS NOT NULL THEN 'Deleting' ELSE phase END, \
+         count(*) FROM openclaw.agents GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Seconds each tenant has not been Ready: since its Ready condition turned False, or since it
+/// was created; 0 while Ready.
+pub async fn not_ready_seconds(conn: &mut PgConnection) -> Result<Vec<(String, f64)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT name, CASE WHEN phase = 'Ready' THEN 0 ELSE extract(epoch FROM now() - coalesce( \
+           (SELECT (c->>'lastTransitionTime')::timestamptz FROM jsonb_array_elements(conditions) c \
+            WHERE c->>'type' = 'Ready' AND c->>'status' = 'False' LIMIT 1), created_at))::float8 END \
+         FROM openclaw.tenants ORDER BY name",
+    )
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Records running task counts seen by the resync (only rows whose count changed are written).
+pub async fn set_running_counts(
+    conn: &mut PgConnection,
+    counts: &[(String, String, i32)],
+) -> Result<(), StoreError> {
+    let tenants: Vec<&str> = counts.iter().map(|c| c.0.as_str()).collect();
+    let kinds: Vec<&str> = counts.iter().map(|c| c.1.as_str()).collect();
+    let running: Vec<i32> = counts.iter().map(|c| c.2).collect();
+    sqlx::query(
+        "UPDATE openclaw.agents a SET running_count = s.running \
+         FROM unnest($1::text[], $2::text[], $3::int[]) s(tenant, kind, running) \
+         WHERE a.tenant = s.tenant AND a.kind = s.kind \
+           AND a.running_count IS DISTINCT FROM s.running",
+    )
+    .bind(&tenants)
+    .bind(&kinds)
+    .bind(&running)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

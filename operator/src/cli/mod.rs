@@ -62,6 +62,12 @@ pub enum Command {
     },
     /// Run the store's migrations.
     Migrate,
+    /// Cost per tenant: Bedrock tokens and USD, Fargate vCPU-seconds, GB-seconds and USD.
+    Cost {
+        /// Start of the period: RFC 3339 (2026-11-01T00:00:00Z) or an age (24h, 7d, 30m).
+        #[arg(long)]
+        since: Option<String>,
+    },
     /// Run the operator: reconcile every tenant until SIGTERM/SIGINT (migrates the store first).
     Operator,
     /// Run one resync now: build the inventory, repair drifted tenants, report orphans.
@@ -118,6 +124,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<String> {
         Command::Plan { tenant } => {
             let pool = store::connect(&url, 4).await?;
             plan(&config, &pool, tenant.as_deref()).await
+        }
+        Command::Cost { since } => {
+            let pool = store::connect(&url, 2).await?;
+            let since = since.as_deref().map(parse_since).transpose()?;
+            let rows = crate::cost::report(&pool, &config.operator.prices, since).await?;
+            Ok(crate::cost::table(&rows))
         }
         Command::Resync => {
             init_tracing();
@@ -191,7 +203,7 @@ pub async fn plan(
 pub async fn execute(pool: &sqlx::PgPool, command: Command) -> anyhow::Result<String> {
     let mut conn = pool.acquire().await.context("store connection")?;
     match command {
-        Command::Operator | Command::Plan { .. } | Command::Resync => {
+        Command::Operator | Command::Plan { .. } | Command::Resync | Command::Cost { .. } => {
             bail!("operator and plan need the cell configuration; use cli::run")
         }
         Command::Migrate => {
@@ -281,6 +293,24 @@ pub async fn execute(pool: &sqlx::PgPool, command: Command) -> anyhow::Result<St
             Ok(format!("audit log verified: {n} entries, chain intact\n"))
         }
     }
+}
+
+/// `2026-11-01T00:00:00Z`, or an age back from now: `30m`, `24h`, `7d`.
+pub fn parse_since(s: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let (num, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = num
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--since: {s:?} is neither RFC 3339 nor an age like 24h"))?;
+    let secs = match unit {
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => bail!("--since: unit must be m, h or d (got {s:?})"),
+    };
+    Ok(chrono::Utc::now() - chrono::Duration::seconds(secs))
 }
 
 fn read_manifest(file: &str) -> anyhow::Result<String> {

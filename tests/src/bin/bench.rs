@@ -74,6 +74,7 @@ async fn main() -> anyhow::Result<()> {
         holder: "bench".into(),
         shutdown_grace: Duration::from_secs(5),
         orphan_grace: Duration::from_secs(3600),
+        prices: Default::default(),
     };
     let loop_task = tokio::spawn(controller::run(
         h.reconciler.clone(),
