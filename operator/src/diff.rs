@@ -93,7 +93,7 @@ impl Action {
             | Action::RestoreSecret { name }
             | Action::TagSecret { name }
             | Action::DeleteSecret { name } => ("secret", name.clone()),
-            Action::Pg(PgStep::CreateSchema | PgStep::GrantSchema) => {
+            Action::Pg(PgStep::CreateSchema | PgStep::CreateTables | PgStep::GrantSchema) => {
                 ("pg_schema", tenant.pg_schema())
             }
             Action::Pg(_) | Action::DropPg => ("pg_role", tenant.pg_role()),
@@ -127,7 +127,9 @@ impl Action {
             Action::SetDbPassword { .. } => "rotate",
             Action::RestoreSecret { .. } => "restore",
             Action::TagSecret { .. } | Action::TagRole { .. } | Action::TagService { .. } => "tag",
-            Action::Pg(PgStep::CreateRole | PgStep::CreateSchema) => "create",
+            Action::Pg(PgStep::CreateRole | PgStep::CreateSchema | PgStep::CreateTables) => {
+                "create"
+            }
             Action::Pg(
                 PgStep::RevokeMembership(_)
                 | PgStep::RevokeTableGrant(_)
@@ -281,6 +283,7 @@ pub fn diff(
                 PgStep::CreateRole => "tenant role missing".to_owned(),
                 PgStep::AlterRole => "role attributes widened (superuser, bypassrls, createrole, createdb, replication or connection limit)".to_owned(),
                 PgStep::CreateSchema => "tenant schema missing".to_owned(),
+                PgStep::CreateTables => "tenant tables missing".to_owned(),
                 PgStep::GrantSchema => "role lacks usage of its schema".to_owned(),
                 PgStep::JoinGroup => "role not in the tenant group (shared tables)".to_owned(),
                 PgStep::RevokeMembership(r) => format!("role was granted membership in {r}"),
@@ -629,6 +632,7 @@ mod tests {
                 schema_exists: true,
                 schema_usage: true,
                 in_group: true,
+                tables_exist: true,
                 ..Default::default()
             },
             ..Default::default()
@@ -718,6 +722,7 @@ mod tests {
             verbs(&plan),
             vec![
                 "create pg_role tenant_acme",
+                "create pg_schema tenant_acme",
                 "create pg_schema tenant_acme",
                 "update pg_schema tenant_acme",
                 "update pg_role tenant_acme",

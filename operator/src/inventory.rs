@@ -326,7 +326,9 @@ async fn pg_catalog(pool: &PgPool) -> Result<BTreeMap<String, ObservedPg>> {
              FROM information_schema.role_table_grants t \
              WHERE t.grantee = r.rolname AND t.table_schema <> r.rolname), '{}') AS foreign_grants, \
            coalesce((SELECT array_agg(DISTINCT n.nspname::text) FROM pg_namespace n, aclexplode(n.nspacl) a \
-             WHERE a.grantee = r.oid AND n.nspname <> r.rolname), '{}') AS foreign_schema_grants \
+             WHERE a.grantee = r.oid AND n.nspname <> r.rolname), '{}') AS foreign_schema_grants, \
+           (SELECT count(*) = 4 FROM pg_tables WHERE schemaname = r.rolname \
+             AND tablename IN ('tasks', 'signals', 'accounts', 'integrations')) AS tables_exist \
          FROM pg_roles r WHERE r.rolname LIKE 'tenant\\_%'",
     )
     .fetch_all(pool)
@@ -364,6 +366,7 @@ async fn pg_catalog(pool: &PgPool) -> Result<BTreeMap<String, ObservedPg>> {
                     .collect(),
                 foreign_grants: r.try_get("foreign_grants")?,
                 foreign_schema_grants: r.try_get("foreign_schema_grants")?,
+                tables_exist: r.try_get("tables_exist")?,
             },
         );
     }

@@ -49,6 +49,8 @@ pub struct ObservedPg {
     pub foreign_grants: Vec<String>,
     /// Schemas other than its own where the tenant role holds USAGE or CREATE directly.
     pub foreign_schema_grants: Vec<String>,
+    /// The tenant's tables (tasks, signals, accounts, integrations) exist.
+    pub tables_exist: bool,
 }
 
 /// One change to the tenant's PostgreSQL objects.
@@ -58,6 +60,8 @@ pub enum PgStep {
     /// Reset attributes that widen access (superuser, bypassrls, …).
     AlterRole,
     CreateSchema,
+    /// The agents' tables in the tenant's schema.
+    CreateTables,
     GrantSchema,
     JoinGroup,
     RevokeMembership(String),
@@ -121,6 +125,9 @@ pub fn diff(role: &str, observed: &ObservedPg) -> Result<Vec<PgStep>> {
     if !observed.schema_exists {
         steps.push(PgStep::CreateSchema);
     }
+    if !observed.schema_exists || !observed.tables_exist {
+        steps.push(PgStep::CreateTables);
+    }
     if !observed.schema_exists || !observed.schema_usage {
         steps.push(PgStep::GrantSchema);
     }
@@ -137,6 +144,53 @@ pub fn diff(role: &str, observed: &ObservedPg) -> Result<Vec<PgStep>> {
         steps.push(PgStep::RevokeSchemaGrant(s.clone()));
     }
     Ok(steps)
+}
+
+/// True when every table of [`tenant_tables`] exists in schema `$1`.
+pub const TABLES_EXIST_SQL: &str = "SELECT count(*) = 4 FROM pg_tables WHERE schemaname = $1 \
+     AND tablename IN ('tasks', 'signals', 'accounts', 'integrations')";
+
+/// The agents' tables, created by the operator (owner) in the tenant's schema; the tenant role
+/// gets DML on them through the schema's default privileges.
+pub fn tenant_tables(schema: &str) -> Vec<String> {
+    vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS {schema}.tasks (\
+               id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
+               kind text NOT NULL CONSTRAINT task_kind_known CHECK (kind IN ('butler', 'scout', 'strategist')), \
+               input jsonb NOT NULL DEFAULT '{{}}', \
+               status text NOT NULL DEFAULT 'queued' \
+                 CONSTRAINT task_status_known CHECK (status IN ('queued', 'running', 'done', 'failed', 'dead')), \
+               attempts integer NOT NULL DEFAULT 0, \
+               max_attempts integer NOT NULL DEFAULT 3, \
+               not_before timestamptz NOT NULL DEFAULT now(), \
+               claimed_by text, claimed_at timestamptz, \
+               result jsonb, error text, \
+               created_at timestamptz NOT NULL DEFAULT now(), \
+               updated_at timestamptz NOT NULL DEFAULT now())"
+        ),
+        format!("CREATE INDEX IF NOT EXISTS tasks_queue ON {schema}.tasks (kind, status, not_before, id)"),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {schema}.signals (\
+               id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
+               account text NOT NULL, \
+               kind text NOT NULL CONSTRAINT signal_kind_known CHECK (kind IN ('visit', 'hiring', 'funding', 'content')), \
+               weight double precision NOT NULL DEFAULT 1, \
+               detail text NOT NULL DEFAULT '', \
+               at timestamptz NOT NULL DEFAULT now())"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {schema}.accounts (\
+               id text PRIMARY KEY, name text NOT NULL, domain text, crm_id text, notes text NOT NULL DEFAULT '')"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {schema}.integrations (\
+               name text PRIMARY KEY, \
+               state text NOT NULL CONSTRAINT integration_state_known CHECK (state IN ('ok', 'needs_consent')), \
+               detail text NOT NULL DEFAULT '', \
+               updated_at timestamptz NOT NULL DEFAULT now())"
+        ),
+    ]
 }
 
 fn role_comment(db: &str) -> String {
@@ -176,6 +230,10 @@ pub async fn observe(pool: &PgPool, tenant: &TenantName) -> Result<ObservedPg> {
     .bind(&schema)
     .fetch_one(pool)
     .await?;
+    obs.tables_exist = sqlx::query_scalar::<_, bool>(TABLES_EXIST_SQL)
+        .bind(&schema)
+        .fetch_one(pool)
+        .await?;
     if obs.role.is_none() {
         return Ok(obs);
     }
@@ -255,11 +313,13 @@ pub async fn apply_step(pool: &PgPool, tenant: &TenantName, step: &PgStep) -> Re
                 "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE ON SEQUENCES TO {role}"
             ),
         ],
+        PgStep::CreateTables => tenant_tables(&schema),
         PgStep::GrantSchema => vec![
             format!("GRANT USAGE ON SCHEMA {schema} TO {role}"),
             format!(
                 "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}"
             ),
+            format!("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}"),
         ],
         PgStep::JoinGroup => vec![format!("GRANT {group} TO {role}")],
         PgStep::RevokeMembership(other) => {
@@ -409,6 +469,7 @@ mod tests {
             schema_exists: true,
             schema_usage: true,
             in_group: true,
+            tables_exist: true,
             ..Default::default()
         };
         assert_eq!(diff("tenant_a", &converged).ok(), Some(vec![]));
@@ -417,6 +478,7 @@ mod tests {
             Some(vec![
                 PgStep::CreateRole,
                 PgStep::CreateSchema,
+                PgStep::CreateTables,
                 PgStep::GrantSchema,
                 PgStep::JoinGroup
             ])

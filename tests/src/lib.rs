@@ -22,6 +22,8 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{suffix}")
 }
 
+pub mod fakes;
+
 /// A database of its own for one test, migrated.
 pub struct TestDb {
     pub name: String,

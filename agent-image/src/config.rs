@@ -1,0 +1,239 @@
+//! The agent's configuration, read from the environment the operator's task definition sets.
+//!
+//! Owns: names and defaults of every variable. Must never: accept a secret as a plain variable
+//! (secrets are fetched by name with the task's own role), or a secret name outside the
+//! tenant's own prefix.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crds::api::{AgentKind, Integration};
+use crds::naming::TenantName;
+
+/// Variable names (the operator's `render::env` sets the first six).
+pub mod var {
+    pub const TENANT: &str = "OPENCLAW_TENANT";
+    pub const AGENT_KIND: &str = "OPENCLAW_AGENT_KIND";
+    pub const MODEL_ID: &str = "OPENCLAW_MODEL_ID";
+    pub const REGION: &str = "OPENCLAW_REGION";
+    pub const DB_SECRET: &str = "OPENCLAW_DB_SECRET";
+    pub const OAUTH_SECRETS: &str = "OPENCLAW_OAUTH_SECRETS";
+    pub const AWS_ENDPOINT: &str = "OPENCLAW_AWS_ENDPOINT_URL";
+    pub const BEDROCK_ENDPOINT: &str = "OPENCLAW_BEDROCK_ENDPOINT_URL";
+    pub const GMAIL_BASE: &str = "OPENCLAW_GMAIL_BASE_URL";
+    pub const CALENDAR_BASE: &str = "OPENCLAW_CALENDAR_BASE_URL";
+    pub const HUBSPOT_BASE: &str = "OPENCLAW_HUBSPOT_BASE_URL";
+    pub const HEALTH_ADDR: &str = "OPENCLAW_HEALTH_ADDR";
+    pub const MAX_TURNS: &str = "OPENCLAW_MAX_TURNS";
+    pub const POLL_MS: &str = "OPENCLAW_POLL_MS";
+    pub const RETRY_BASE_MS: &str = "OPENCLAW_RETRY_BASE_MS";
+    pub const STOP_GRACE_SECS: &str = "OPENCLAW_STOP_GRACE_SECONDS";
+    pub const WORKER_ID: &str = "OPENCLAW_WORKER_ID";
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub tenant: TenantName,
+    pub kind: AgentKind,
+    pub model: String,
+    pub region: String,
+    pub db_secret: String,
+    /// (integration, secret name)
+    pub oauth_secrets: Vec<(Integration, String)>,
+    pub aws_endpoint: Option<String>,
+    pub bedrock_endpoint: Option<String>,
+    pub gmail_base: String,
+    pub calendar_base: String,
+    pub hubspot_base: String,
+    pub health_addr: SocketAddr,
+    pub max_turns: usize,
+    pub poll: Duration,
+    /// First retry delay for Bedrock throttling and 5xx; doubles per retry.
+    pub retry_base: Duration,
+    /// How long a running task may take to finish after SIGTERM before it is released.
+    pub stop_grace: Duration,
+    pub worker_id: String,
+}
+
+impl Config {
+    /// Reads every variable; reports every problem at once.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Config, Vec<String>> {
+        let mut problems = Vec::new();
+        let mut need = |name: &str| -> String {
+            match get(name).filter(|v| !v.is_empty()) {
+                Some(v) => v,
+                None => {
+                    problems.push(format!(
+                        "{name}: missing (set by the operator's task definition)"
+                    ));
+                    String::new()
+                }
+            }
+        };
+        let tenant_s = need(var::TENANT);
+        let kind_s = need(var::AGENT_KIND);
+        let model = need(var::MODEL_ID);
+        let region = need(var::REGION);
+        let db_secret = need(var::DB_SECRET);
+        let oauth = get(var::OAUTH_SECRETS).unwrap_or_default();
+
+        let tenant = match TenantName::parse(&tenant_s) {
+            Ok(t) => Some(t),
+            Err(e) if !tenant_s.is_empty() => {
+                problems.push(format!("{}: tenant name {e}", var::TENANT));
+                None
+            }
+            Err(_) => None,
+        };
+        let kind = AgentKind::parse(&kind_s);
+        if kind.is_none() && !kind_s.is_empty() {
+            problems.push(format!(
+                "{}: must be butler, scout or strategist (got {kind_s:?})",
+                var::AGENT_KIND
+            ));
+        }
+        if !model.is_empty() && !crds::validate::model_ok(&model) {
+            problems.push(format!("{}: not a Bedrock model id", var::MODEL_ID));
+        }
+        let mut oauth_secrets = Vec::new();
+        if let Some(t) = &tenant {
+            if !db_secret.is_empty() && db_secret != t.db_secret_name() {
+                problems.push(format!(
+                    "{}: must be this tenant's own secret {}",
+                    var::DB_SECRET,
+                    t.db_secret_name()
+                ));
+            }
+            for name in oauth.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                match Integration::ALL
+                    .into_iter()
+                    .find(|i| t.oauth_secret_name(*i) == name)
+                {
+                    Some(i) => oauth_secrets.push((i, name.to_owned())),
+                    None => problems.push(format!(
+                        "{}: {name:?} is not one of this tenant's OAuth secrets",
+                        var::OAUTH_SECRETS
+                    )),
+                }
+            }
+        }
+        let number = |name: &str, default: u64, problems: &mut Vec<String>| -> u64 {
+            match get(name) {
+                None => default,
+                Some(v) => v.parse().unwrap_or_else(|_| {
+                    problems.push(format!("{name}: must be a whole number (got {v:?})"));
+                    default
+                }),
+            }
+        };
+        let max_turns = number(var::MAX_TURNS, 6, &mut problems) as usize;
+        let poll = Duration::from_millis(number(var::POLL_MS, 2000, &mut problems));
+        let retry_base = Duration::from_millis(number(var::RETRY_BASE_MS, 500, &mut problems));
+        let stop_grace = Duration::from_secs(number(var::STOP_GRACE_SECS, 20, &mut problems));
+        let health_addr = get(var::HEALTH_ADDR)
+            .unwrap_or_else(|| "127.0.0.1:8081".into())
+            .parse()
+            .unwrap_or_else(|_| {
+                problems.push(format!("{}: must be host:port", var::HEALTH_ADDR));
+                SocketAddr::from(([127, 0, 0, 1], 8081))
+            });
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let (Some(tenant), Some(kind)) = (tenant, kind) else {
+            return Err(vec!["tenant or agent kind missing".into()]);
+        };
+        Ok(Config {
+            tenant,
+            kind,
+            model,
+            region,
+            db_secret,
+            oauth_secrets,
+            aws_endpoint: get(var::AWS_ENDPOINT).or_else(|| get("AWS_ENDPOINT_URL")),
+            bedrock_endpoint: get(var::BEDROCK_ENDPOINT),
+            gmail_base: get(var::GMAIL_BASE)
+                .unwrap_or_else(|| "https://gmail.googleapis.com".into()),
+            calendar_base: get(var::CALENDAR_BASE)
+                .unwrap_or_else(|| "https://www.googleapis.com".into()),
+            hubspot_base: get(var::HUBSPOT_BASE).unwrap_or_else(|| "https://api.hubapi.com".into()),
+            health_addr,
+            max_turns: max_turns.clamp(1, 20),
+            poll,
+            retry_base,
+            stop_grace,
+            worker_id: get(var::WORKER_ID)
+                .unwrap_or_else(|| format!("{}-{}", kind.as_str(), std::process::id())),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    fn good() -> Vec<(&'static str, &'static str)> {
+        vec![
+            (var::TENANT, "acme"),
+            (var::AGENT_KIND, "butler"),
+            (var::MODEL_ID, "amazon.nova-lite-v1:0"),
+            (var::REGION, "us-east-1"),
+            (var::DB_SECRET, "/openclaw/acme/db"),
+            (
+                var::OAUTH_SECRETS,
+                "/openclaw/acme/gmail-oauth,/openclaw/acme/calendar-oauth",
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_complete_environment_parses() {
+        let c = Config::from_env(env(&good())).expect("config");
+        assert_eq!(c.kind, AgentKind::Butler);
+        assert_eq!(
+            c.oauth_secrets,
+            vec![
+                (Integration::Gmail, "/openclaw/acme/gmail-oauth".to_owned()),
+                (
+                    Integration::Calendar,
+                    "/openclaw/acme/calendar-oauth".to_owned()
+                )
+            ]
+        );
+    }
+
+    #[test]
+    fn every_missing_variable_is_named_at_once() {
+        let errs = Config::from_env(env(&[])).expect_err("empty");
+        for v in [
+            var::TENANT,
+            var::AGENT_KIND,
+            var::MODEL_ID,
+            var::REGION,
+            var::DB_SECRET,
+        ] {
+            assert!(
+                errs.iter().any(|e| e.starts_with(v)),
+                "{v} not reported: {errs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn another_tenants_secret_is_refused() {
+        let mut e = good();
+        e[4] = (var::DB_SECRET, "/openclaw/globex/db");
+        e[5] = (var::OAUTH_SECRETS, "/openclaw/globex/gmail-oauth");
+        let errs = Config::from_env(env(&e)).expect_err("foreign secrets");
+        assert_eq!(errs.len(), 2, "{errs:?}");
+    }
+}

@@ -1,0 +1,212 @@
+//! The agent's database session: connected as its tenant's role, so every statement runs with
+//! that role's rights and row-level security keys on `session_user`.
+//!
+//! Owns: claiming, completing and releasing tasks; usage rows; the tenant's own tables.
+
+use std::time::Duration;
+
+use crds::api::AgentKind;
+use crds::naming::TenantName;
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Row};
+
+use crate::secrets::DbCredentials;
+
+pub async fn connect(c: &DbCredentials) -> anyhow::Result<PgPool> {
+    let opts = PgConnectOptions::new()
+        .host(&c.host)
+        .port(c.port)
+        .database(&c.dbname)
+        .username(&c.username)
+        .password(&c.password)
+        .application_name("openclaw-agent");
+    PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(opts)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot connect to PostgreSQL at {}:{}/{} as {}: {e}",
+                c.host,
+                c.port,
+                c.dbname,
+                c.username
+            )
+        })
+}
+
+/// `"tenant_x"`: the schema name from the naming module, quoted (it is [a-z0-9_] only).
+pub fn schema(tenant: &TenantName) -> String {
+    format!("\"{}\"", tenant.pg_schema())
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    pub id: i64,
+    pub input: Value,
+    pub attempts: i32,
+    pub max_attempts: i32,
+}
+
+/// Claims the oldest due task of this kind; replicas skip rows another one has locked.
+pub async fn claim(
+    pool: &PgPool,
+    tenant: &TenantName,
+    kind: AgentKind,
+    worker: &str,
+) -> sqlx::Result<Option<Task>> {
+    let s = schema(tenant);
+    let row = sqlx::query(&format!(
+        "UPDATE {s}.tasks SET status = 'running', attempts = attempts + 1, claimed_by = $2, \
+         claimed_at = now(), updated_at = now() \
+         WHERE id = (SELECT id FROM {s}.tasks WHERE kind = $1 AND status = 'queued' \
+                     AND not_before <= now() ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1) \
+         RETURNING id, input, attempts, max_attempts"
+    ))
+    .bind(kind.as_str())
+    .bind(worker)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| {
+        Ok(Task {
+            id: r.try_get("id")?,
+            input: r.try_get("input")?,
+            attempts: r.try_get("attempts")?,
+            max_attempts: r.try_get("max_attempts")?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn complete(
+    pool: &PgPool,
+    tenant: &TenantName,
+    id: i64,
+    result: &Value,
+) -> sqlx::Result<()> {
+    sqlx::query(&format!(
+        "UPDATE {}.tasks SET status = 'done', result = $2, error = NULL, updated_at = now() \
+         WHERE id = $1",
+        schema(tenant)
+    ))
+    .bind(id)
+    .bind(result)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A failure that retrying cannot fix (e.g. an integration needs re-consent).
+pub async fn fail(pool: &PgPool, tenant: &TenantName, id: i64, error: &str) -> sqlx::Result<()> {
+    sqlx::query(&format!(
+        "UPDATE {}.tasks SET status = 'failed', error = $2, updated_at = now() WHERE id = $1",
+        schema(tenant)
+    ))
+    .bind(id)
+    .bind(error)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Gives the task back for another try after `delay`, or dead-letters it when its attempts are
+/// spent. `count_attempt = false` (a shutdown) gives the attempt back too.
+pub async fn release(
+    pool: &PgPool,
+    tenant: &TenantName,
+    id: i64,
+    error: &str,
+    delay: Duration,
+    count_attempt: bool,
+) -> sqlx::Result<String> {
+    let status: String = sqlx::query_scalar(&format!(
+        "UPDATE {}.tasks SET \
+           attempts = CASE WHEN $4 THEN attempts ELSE greatest(attempts - 1, 0) END, \
+           status = CASE WHEN $4 AND attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
+           not_before = now() + make_interval(secs => $3), claimed_by = NULL, \
+           error = $2, updated_at = now() WHERE id = $1 RETURNING status",
+        schema(tenant)
+    ))
+    .bind(id)
+    .bind(error)
+    .bind(delay.as_secs_f64())
+    .bind(count_attempt)
+    .fetch_one(pool)
+    .await?;
+    Ok(status)
+}
+
+/// Appends a usage row; the tenant column defaults to the session's tenant and RLS refuses any
+/// other.
+pub async fn record_usage(
+    pool: &PgPool,
+    kind: AgentKind,
+    model: &str,
+    input_tokens: i64,
+    output_tokens: i64,
+    latency_ms: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO shared.usage (agent, model, input_tokens, output_tokens, latency_ms) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(kind.as_str())
+    .bind(model)
+    .bind(input_tokens)
+    .bind(output_tokens)
+    .bind(latency_ms)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_integration(
+    pool: &PgPool,
+    tenant: &TenantName,
+    name: &str,
+    state: &str,
+    detail: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO {}.integrations (name, state, detail) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET state = $2, detail = $3, updated_at = now()",
+        schema(tenant)
+    ))
+    .bind(name)
+    .bind(state)
+    .bind(detail)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Intent signals: (account, kind, weight, detail, age in days).
+pub async fn signals(
+    pool: &PgPool,
+    tenant: &TenantName,
+) -> sqlx::Result<Vec<(String, String, f64, String, f64)>> {
+    sqlx::query_as(&format!(
+        "SELECT account, kind, weight, detail, \
+         (extract(epoch FROM now() - at) / 86400)::float8 FROM {}.signals ORDER BY account, at",
+        schema(tenant)
+    ))
+    .fetch_all(pool)
+    .await
+}
+
+/// (name, domain, crm id, notes) of one account.
+pub async fn account(
+    pool: &PgPool,
+    tenant: &TenantName,
+    id: &str,
+) -> sqlx::Result<Option<(String, Option<String>, Option<String>, String)>> {
+    sqlx::query_as(&format!(
+        "SELECT name, domain, crm_id, notes FROM {}.accounts WHERE id = $1",
+        schema(tenant)
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}

@@ -1,0 +1,210 @@
+//! The OpenClaw agent: one binary, three kinds (Butler, Scout, Strategist), chosen by the
+//! environment the operator's task definition sets.
+//!
+//! Start-up: read the environment (fail fast, naming every missing variable), fetch the tenant's
+//! DB credentials and this kind's OAuth grants from Secrets Manager with the task's own role,
+//! connect to PostgreSQL as the tenant's role. Work: claim tasks with `FOR UPDATE SKIP LOCKED`,
+//! run the kind's pipeline through Bedrock's Converse API with tools and bounded turns, write the
+//! result and the token usage. On SIGTERM: stop claiming, finish or release the current task,
+//! exit 0.
+
+pub mod apis;
+pub mod bedrock;
+pub mod config;
+pub mod db;
+pub mod health;
+pub mod pipelines;
+pub mod secrets;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+use crate::bedrock::{Conversation, ConverseError};
+use crate::config::Config;
+
+/// A started agent: its configuration and the clients it works with.
+pub struct Agent {
+    pub config: Config,
+    pub pool: PgPool,
+    pub bedrock: aws_sdk_bedrockruntime::Client,
+    pub apis: apis::Apis,
+}
+
+/// How one task ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    Failed(String),
+    Released(String),
+    DeadLettered(String),
+}
+
+impl Agent {
+    /// Fetches secrets with the task role and connects as the tenant's role.
+    pub async fn start(config: Config) -> anyhow::Result<Agent> {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(config.region.clone()));
+        if let Some(ep) = &config.aws_endpoint {
+            loader = loader.endpoint_url(ep);
+        }
+        let sdk = loader.load().await;
+        let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+        let mut bedrock_conf = aws_sdk_bedrockruntime::config::Builder::from(&sdk)
+            // Retries are ours (with backoff, then the task is released), so they are visible.
+            .retry_config(aws_config::retry::RetryConfig::disabled());
+        if let Some(ep) = &config.bedrock_endpoint {
+            bedrock_conf = bedrock_conf.endpoint_url(ep);
+        }
+        let bedrock = aws_sdk_bedrockruntime::Client::from_conf(bedrock_conf.build());
+        let creds = secrets::db_credentials(&secrets, &config.db_secret)
+            .await
+            .context("reading the tenant's database credentials")?;
+        let pool = db::connect(&creds).await?;
+        let apis = apis::Apis::new(secrets, &config.oauth_secrets);
+        Ok(Agent {
+            config,
+            pool,
+            bedrock,
+            apis,
+        })
+    }
+
+    /// Claims and runs one task, if one is due. `None` when the queue is empty.
+    pub async fn run_one(&self, stop: &watch::Receiver<bool>) -> anyhow::Result<Option<Outcome>> {
+        let c = &self.config;
+        let Some(task) = db::claim(&self.pool, &c.tenant, c.kind, &c.worker_id).await? else {
+            return Ok(None);
+        };
+        tracing::info!(task = task.id, attempt = task.attempts, "claimed task");
+        let work = self.work(&task.input);
+        tokio::pin!(work);
+        let mut stop = stop.clone();
+        let result = tokio::select! {
+            r = &mut work => r,
+            _ = async {
+                // On SIGTERM the task gets the grace period to finish, then is released.
+                while !*stop.borrow() {
+                    if stop.changed().await.is_err() { break; }
+                }
+                tokio::time::sleep(c.stop_grace).await;
+            } => {
+                db::release(&self.pool, &c.tenant, task.id, "released at shutdown", Duration::ZERO, false).await?;
+                return Ok(Some(Outcome::Released("shutdown".into())));
+            }
+        };
+        let outcome = match result {
+            Ok(value) => {
+                db::complete(&self.pool, &c.tenant, task.id, &value).await?;
+                Outcome::Done
+            }
+            Err(TaskError::NeedsConsent(n)) => {
+                let msg = n.to_string();
+                db::mark_integration(&self.pool, &c.tenant, n.0.as_str(), "needs_consent", &msg)
+                    .await?;
+                db::fail(&self.pool, &c.tenant, task.id, &msg).await?;
+                Outcome::Failed(msg)
+            }
+            Err(TaskError::Fatal(msg)) => {
+                db::fail(&self.pool, &c.tenant, task.id, &msg).await?;
+                Outcome::Failed(msg)
+            }
+            Err(TaskError::Retry(msg)) => {
+                let delay = c.retry_base * 2u32.pow(task.attempts.clamp(0, 10) as u32);
+                let status = db::release(&self.pool, &c.tenant, task.id, &msg, delay, true).await?;
+                if status == "dead" {
+                    Outcome::DeadLettered(msg)
+                } else {
+                    Outcome::Released(msg)
+                }
+            }
+        };
+        tracing::info!(task = task.id, outcome = ?outcome, "task finished");
+        Ok(Some(outcome))
+    }
+
+    async fn work(&self, input: &serde_json::Value) -> Result<serde_json::Value, TaskError> {
+        let c = &self.config;
+        let tools = pipelines::tools(c.kind);
+        let conversation = Conversation {
+            client: &self.bedrock,
+            model: &c.model,
+            system: pipelines::system_prompt(c.kind),
+            tools: &tools,
+            max_turns: c.max_turns,
+            retry_base: c.retry_base,
+            max_tries: 3,
+        };
+        let call = |name: String, input: serde_json::Value| {
+            let fut: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send + '_>> =
+                Box::pin(async move { self.call_tool(&name, input).await });
+            fut
+        };
+        let outcome = conversation
+            .run(&pipelines::prompt(c.kind, input), &call)
+            .await;
+        let (answer, usage) = match outcome {
+            Ok(r) => r,
+            Err(ConverseError::Tool(e)) => {
+                return Err(match e.downcast::<apis::NeedsConsent>() {
+                    Ok(n) => TaskError::NeedsConsent(n),
+                    Err(e) => TaskError::Retry(format!("tool failed: {e:#}")),
+                })
+            }
+            Err(e @ ConverseError::Retryable { .. }) => {
+                return Err(TaskError::Retry(e.to_string()))
+            }
+            Err(e) => return Err(TaskError::Fatal(e.to_string())),
+        };
+        db::record_usage(
+            &self.pool,
+            c.kind,
+            &c.model,
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.latency_ms,
+        )
+        .await
+        .map_err(|e| TaskError::Retry(format!("cannot record usage: {e}")))?;
+        self.result(input, &answer)
+            .await
+            .map_err(|e| TaskError::Retry(format!("{e:#}")))
+    }
+}
+
+enum TaskError {
+    NeedsConsent(apis::NeedsConsent),
+    Fatal(String),
+    Retry(String),
+}
+
+/// The agent's main loop: until `stop` turns true, claim and run tasks; poll when idle.
+pub async fn run(
+    agent: Arc<Agent>,
+    stop: watch::Receiver<bool>,
+    healthy: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
+    healthy.store(true, Ordering::Relaxed);
+    let mut stop_wait = stop.clone();
+    while !*stop.borrow() {
+        match agent.run_one(&stop).await {
+            Ok(Some(_)) => continue,
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "task loop error");
+                healthy.store(agent.pool.acquire().await.is_ok(), Ordering::Relaxed);
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(agent.config.poll) => {}
+            _ = stop_wait.changed() => {}
+        }
+    }
+    healthy.store(false, Ordering::Relaxed);
+    tracing::info!("stopped claiming work; exiting");
+    Ok(())
+}

@@ -1,0 +1,236 @@
+//! Local fakes for what has no emulator: Bedrock's Converse API (wire format, tool use, usage,
+//! throttling), and Gmail-, Google-Calendar-, HubSpot-shaped REST APIs with an OAuth 2.0 token
+//! endpoint. All on 127.0.0.1, reached through the real clients (the AWS SDK for Bedrock).
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use serde_json::{json, Value};
+
+/// Tokens the fake model reports per turn.
+pub const INPUT_TOKENS_PER_TURN: i64 = 120;
+pub const OUTPUT_TOKENS_PER_TURN: i64 = 30;
+
+#[derive(Default)]
+pub struct FakeState {
+    /// Converse calls answered with 429 ThrottlingException before answering normally.
+    pub throttle_next: usize,
+    /// Delay before every Converse answer.
+    pub converse_delay: Duration,
+    pub converse_calls: usize,
+    /// Model ids seen.
+    pub models: Vec<String>,
+    /// Refresh tokens the token endpoint refuses with invalid_grant.
+    pub revoked: BTreeSet<String>,
+    pub valid_access_tokens: BTreeSet<String>,
+    pub refreshes: usize,
+    pub drafts: Vec<Value>,
+    pub api_calls: Vec<String>,
+}
+
+#[derive(Clone)]
+pub struct Fakes {
+    pub addr: SocketAddr,
+    pub state: Arc<Mutex<FakeState>>,
+}
+
+impl Fakes {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn with<R>(&self, f: impl FnOnce(&mut FakeState) -> R) -> R {
+        f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    pub async fn start() -> Fakes {
+        let state = Arc::new(Mutex::new(FakeState::default()));
+        let app = Router::new()
+            .route("/model/{model}/converse", post(converse))
+            .route("/token", post(token))
+            .route("/gmail/v1/users/me/messages", get(list_messages))
+            .route("/gmail/v1/users/me/messages/{id}", get(get_message))
+            .route("/gmail/v1/users/me/drafts", post(create_draft))
+            .route("/calendar/v3/calendars/primary/events", get(events))
+            .route("/crm/v3/objects/companies/{id}", get(company))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fakes");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Fakes { addr, state }
+    }
+}
+
+type Shared = State<Arc<Mutex<FakeState>>>;
+
+fn lock(s: &Arc<Mutex<FakeState>>) -> std::sync::MutexGuard<'_, FakeState> {
+    s.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Scripted tool calls per kind, in order; the model answers after the last tool result.
+fn script(tools: &[String]) -> Vec<(&'static str, Value)> {
+    if tools.iter().any(|t| t == "list_messages") {
+        vec![
+            ("list_messages", json!({"query": "is:unread", "max": 5})),
+            (
+                "create_draft",
+                json!({"to": "ceo@customer.example", "subject": "Re: renewal", "body": "Happy to meet next week."}),
+            ),
+            ("propose_slots", json!({"days": 3})),
+        ]
+    } else if tools.iter().any(|t| t == "get_signals") {
+        vec![("get_signals", json!({}))]
+    } else if tools.iter().any(|t| t == "get_crm_company") {
+        vec![
+            ("get_account", json!({"account_id": "acc-1"})),
+            ("get_crm_company", json!({"crm_id": "9001"})),
+        ]
+    } else {
+        vec![]
+    }
+}
+
+async fn converse(State(s): Shared, Path(model): Path<String>, Json(req): Json<Value>) -> Response {
+    let delay = {
+        let mut st = lock(&s);
+        st.converse_calls += 1;
+        st.models.push(model.clone());
+        if st.throttle_next > 0 {
+            st.throttle_next -= 1;
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("x-amzn-ErrorType", "ThrottlingException")],
+                Json(json!({"message": "Too many requests, please wait before trying again."})),
+            )
+                .into_response();
+        }
+        st.converse_delay
+    };
+    tokio::time::sleep(delay).await;
+    let tools: Vec<String> = req["toolConfig"]["tools"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t["toolSpec"]["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let messages = req["messages"].as_array().cloned().unwrap_or_default();
+    let results: Vec<&Value> = messages
+        .iter()
+        .flat_map(|m| m["content"].as_array().into_iter().flatten())
+        .filter(|c| c.get("toolResult").is_some())
+        .collect();
+    let steps = script(&tools);
+    let usage = json!({"inputTokens": INPUT_TOKENS_PER_TURN, "outputTokens": OUTPUT_TOKENS_PER_TURN, "totalTokens": INPUT_TOKENS_PER_TURN + OUTPUT_TOKENS_PER_TURN});
+    if let Some((name, input)) = steps.get(results.len()) {
+        return Json(json!({
+            "output": {"message": {"role": "assistant", "content": [
+                {"text": format!("Calling {name}.")},
+                {"toolUse": {"toolUseId": format!("tool-{}", results.len()), "name": name, "input": input}}
+            ]}},
+            "stopReason": "tool_use",
+            "usage": usage,
+            "metrics": {"latencyMs": 25}
+        }))
+        .into_response();
+    }
+    // The answer quotes what the tools returned, so tests can see the tools really ran.
+    let seen: Vec<String> = results
+        .iter()
+        .map(|r| r["toolResult"]["content"].to_string())
+        .collect();
+    Json(json!({
+        "output": {"message": {"role": "assistant", "content": [{"text": format!("ANSWER from {model}: {}", seen.join(" | "))}]}},
+        "stopReason": "end_turn",
+        "usage": usage,
+        "metrics": {"latencyMs": 25}
+    }))
+    .into_response()
+}
+
+async fn token(
+    State(s): Shared,
+    Form(form): Form<std::collections::HashMap<String, String>>,
+) -> Response {
+    let mut st = lock(&s);
+    let rt = form.get("refresh_token").cloned().unwrap_or_default();
+    if form.get("grant_type").map(String::as_str) != Some("refresh_token")
+        || st.revoked.contains(&rt)
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_grant"})),
+        )
+            .into_response();
+    }
+    st.refreshes += 1;
+    let n = st.refreshes;
+    let access = format!("at-{n}");
+    st.valid_access_tokens.insert(access.clone());
+    // Rotate the refresh token, as Google and HubSpot may.
+    Json(json!({"access_token": access, "expires_in": 3600, "refresh_token": format!("{rt}-r{n}"), "token_type": "Bearer"}))
+        .into_response()
+}
+
+fn authorized(s: &Arc<Mutex<FakeState>>, headers: &HeaderMap, what: &str) -> bool {
+    let mut st = lock(s);
+    let ok = headers
+        .get("authorization")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .is_some_and(|t| st.valid_access_tokens.contains(t));
+    if ok {
+        st.api_calls.push(what.to_owned());
+    }
+    ok
+}
+
+async fn list_messages(State(s): Shared, headers: HeaderMap) -> Response {
+    if !authorized(&s, &headers, "gmail.list") {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    Json(json!({"messages": [{"id": "m1", "threadId": "t1"}, {"id": "m2", "threadId": "t2"}], "resultSizeEstimate": 2})).into_response()
+}
+
+async fn get_message(State(s): Shared, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if !authorized(&s, &headers, "gmail.get") {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    Json(json!({"id": id, "snippet": "Can we talk about the renewal?"})).into_response()
+}
+
+async fn create_draft(State(s): Shared, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    if !authorized(&s, &headers, "gmail.draft") {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    lock(&s).drafts.push(body);
+    Json(json!({"id": "draft-1"})).into_response()
+}
+
+async fn events(State(s): Shared, headers: HeaderMap) -> Response {
+    if !authorized(&s, &headers, "calendar.events") {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    Json(json!({"items": []})).into_response()
+}
+
+async fn company(State(s): Shared, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if !authorized(&s, &headers, "hubspot.company") {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    Json(json!({"id": id, "properties": {"name": "Initech", "domain": "initech.example", "lifecyclestage": "opportunity"},
+        "associations": {"deals": {"results": [{"id": "d-77", "type": "company_to_deal"}]}}}))
+    .into_response()
+}

@@ -1,0 +1,484 @@
+//! The agent binary end to end: real PostgreSQL (as the tenant's role), secrets in moto, and
+//! local fakes for Bedrock's Converse API and the Gmail/Calendar/HubSpot/OAuth endpoints.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crds::api::{AgentKind, Integration};
+use crds::naming::TenantName;
+use openclaw_tests::fakes::{Fakes, INPUT_TOKENS_PER_TURN, OUTPUT_TOKENS_PER_TURN};
+use openclaw_tests::{unique_name, wait_until, Harness};
+use serde_json::{json, Value};
+
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("exe");
+    let bin = exe
+        .parent()
+        .and_then(|p| p.parent())
+        .expect("target")
+        .join("openclaw-agent");
+    assert!(
+        bin.exists(),
+        "{} missing: run `cargo build --bins` (tests/run does)",
+        bin.display()
+    );
+    bin
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+struct AgentProc {
+    child: Child,
+    health: u16,
+    log: PathBuf,
+}
+
+impl AgentProc {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+    fn sigterm(&self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+    }
+    fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+    async fn wait_exit(mut self) -> std::process::ExitStatus {
+        tokio::task::spawn_blocking(move || self.child.wait().expect("wait"))
+            .await
+            .expect("join")
+    }
+}
+
+impl Drop for AgentProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A converged tenant with all three agents, its grants written as the consent flow would.
+struct World {
+    h: Harness,
+    fakes: Fakes,
+    name: String,
+    t: TenantName,
+    specs: BTreeMap<AgentKind, crds::api::AgentSpec>,
+}
+
+impl World {
+    async fn new() -> World {
+        let h = Harness::new().await;
+        let fakes = Fakes::start().await;
+        let name = unique_name("agent");
+        h.insert_tenant(
+            &name,
+            &[
+                ("butler", &["gmail", "calendar"]),
+                ("scout", &[]),
+                ("strategist", &["hubspot"]),
+            ],
+        )
+        .await;
+        h.converge(&[&name]).await;
+        let t = TenantName::parse(&name).expect("name");
+        let specs = operator::store::list_agents(&mut *h.db.conn().await, Some(&name))
+            .await
+            .expect("agents")
+            .iter()
+            .map(|a| (a.agent_kind().expect("kind"), a.spec().expect("spec")))
+            .collect();
+        let w = World {
+            h,
+            fakes,
+            name,
+            t,
+            specs,
+        };
+        for i in [
+            Integration::Gmail,
+            Integration::Calendar,
+            Integration::Hubspot,
+        ] {
+            w.write_grant(i, &format!("rt-{i}"), "at-expired", 0).await;
+        }
+        w
+    }
+
+    async fn write_grant(&self, i: Integration, refresh: &str, access: &str, expires_at: i64) {
+        let grant = json!({
+            "token_url": format!("{}/token", self.fakes.url()),
+            "client_id": "openclaw-test", "client_secret": "client-secret-value",
+            "refresh_token": refresh, "access_token": access, "expires_at": expires_at,
+        });
+        self.h
+            .aws
+            .secrets
+            .put_secret_value()
+            .secret_id(self.t.oauth_secret_name(i))
+            .secret_string(grant.to_string())
+            .send()
+            .await
+            .expect("write grant");
+    }
+
+    async fn grant(&self, i: Integration) -> Value {
+        let v = self
+            .h
+            .aws
+            .secrets
+            .get_secret_value()
+            .secret_id(self.t.oauth_secret_name(i))
+            .send()
+            .await
+            .expect("grant");
+        serde_json::from_str(v.secret_string().expect("value")).expect("json")
+    }
+
+    /// The environment the operator renders for this agent, plus the local endpoints.
+    fn env(&self, kind: AgentKind, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+        let rendered = operator::render::render_agent(self.h.cell(), &self.t, &self.specs[&kind]);
+        let mut env: BTreeMap<String, String> = rendered.task.environment.clone();
+        let cell = self.h.cell();
+        env.insert(
+            "OPENCLAW_AWS_ENDPOINT_URL".into(),
+            cell.aws_endpoint_url.clone().expect("endpoint"),
+        );
+        env.insert("OPENCLAW_BEDROCK_ENDPOINT_URL".into(), self.fakes.url());
+        env.insert("OPENCLAW_GMAIL_BASE_URL".into(), self.fakes.url());
+        env.insert("OPENCLAW_CALENDAR_BASE_URL".into(), self.fakes.url());
+        env.insert("OPENCLAW_HUBSPOT_BASE_URL".into(), self.fakes.url());
+        env.insert("OPENCLAW_POLL_MS".into(), "100".into());
+        env.insert("OPENCLAW_RETRY_BASE_MS".into(), "20".into());
+        for (k, v) in extra {
+            env.insert((*k).into(), (*v).into());
+        }
+        env
+    }
+
+    fn spawn(&self, kind: AgentKind, extra: &[(&str, &str)]) -> AgentProc {
+        let health = free_port();
+        let log =
+            std::env::temp_dir().join(format!("openclaw-agent-{}-{kind}-{health}.log", self.name));
+        let mut cmd = Command::new(binary());
+        cmd.env_clear()
+            .envs(self.env(kind, extra))
+            .env("OPENCLAW_HEALTH_ADDR", format!("127.0.0.1:{health}"))
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"));
+        AgentProc {
+            child: cmd.spawn().expect("spawn agent"),
+            health,
+            log,
+        }
+    }
+
+    async fn add_task(&self, kind: &str, input: Value) -> i64 {
+        sqlx::query_scalar(&format!(
+            "INSERT INTO \"{}\".tasks (kind, input) VALUES ($1, $2) RETURNING id",
+            self.t.pg_schema()
+        ))
+        .bind(kind)
+        .bind(input)
+        .fetch_one(&self.h.db.pool)
+        .await
+        .expect("task")
+    }
+
+    async fn task(&self, id: i64) -> (String, i32, Option<Value>, Option<String>) {
+        sqlx::query_as(&format!(
+            "SELECT status, attempts, result, error FROM \"{}\".tasks WHERE id = $1",
+            self.t.pg_schema()
+        ))
+        .bind(id)
+        .fetch_one(&self.h.db.pool)
+        .await
+        .expect("task row")
+    }
+
+    async fn wait_status(&self, id: i64, statuses: &[&str], agent: &AgentProc) {
+        let what = format!(
+            "task {id} to reach {statuses:?}; agent log:\n{}",
+            agent.log()
+        );
+        wait_until(30, &what, || async {
+            statuses.contains(&self.task(id).await.0.as_str())
+        })
+        .await;
+    }
+
+    async fn usage(&self, kind: &str) -> Vec<(String, i64, i64)> {
+        sqlx::query_as("SELECT model, input_tokens, output_tokens FROM shared.usage WHERE tenant = $1 AND agent = $2 ORDER BY id")
+            .bind(&self.name).bind(kind).fetch_all(&self.h.db.pool).await.expect("usage")
+    }
+}
+
+#[tokio::test]
+async fn each_kind_completes_a_task_end_to_end_with_correct_results_and_usage() {
+    let w = World::new().await;
+    let s = w.t.pg_schema();
+    sqlx::raw_sql(&format!(
+        "INSERT INTO \"{s}\".signals (account, kind, weight, detail, at) VALUES \
+           ('acme-robotics', 'funding', 1, 'Series B', now() - interval '2 days'), \
+           ('acme-robotics', 'hiring', 1, '5 sales roles', now()), \
+           ('bluebird', 'visit', 1, 'pricing page', now() - interval '20 days'); \
+         INSERT INTO \"{s}\".accounts (id, name, domain, crm_id, notes) VALUES \
+           ('acc-1', 'Initech', 'initech.example', '9001', 'Renewal due in Q1');"
+    ))
+    .execute(&w.h.db.pool)
+    .await
+    .expect("seed");
+    let butler_task = w.add_task("butler", json!({"query": "is:unread"})).await;
+    let scout_task = w.add_task("scout", json!({"top": 2})).await;
+    let strat_task = w
+        .add_task("strategist", json!({"account_id": "acc-1"}))
+        .await;
+    let butler = w.spawn(AgentKind::Butler, &[]);
+    let scout = w.spawn(AgentKind::Scout, &[]);
+    let strategist = w.spawn(AgentKind::Strategist, &[]);
+    w.wait_status(butler_task, &["done"], &butler).await;
+    w.wait_status(scout_task, &["done"], &scout).await;
+    w.wait_status(strat_task, &["done"], &strategist).await;
+
+    // Butler: it read mail, drafted a reply, proposed slots, with refreshed tokens.
+    let (_, attempts, result, _) = w.task(butler_task).await;
+    assert_eq!(attempts, 1);
+    let summary = result.expect("result")["summary"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        summary.contains("m1") && summary.contains("draft-1") && summary.contains("slots"),
+        "{summary}"
+    );
+    assert_eq!(w.fakes.with(|f| f.drafts.len()), 1);
+    let calls = w.fakes.with(|f| f.api_calls.clone());
+    assert!(
+        calls.contains(&"gmail.list".to_owned()) && calls.contains(&"calendar.events".to_owned()),
+        "{calls:?}"
+    );
+
+    // Scout: a ranked list with reasons, from the tenant's own signals.
+    let (_, _, result, _) = w.task(scout_task).await;
+    let ranking = result.expect("result")["ranking"].clone();
+    assert_eq!(ranking[0]["account"], "acme-robotics");
+    assert_eq!(ranking.as_array().map(Vec::len), Some(2));
+    assert!(ranking[0]["reasons"].to_string().contains("Series B"));
+
+    // Strategist: a brief from the CRM record and the account notes.
+    let (_, _, result, _) = w.task(strat_task).await;
+    let brief = result.expect("result")["brief"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        brief.contains("Renewal due in Q1") && brief.contains("d-77"),
+        "{brief}"
+    );
+
+    // Usage: one row per task with the tokens of every turn (tools + 1 answer).
+    for (kind, turns) in [("butler", 4), ("scout", 2), ("strategist", 3)] {
+        let rows = w.usage(kind).await;
+        assert_eq!(rows.len(), 1, "{kind}: {rows:?}");
+        assert_eq!(rows[0].1, INPUT_TOKENS_PER_TURN * turns, "{kind}");
+        assert_eq!(rows[0].2, OUTPUT_TOKENS_PER_TURN * turns, "{kind}");
+        assert_eq!(rows[0].0, "amazon.nova-lite-v1:0");
+    }
+
+    // OAuth: the expired tokens were refreshed and the rotated grants stored in the secrets.
+    for i in [
+        Integration::Gmail,
+        Integration::Calendar,
+        Integration::Hubspot,
+    ] {
+        let g = w.grant(i).await;
+        assert!(
+            g["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("at-"),
+            "{i}: {g}"
+        );
+        assert!(
+            g["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with(&format!("rt-{i}-r")),
+            "{i}: rotated"
+        );
+        assert!(g["expires_at"].as_i64().unwrap_or_default() > chrono::Utc::now().timestamp());
+    }
+    // No secret value ever reached a log line.
+    for a in [&butler, &scout, &strategist] {
+        let log = a.log();
+        for secret in ["client-secret-value", "rt-gmail", "at-1", "password"] {
+            assert!(!log.contains(secret), "log shows {secret}:\n{log}");
+        }
+    }
+    // Health, then a clean stop on SIGTERM.
+    assert!(
+        agent::health::check(format!("127.0.0.1:{}", scout.health).parse().expect("addr")).await
+    );
+    for a in [butler, scout, strategist] {
+        a.sigterm();
+        assert!(a.wait_exit().await.success());
+    }
+}
+
+#[tokio::test]
+async fn two_agents_of_one_tenant_share_a_queue_without_duplicates_or_losses() {
+    let w = World::new().await;
+    let mut ids = Vec::new();
+    for i in 0..24 {
+        ids.push(w.add_task("scout", json!({"top": 1, "n": i})).await);
+    }
+    let a = w.spawn(AgentKind::Scout, &[("OPENCLAW_WORKER_ID", "scout-a")]);
+    let b = w.spawn(AgentKind::Scout, &[("OPENCLAW_WORKER_ID", "scout-b")]);
+    let schema = w.t.pg_schema();
+    wait_until(60, "all tasks done", || async {
+        let n: i64 = sqlx::query_scalar(&format!(
+            "SELECT count(*) FROM \"{schema}\".tasks WHERE status = 'done'"
+        ))
+        .fetch_one(&w.h.db.pool)
+        .await
+        .expect("count");
+        n == 24
+    })
+    .await;
+    let rows: Vec<(String, i32)> = sqlx::query_as(&format!(
+        "SELECT claimed_by, attempts FROM \"{schema}\".tasks ORDER BY id"
+    ))
+    .fetch_all(&w.h.db.pool)
+    .await
+    .expect("rows");
+    assert!(
+        rows.iter().all(|(_, attempts)| *attempts == 1),
+        "a task ran twice: {rows:?}"
+    );
+    let by_a = rows.iter().filter(|(c, _)| c == "scout-a").count();
+    let by_b = rows.iter().filter(|(c, _)| c == "scout-b").count();
+    assert_eq!(by_a + by_b, 24);
+    assert!(
+        by_a > 0 && by_b > 0,
+        "both agents took work: a={by_a} b={by_b}"
+    );
+    assert_eq!(w.usage("scout").await.len(), 24, "one usage row per task");
+    drop((a, b));
+}
+
+#[tokio::test]
+async fn a_revoked_grant_marks_the_integration_and_the_agent_keeps_running() {
+    let w = World::new().await;
+    w.write_grant(Integration::Gmail, "rt-revoked", "at-expired", 0)
+        .await;
+    w.fakes.with(|f| f.revoked.insert("rt-revoked".into()));
+    let first = w.add_task("butler", json!({})).await;
+    let mut butler = w.spawn(AgentKind::Butler, &[]);
+    w.wait_status(first, &["failed"], &butler).await;
+    let (_, _, _, error) = w.task(first).await;
+    assert!(error.unwrap_or_default().contains("gmail needs re-consent"));
+    let state: String = sqlx::query_scalar(&format!(
+        "SELECT state FROM \"{}\".integrations WHERE name = 'gmail'",
+        w.t.pg_schema()
+    ))
+    .fetch_one(&w.h.db.pool)
+    .await
+    .expect("integration");
+    assert_eq!(state, "needs_consent");
+    // No crash loop: still alive, still healthy, still taking work.
+    let second = w.add_task("butler", json!({})).await;
+    w.wait_status(second, &["failed"], &butler).await;
+    assert!(
+        butler.running(),
+        "the agent must not exit on a revoked grant:\n{}",
+        butler.log()
+    );
+    assert!(
+        agent::health::check(
+            format!("127.0.0.1:{}", butler.health)
+                .parse()
+                .expect("addr")
+        )
+        .await
+    );
+}
+
+#[tokio::test]
+async fn bedrock_throttling_retries_then_releases_then_dead_letters() {
+    let w = World::new().await;
+    // Each attempt makes 3 tries; 6 throttles exhaust two attempts.
+    w.fakes.with(|f| f.throttle_next = 6);
+    let id = w.add_task("scout", json!({})).await;
+    sqlx::query(&format!(
+        "UPDATE \"{}\".tasks SET max_attempts = 2 WHERE id = $1",
+        w.t.pg_schema()
+    ))
+    .bind(id)
+    .execute(&w.h.db.pool)
+    .await
+    .expect("max attempts");
+    let scout = w.spawn(AgentKind::Scout, &[]);
+    w.wait_status(id, &["dead"], &scout).await;
+    let (_, attempts, _, error) = w.task(id).await;
+    assert_eq!(attempts, 2);
+    assert!(error.unwrap_or_default().contains("ThrottlingException"));
+    assert_eq!(
+        w.fakes.with(|f| f.converse_calls),
+        6,
+        "3 tries per attempt, with backoff"
+    );
+    // A task after the throttling passes goes through.
+    let ok = w.add_task("scout", json!({})).await;
+    w.wait_status(ok, &["done"], &scout).await;
+}
+
+#[tokio::test]
+async fn sigterm_during_a_task_releases_it_and_exits_zero() {
+    let w = World::new().await;
+    w.fakes.with(|f| f.converse_delay = Duration::from_secs(5));
+    let id = w.add_task("scout", json!({})).await;
+    let scout = w.spawn(AgentKind::Scout, &[("OPENCLAW_STOP_GRACE_SECONDS", "1")]);
+    w.wait_status(id, &["running"], &scout).await;
+    scout.sigterm();
+    let status = scout.wait_exit().await;
+    assert!(status.success(), "exit status {status:?}");
+    let (state, attempts, _, _) = w.task(id).await;
+    assert_eq!(state, "queued", "released, never left running");
+    assert_eq!(attempts, 0, "a shutdown does not spend an attempt");
+    // With enough grace, the task completes instead.
+    w.fakes
+        .with(|f| f.converse_delay = Duration::from_millis(300));
+    let scout = w.spawn(AgentKind::Scout, &[("OPENCLAW_STOP_GRACE_SECONDS", "20")]);
+    w.wait_status(id, &["running", "done"], &scout).await;
+    scout.sigterm();
+    assert!(scout.wait_exit().await.success());
+    assert_eq!(w.task(id).await.0, "done");
+}
+
+#[tokio::test]
+async fn the_agent_fails_fast_naming_what_is_missing() {
+    let out = Command::new(binary()).env_clear().output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for v in [
+        "OPENCLAW_TENANT",
+        "OPENCLAW_AGENT_KIND",
+        "OPENCLAW_MODEL_ID",
+        "OPENCLAW_DB_SECRET",
+    ] {
+        assert!(err.contains(v), "{v} not named:\n{err}");
+    }
+}
