@@ -16,7 +16,9 @@ CLUSTER=openclaw
 BUCKET=openclaw-tenants-local
 SG_NAME=openclaw-agents
 EXEC_ROLE=openclaw-task-execution
-BOUNDARY_FILE="$REPO_ROOT/deploy/policies/tenant-boundary.json"
+# The tenant boundary: the one template Terraform renders too (modules/tenant-boundary).
+BOUNDARY_TEMPLATE="$REPO_ROOT/deploy/policies/tenant-boundary.json.tpl"
+BOUNDARY_FILE="$STATE_DIR/tenant-boundary.json"
 
 aws() { "$VENV/bin/aws" --endpoint-url "$AWS_ENDPOINT_URL" --region "${AWS_REGION:-us-east-1}" --output text "$@"; }
 json_norm() { "$VENV/bin/python" -c 'import json, sys; print(json.dumps(json.load(sys.stdin), sort_keys=True))'; }
@@ -70,11 +72,23 @@ aws iam put-role-policy --role-name "$EXEC_ROLE" --policy-name "$EXEC_ROLE" --po
     {"Sid": "PullAgentImage", "Effect": "Allow", "Resource": "*",
      "Action": ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]},
     {"Sid": "WriteAgentLogs", "Effect": "Allow", "Resource": "arn:aws:logs:*:*:log-group:/openclaw/*",
-     "Action": ["logs:CreateLogStream", "logs:PutLogEvents"]}
+     "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]}
   ]
 }'
 
-# Tenant permissions boundary: create, or add a new default version when the file changed
+# Tenant permissions boundary: rendered for this cell (no RDS here, so any database's tenant_* users),
+# then created, or given a new default version when the rendering changed.
+sed -e "s|\${partition}|aws|g" \
+  -e "s|\${region}|${AWS_REGION:-us-east-1}|g" \
+  -e "s|\${account_id}|$ACCOUNT|g" \
+  -e "s|\${tenant_bucket}|$BUCKET|g" \
+  -e "s|\${db_resource_id}|*|g" \
+  "$BOUNDARY_TEMPLATE" >"$BOUNDARY_FILE.tmp"
+if grep -nF -e "\${" "$BOUNDARY_FILE.tmp" >&2; then
+  die "unrendered placeholder in $BOUNDARY_TEMPLATE (lines above): bootstrap.sh renders partition, region, account_id, tenant_bucket and db_resource_id"
+fi
+json_norm <"$BOUNDARY_FILE.tmp" >/dev/null || die "$BOUNDARY_TEMPLATE does not render to valid JSON"
+mv "$BOUNDARY_FILE.tmp" "$BOUNDARY_FILE"
 BOUNDARY_ARN="arn:aws:iam::$ACCOUNT:policy/openclaw/openclaw-tenant-boundary"
 if ! DEFAULT_VERSION="$(aws iam get-policy --policy-arn "$BOUNDARY_ARN" --query Policy.DefaultVersionId 2>/dev/null)"; then
   aws iam create-policy --policy-name openclaw-tenant-boundary --path /openclaw/ \

@@ -123,15 +123,23 @@ pub enum ConfigError {
 
 impl Config {
     /// Reads the file at `path` when given; an absent path means defaults.
+    /// Reads the file at `path`; without one, the text of `OPENCLAW_CONFIG_YAML` (how an ECS
+    /// task with a read-only root filesystem gets its configuration); else defaults.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
-        let Some(path) = path else {
-            return Ok(Config::default());
+        let (shown, text) = match path {
+            Some(path) => {
+                let shown = path.display().to_string();
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: shown.clone(),
+                    source,
+                })?;
+                (shown, text)
+            }
+            None => match std::env::var("OPENCLAW_CONFIG_YAML") {
+                Ok(text) if !text.trim().is_empty() => ("$OPENCLAW_CONFIG_YAML".to_owned(), text),
+                _ => return Ok(Config::default()),
+            },
         };
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: shown.clone(),
-            source,
-        })?;
         let config: Config = serde_yaml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: shown.clone(),
             message: redact_text(&e.to_string()),

@@ -74,6 +74,13 @@ pub async fn run(
             if leading {
                 tracing::info!(holder = %cfg.holder, "took the leader lease");
                 metrics.leader.set(1);
+                // A new term starts with a full pass over every tenant, which counts as a resync.
+                metrics.last_resync.set(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs_f64())
+                        .unwrap_or_default(),
+                );
                 lead(&reconciler, &cfg, &metrics, stop_rx.clone()).await;
                 metrics.leader.set(0);
                 if let Ok(mut conn) = pool.acquire().await {
@@ -307,8 +314,11 @@ async fn gauge_loop(
             }
             if let Ok(counts) = store::agent_counts(&mut c).await {
                 metrics.agents.reset();
-                for (kind, state, n) in counts {
-                    metrics.agents.with_label_values(&[&kind, &state]).set(n);
+                for (tenant, kind, state, n) in counts {
+                    metrics
+                        .agents
+                        .with_label_values(&[&tenant, &kind, &state])
+                        .set(n);
                 }
             }
             if let Ok(ages) = store::not_ready_seconds(&mut c).await {

@@ -9,6 +9,13 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
+/// Reasons a cell's database can be non-compliant (`openclaw_cell_noncompliant{reason}`).
+pub const NONCOMPLIANCE_REASONS: [&str; 3] = [
+    "storage_unencrypted",
+    "publicly_accessible",
+    "iam_auth_disabled",
+];
+
 #[derive(Debug)]
 pub struct Metrics {
     pub registry: Registry,
@@ -183,8 +190,8 @@ impl Metrics {
             "The configured resync interval.",
         ));
         let agents = must(IntGaugeVec::new(
-            Opts::new("openclaw_agents", "Agents by kind and state."),
-            &["kind", "state"],
+            Opts::new("openclaw_agents", "Agents by tenant, kind and state."),
+            &["tenant", "kind", "state"],
         ));
         let tenant_not_ready = must(prometheus::GaugeVec::new(
             Opts::new(
@@ -271,7 +278,7 @@ impl Metrics {
         ] {
             must(registry.register(c));
         }
-        Metrics {
+        let m = Metrics {
             registry,
             reconciles,
             reconcile_duration,
@@ -303,6 +310,34 @@ impl Metrics {
             fargate_vcpu_seconds,
             fargate_gb_seconds,
             cell_noncompliant,
+        };
+        m.precreate();
+        m
+    }
+
+    /// Creates the labelled series that alerts and dashboards read at 0, so that they exist
+    /// (and `increase()` sees their first change) before anything happens.
+    pub fn precreate(&self) {
+        for result in ["ok", "error", "terminal_error"] {
+            self.reconciles.with_label_values(&[result]);
+        }
+        for resource in [
+            "ecs_service",
+            "task_definition",
+            "iam_role",
+            "iam_inline_policy",
+            "secret",
+            "pg_schema",
+            "pg_role",
+            "pg_rls",
+        ] {
+            for security in ["true", "false"] {
+                self.drift_detected.with_label_values(&[resource, security]);
+                self.drift_repaired.with_label_values(&[resource, security]);
+            }
+        }
+        for reason in NONCOMPLIANCE_REASONS {
+            self.cell_noncompliant.with_label_values(&[reason]);
         }
     }
 
@@ -339,10 +374,10 @@ impl Metrics {
         self.aws_request_duration
             .with_label_values(&[service])
             .observe(seconds);
+        // Touched on every call, so the series exists (at 0) before the first throttle.
+        let throttles = self.aws_throttles.with_label_values(&[service, operation]);
         if crate::aws::is_throttle(outcome) {
-            self.aws_throttles
-                .with_label_values(&[service, operation])
-                .inc();
+            throttles.inc();
         }
     }
 

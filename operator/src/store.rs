@@ -877,13 +877,13 @@ pub async fn forget_orphans(
     Ok(())
 }
 
-/// Agents by (kind, phase), for the metrics.
+/// Agents by (tenant, kind, phase), for the metrics.
 pub async fn agent_counts(
     conn: &mut PgConnection,
-) -> Result<Vec<(String, String, i64)>, StoreError> {
+) -> Result<Vec<(String, String, String, i64)>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT kind, CASE WHEN deletion_requested_at IS NOT NULL THEN 'Deleting' ELSE phase END, \
-         count(*) FROM openclaw.agents GROUP BY 1, 2 ORDER BY 1, 2",
+        "SELECT tenant, kind, CASE WHEN deletion_requested_at IS NOT NULL THEN 'Deleting' \
+         ELSE phase END, count(*) FROM openclaw.agents GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
     )
     .fetch_all(&mut *conn)
     .await?)

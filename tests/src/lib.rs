@@ -23,6 +23,7 @@ pub fn unique_name(prefix: &str) -> String {
 }
 
 pub mod fakes;
+pub mod process;
 
 /// A database of its own for one test, migrated.
 pub struct TestDb {

@@ -9,7 +9,7 @@
         "secretsmanager:DescribeSecret",
         "secretsmanager:PutSecretValue"
       ],
-      "Resource": "arn:aws:secretsmanager:*:*:secret:/openclaw/*"
+      "Resource": "arn:${partition}:secretsmanager:${region}:${account_id}:secret:/openclaw/*"
     },
     {
       "Sid": "BedrockInvoke",
@@ -19,8 +19,8 @@
         "bedrock:InvokeModelWithResponseStream"
       ],
       "Resource": [
-        "arn:aws:bedrock:*::foundation-model/*",
-        "arn:aws:bedrock:*:*:inference-profile/*"
+        "arn:${partition}:bedrock:*::foundation-model/*",
+        "arn:${partition}:bedrock:${region}:${account_id}:inference-profile/*"
       ]
     },
     {
@@ -31,13 +31,27 @@
         "s3:PutObject",
         "s3:DeleteObject"
       ],
-      "Resource": "arn:aws:s3:::openclaw-tenants-*/tenants/*"
+      "Resource": "arn:${partition}:s3:::${tenant_bucket}/tenants/*"
     },
     {
       "Sid": "TenantBucketList",
       "Effect": "Allow",
       "Action": "s3:ListBucket",
-      "Resource": "arn:aws:s3:::openclaw-tenants-*"
+      "Resource": "arn:${partition}:s3:::${tenant_bucket}"
+    },
+    {
+      "Sid": "TenantBucketKeyThroughS3",
+      "Effect": "Allow",
+      "Action": [
+        "kms:Decrypt",
+        "kms:GenerateDataKey"
+      ],
+      "Resource": "arn:${partition}:kms:${region}:${account_id}:key/*",
+      "Condition": {
+        "StringEquals": {
+          "kms:ViaService": "s3.${region}.amazonaws.com"
+        }
+      }
     },
     {
       "Sid": "AgentLogs",
@@ -46,13 +60,13 @@
         "logs:CreateLogStream",
         "logs:PutLogEvents"
       ],
-      "Resource": "arn:aws:logs:*:*:log-group:/openclaw/*"
+      "Resource": "arn:${partition}:logs:${region}:${account_id}:log-group:/openclaw/*"
     },
     {
       "Sid": "TenantDatabaseConnect",
       "Effect": "Allow",
       "Action": "rds-db:connect",
-      "Resource": "arn:aws:rds-db:*:*:dbuser:*/tenant_*"
+      "Resource": "arn:${partition}:rds-db:${region}:${account_id}:dbuser:${db_resource_id}/tenant_*"
     },
     {
       "Sid": "DenyControlPlane",

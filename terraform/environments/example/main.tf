@@ -1,0 +1,96 @@
+# One OpenClaw cell: an account + region + ECS cluster, with everything the operator expects to find
+# (see the README's `cell:` configuration). The outputs are that configuration.
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account_id    = data.aws_caller_identity.current.account_id
+  partition     = data.aws_partition.current.partition
+  tenant_bucket = "openclaw-tenants-${var.cell_name}-${local.account_id}"
+  azs           = var.availability_zones != null ? var.availability_zones : [for z in ["a", "b", "c"] : "${var.region}${z}"]
+}
+
+module "network" {
+  source             = "../../modules/network"
+  name               = "openclaw"
+  cidr_block         = var.vpc_cidr
+  availability_zones = local.azs
+  s3_bucket_names    = [local.tenant_bucket]
+}
+
+module "cluster" {
+  source = "../../modules/cluster"
+  name   = "openclaw"
+}
+
+module "database" {
+  source                = "../../modules/database"
+  name                  = "openclaw"
+  subnet_ids            = module.network.private_subnet_ids
+  security_group_id     = module.network.database_security_group_id
+  logs_kms_key_arn      = module.network.logs_kms_key_arn
+  instance_class        = var.db_instance_class
+  multi_az              = var.db_multi_az
+  backup_retention_days = var.db_backup_retention_days
+  deletion_protection   = var.db_deletion_protection
+  password_version      = var.db_password_version
+}
+
+module "tenant_bucket" {
+  source      = "../../modules/tenant-bucket"
+  bucket_name = local.tenant_bucket
+}
+
+module "tenant_boundary" {
+  source         = "../../modules/tenant-boundary"
+  tenant_bucket  = module.tenant_bucket.bucket
+  db_resource_id = module.database.resource_id
+}
+
+locals {
+  # The operator's configuration. agent_image is the first image only: the deploy pipeline replaces
+  # it with the digest it just pushed.
+  cell_config = {
+    cell = {
+      name                     = var.cell_name
+      region                   = var.region
+      account_id               = local.account_id
+      partition                = local.partition
+      ecs_cluster              = module.cluster.cluster_name
+      subnets                  = module.network.private_subnet_ids
+      security_groups          = [module.network.agents_security_group_id]
+      agent_image              = "${module.cluster.agent_repository_url}:initial"
+      execution_role_arn       = module.cluster.execution_role_arn
+      permissions_boundary_arn = module.tenant_boundary.arn
+      tenant_bucket            = module.tenant_bucket.bucket
+    }
+    operator = var.operator_settings
+  }
+}
+
+module "operator" {
+  source                   = "../../modules/operator"
+  cluster_name             = module.cluster.cluster_name
+  cluster_arn              = module.cluster.cluster_arn
+  subnet_ids               = module.network.private_subnet_ids
+  security_group_id        = module.network.operator_security_group_id
+  agent_execution_role_arn = module.cluster.execution_role_arn
+  permissions_boundary_arn = module.tenant_boundary.arn
+  db_identifier            = module.database.identifier
+  database_url_secret_arn  = module.database.database_url_secret_arn
+  database_kms_key_arn     = module.database.kms_key_arn
+  repository_arn           = module.cluster.operator_repository_arn
+  repository_url           = module.cluster.operator_repository_url
+  logs_kms_key_arn         = module.network.logs_kms_key_arn
+  cell_config              = local.cell_config
+}
+
+module "github_oidc" {
+  source            = "../../modules/github-oidc"
+  github_org        = var.github_org
+  github_repo       = var.github_repo
+  create_provider   = var.github_oidc_create_provider
+  state_bucket      = var.state_bucket
+  state_kms_key_arn = var.state_kms_key_arn
+}

@@ -1,0 +1,91 @@
+variable "region" {
+  description = "The cell's region (every tenant of the cell has this region: data residency)."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "cell_name" {
+  description = "Name of the cell (cell.name in the operator's configuration)."
+  type        = string
+  default     = "example"
+}
+
+variable "github_org" {
+  description = "GitHub organization of the repository that deploys this cell."
+  type        = string
+}
+
+variable "github_repo" {
+  description = "GitHub repository that deploys this cell."
+  type        = string
+}
+
+variable "github_oidc_create_provider" {
+  description = "Create the account's GitHub OIDC provider (false if the account already has one)."
+  type        = bool
+  default     = true
+}
+
+variable "state_bucket" {
+  description = "The Terraform state bucket (terraform/bootstrap output state_bucket)."
+  type        = string
+}
+
+variable "state_kms_key_arn" {
+  description = "The state bucket's key (terraform/bootstrap output state_kms_key_arn)."
+  type        = string
+}
+
+variable "vpc_cidr" {
+  description = "CIDR block of the cell's VPC."
+  type        = string
+  default     = "10.40.0.0/16"
+}
+
+variable "availability_zones" {
+  description = "Zones with a private subnet, in a fixed order. Default: the region's a, b and c."
+  type        = list(string)
+  default     = null
+}
+
+variable "db_instance_class" {
+  description = "Instance class of the cell's PostgreSQL."
+  type        = string
+  default     = "db.t4g.medium"
+}
+
+variable "db_multi_az" {
+  description = "Multi-AZ database."
+  type        = bool
+  default     = true
+}
+
+variable "db_backup_retention_days" {
+  description = "Backup retention of the database."
+  type        = number
+  default     = 14
+}
+
+variable "db_deletion_protection" {
+  description = "Deletion protection of the database."
+  type        = bool
+  default     = true
+}
+
+variable "db_password_version" {
+  description = "Bump to rotate the operator's database password."
+  type        = number
+  default     = 1
+}
+
+variable "operator_desired_count" {
+  description = "Operator replicas the deploy pipeline runs (leader election keeps one active)."
+  type        = number
+  default     = 2
+}
+
+variable "operator_settings" {
+  description = "The operator: section of its configuration (resync_interval_seconds, concurrency, ...); empty keeps the defaults."
+  type        = any
+  default     = {}
+}

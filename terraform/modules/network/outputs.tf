@@ -1,0 +1,39 @@
+output "vpc_id" {
+  description = "The cell's VPC."
+  value       = aws_vpc.this.id
+}
+
+output "private_subnet_ids" {
+  description = "Private subnets, one per AZ: the operator's and the agents' tasks run here."
+  value       = aws_subnet.private[*].id
+}
+
+output "agents_security_group_id" {
+  description = "Security group of every agent task (cell.security_groups)."
+  value       = aws_security_group.agents.id
+}
+
+output "operator_security_group_id" {
+  description = "Security group of the operator's tasks."
+  value       = aws_security_group.operator.id
+}
+
+output "database_security_group_id" {
+  description = "Security group of the cell's database."
+  value       = aws_security_group.database.id
+}
+
+output "endpoints_security_group_id" {
+  description = "Security group of the interface VPC endpoints."
+  value       = aws_security_group.endpoints.id
+}
+
+output "logs_kms_key_arn" {
+  description = "KMS key for the cell's CloudWatch log groups."
+  value       = aws_kms_key.logs.arn
+}
+
+output "interface_endpoints" {
+  description = "Interface endpoint IDs by service."
+  value       = { for k, e in aws_vpc_endpoint.interface : k => e.id }
+}

@@ -1,0 +1,106 @@
+variable "name" {
+  description = "Name of the operator's ECS service, task definition family, roles and log group."
+  type        = string
+  default     = "openclaw-operator"
+}
+
+variable "cluster_name" {
+  description = "The cell's ECS cluster: the operator runs in it and manages tenant services only in it."
+  type        = string
+}
+
+variable "cluster_arn" {
+  description = "ARN of the cell's ECS cluster."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Private subnets of the operator's tasks."
+  type        = list(string)
+}
+
+variable "security_group_id" {
+  description = "The operator's security group."
+  type        = string
+}
+
+variable "agent_execution_role_arn" {
+  description = "The shared task execution role of agent tasks: the operator may pass it (and tenant roles) to ECS tasks, nothing else."
+  type        = string
+}
+
+variable "permissions_boundary_arn" {
+  description = "The tenant permissions boundary: the operator may create and change tenant roles only with it attached."
+  type        = string
+}
+
+variable "db_identifier" {
+  description = "The cell's DB instance identifier (the operator may describe it)."
+  type        = string
+}
+
+variable "database_url_secret_arn" {
+  description = "Secret holding the operator's DATABASE_URL; injected by ECS, readable by the operator's execution role only."
+  type        = string
+}
+
+variable "database_kms_key_arn" {
+  description = "KMS key encrypting the DATABASE_URL secret."
+  type        = string
+}
+
+variable "repository_arn" {
+  description = "ARN of the operator's ECR repository."
+  type        = string
+}
+
+variable "repository_url" {
+  description = "URL of the operator's ECR repository."
+  type        = string
+}
+
+variable "image" {
+  description = "Image of the first task definition only. The deploy pipeline registers every later revision with an image digest; the service starts with 0 tasks, so this image need not exist yet."
+  type        = string
+  default     = null
+}
+
+variable "cell_config" {
+  description = "The operator's configuration ({ cell = {...}, operator = {...} }), passed as OPENCLAW_CONFIG_YAML in JSON form (JSON is YAML). Holds no secret; DATABASE_URL comes from Secrets Manager."
+  type        = any
+}
+
+variable "cpu" {
+  description = "Task CPU units."
+  type        = string
+  default     = "512"
+}
+
+variable "memory" {
+  description = "Task memory in MiB."
+  type        = string
+  default     = "1024"
+}
+
+variable "logs_kms_key_arn" {
+  description = "KMS key of the operator's log group."
+  type        = string
+}
+
+variable "logs_retention_days" {
+  description = "Retention of the operator's logs."
+  type        = number
+  default     = 365
+}
+
+variable "task_definition_template" {
+  description = "The operator's task definition template, shared with the deploy pipeline. Default: deploy/operator/task-definition.json."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Offline HCL checks of terraform/ (run by tests/iac-checks.sh with python-hcl2).
+
+Parses every *.tf and *.tfvars* file, then checks what `terraform validate` would need a provider
+download for, as far as it can be checked without one:
+  - every configuration directory pins Terraform (required_version) and every provider it
+    requires (source and version);
+  - every variable has a description and a type, every output a description;
+  - every module `source` and every `${path.module}/...` file a configuration names exists.
+
+Usage: hcl_parse.py TERRAFORM_DIR   (exit 1 on any problem; one line per problem)
+"""
+
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import hcl2
+from hcl2 import SerializationOptions
+
+OPTIONS = SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
+PATH_MODULE_FILE = re.compile(r"\$\{path\.module\}(/[A-Za-z0-9_./-]+)")
+
+
+def blocks(doc, kind):
+    """The labelled blocks of one kind, as (label, body) pairs."""
+    for entry in doc.get(kind, []):
+        for label, body in entry.items():
+            yield label, body
+
+
+def strings(value):
+    """Every string inside a parsed value."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from strings(v)
+
+
+def main(root: Path) -> int:
+    problems = []
+    files = sorted(p for p in root.rglob("*") if p.is_file() and (p.suffix == ".tf" or ".tfvars" in p.name))
+    files = [p for p in files if ".terraform" not in p.parts]
+    if not files:
+        print(f"no Terraform files under {root}")
+        return 1
+    by_dir = defaultdict(list)
+    for path in files:
+        try:
+            with path.open(encoding="utf-8") as f:
+                doc = hcl2.load(f, serialization_options=OPTIONS)
+        except Exception as e:  # noqa: BLE001 - report any parser failure as a problem
+            problems.append(f"{path}: does not parse: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+            continue
+        if path.suffix == ".tf":
+            by_dir[path.parent].append((path, doc))
+
+    for directory, docs in sorted(by_dir.items()):
+        terraform = [t for _, d in docs for t in d.get("terraform", [])]
+        versions = [t.get("required_version") for t in terraform if t.get("required_version")]
+        if not versions:
+            problems.append(f"{directory}: no terraform {{ required_version = ... }}")
+        pinned = {}
+        for t in terraform:
+            for req in t.get("required_providers", []):
+                for name, spec in req.items():
+                    if not isinstance(spec, dict) or not spec.get("source") or not spec.get("version"):
+                        problems.append(f"{directory}: provider {name} needs source and version")
+                    pinned[name] = spec
+        for path, doc in docs:
+            for kind in ("resource", "data", "ephemeral"):
+                for rtype, _ in blocks(doc, kind):
+                    provider = rtype.split("_", 1)[0]
+                    if provider not in pinned:
+                        problems.append(f"{path}: {kind} {rtype} uses provider {provider}, not in required_providers")
+            for name, body in blocks(doc, "variable"):
+                for field in ("description", "type"):
+                    if field not in body:
+                        problems.append(f"{path}: variable {name} has no {field}")
+            for name, body in blocks(doc, "output"):
+                if "description" not in body:
+                    problems.append(f"{path}: output {name} has no description")
+            for name, body in blocks(doc, "module"):
+                source = body.get("source", "")
+                if source.startswith(".") and not (directory / source).is_dir():
+                    problems.append(f"{path}: module {name}: source {source} does not exist")
+            for s in strings(doc):
+                for rel in PATH_MODULE_FILE.findall(s):
+                    if not (directory / rel.lstrip("/")).exists():
+                        problems.append(f"{path}: names ${{path.module}}{rel}, which does not exist")
+
+    for p in problems:
+        print(p)
+    print(f"parsed {len(files)} files in {len(by_dir)} configurations: {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        print(__doc__)
+        sys.exit(2)
+    sys.exit(main(Path(sys.argv[1])))

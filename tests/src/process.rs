@@ -1,0 +1,118 @@
+//! Running the `openclaw` binary as a process in tests, and reading its HTTP endpoints.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::Harness;
+
+/// `target/debug/openclaw`, next to this test's own executable (tests/run builds it).
+pub fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let dir = exe.parent().and_then(|p| p.parent()).expect("target dir");
+    let bin = dir.join("openclaw");
+    assert!(
+        bin.exists(),
+        "{} missing: run `cargo build --bins` (tests/run does)",
+        bin.display()
+    );
+    bin
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+pub struct Operator {
+    pub child: Child,
+    pub port: u16,
+    pub log: PathBuf,
+}
+
+impl Operator {
+    pub fn spawn(h: &Harness, extra: &str) -> Operator {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("openclaw-op-{}", h.db.name));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let cfg_path = dir.join(format!("config-{port}.yaml"));
+        let stack = std::env::var("OPENCLAW_CONFIG")
+            .unwrap_or_else(|_| format!("{}/../.local/openclaw.yaml", env!("CARGO_MANIFEST_DIR")));
+        // The harness's own cell name, so orphan scans never see another test's resources.
+        let cell = std::fs::read_to_string(stack)
+            .expect("stack config")
+            .replace("  name: local\n", &format!("  name: {}\n", h.cell().name));
+        std::fs::write(
+            &cfg_path,
+            format!(
+                "{cell}\noperator:\n  listen: 127.0.0.1:{port}\n  lease_seconds: 3\n  poll_interval_seconds: 1\n  concurrency: 2\n{extra}"
+            ),
+        )
+        .expect("write config");
+        let log = dir.join(format!("operator-{port}.log"));
+        let child = Command::new(binary())
+            .args(["--config", cfg_path.to_str().expect("utf8"), "operator"])
+            .env("DATABASE_URL", &h.db.url)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("spawn operator");
+        Operator { child, port, log }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn sigterm(&self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+        .await
+        .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).await.ok()?;
+    let status = buf.split_whitespace().nth(1)?.parse().ok()?;
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+pub async fn metric(port: u16, name: &str) -> Option<f64> {
+    let (_, body) = http_get(port, "/metrics").await?;
+    body.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}

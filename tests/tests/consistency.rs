@@ -1,0 +1,423 @@
+//! Terraform agrees with the operator:
+//! - every action and resource the operator's rendered tenant policies use is allowed by the
+//!   tenant permissions boundary (deploy/policies/tenant-boundary.json.tpl, which Terraform and
+//!   the local stack both render);
+//! - every AWS action the operator calls (found in its own source) is allowed by the operator
+//!   role policy in Terraform (terraform/modules/operator/operator-policy.json.tpl).
+//!
+//! Both checks are shown to fail on a mutated copy that lacks one needed action.
+
+use std::collections::BTreeSet;
+
+use crds::api::{AgentKind, AgentSpec, Integration};
+use crds::naming::TenantName;
+use operator::config::CellConfig;
+use operator::policy::{self, Decision, Request};
+use serde_json::Value;
+
+const ACCOUNT: &str = "123456789012";
+const REGION: &str = "eu-west-1";
+const CLUSTER: &str = "openclaw-prod";
+const BUCKET: &str = "openclaw-tenants-prod";
+const DB_RESOURCE_ID: &str = "db-ABCDEFGHIJKLMNOP";
+const BOUNDARY: &str = "arn:aws:iam::123456789012:policy/openclaw/openclaw-tenant-boundary";
+const EXECUTION_ROLE: &str = "arn:aws:iam::123456789012:role/openclaw-task-execution";
+
+fn repo(path: &str) -> String {
+    std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(path),
+    )
+    .unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Renders a `${name}` template as Terraform's templatefile would, with these values.
+fn render(template: &str, vars: &[(&str, &str)]) -> Value {
+    let mut t = template.to_owned();
+    for (k, v) in vars {
+        t = t.replace(&format!("${{{k}}}"), v);
+    }
+    assert!(!t.contains("${"), "unrendered placeholder left in:\n{t}");
+    serde_json::from_str(&t).expect("template renders to JSON")
+}
+
+fn boundary() -> Value {
+    render(
+        &repo("deploy/policies/tenant-boundary.json.tpl"),
+        &[
+            ("partition", "aws"),
+            ("region", REGION),
+            ("account_id", ACCOUNT),
+            ("tenant_bucket", BUCKET),
+            ("db_resource_id", DB_RESOURCE_ID),
+        ],
+    )
+}
+
+fn operator_policy() -> Value {
+    render(
+        &repo("terraform/modules/operator/operator-policy.json.tpl"),
+        &[
+            ("partition", "aws"),
+            ("region", REGION),
+            ("account_id", ACCOUNT),
+            ("cluster_name", CLUSTER),
+            ("boundary_arn", BOUNDARY),
+            ("execution_role_arn", EXECUTION_ROLE),
+            ("db_identifier", "openclaw-prod"),
+            ("operator_service", "openclaw-operator"),
+        ],
+    )
+}
+
+fn cell() -> CellConfig {
+    CellConfig {
+        name: "prod".into(),
+        region: REGION.into(),
+        account_id: ACCOUNT.into(),
+        partition: "aws".into(),
+        aws_endpoint_url: None,
+        ecs_cluster: CLUSTER.into(),
+        subnets: vec!["subnet-1".into()],
+        security_groups: vec!["sg-1".into()],
+        agent_image: "openclaw/agent:1".into(),
+        execution_role_arn: EXECUTION_ROLE.into(),
+        permissions_boundary_arn: BOUNDARY.into(),
+        tenant_bucket: BUCKET.into(),
+        agent_database_host: None,
+    }
+}
+
+/// Concrete resources a tenant agent touches under its rendered policy: each pattern with its
+/// wildcards filled in the way AWS would (a secret's random suffix, an object key, a stream).
+fn concrete(pattern: &str) -> String {
+    pattern.replace("??????", "AbC123").replace('*', "x")
+}
+
+/// (action, resource) pairs the boundary must allow, for every kind with every integration.
+fn tenant_requests() -> Vec<(String, String)> {
+    let t = TenantName::parse("acme-corp").expect("name");
+    let mut out = Vec::new();
+    for (kind, integrations, model) in [
+        (
+            AgentKind::Butler,
+            vec![Integration::Gmail, Integration::Calendar],
+            "anthropic.claude-3-5-haiku-20241022-v1:0",
+        ),
+        (AgentKind::Scout, vec![], "us.amazon.nova-lite-v1:0"),
+        (
+            AgentKind::Strategist,
+            vec![Integration::Hubspot, Integration::Salesforce],
+            "amazon.nova-pro-v1:0",
+        ),
+    ] {
+        let spec = AgentSpec {
+            kind,
+            model: model.into(),
+            desired_count: 1,
+            cpu: 256,
+            memory: 512,
+            image: None,
+            integrations: integrations.into_iter().collect(),
+        };
+        let doc = operator::render::render_agent(&cell(), &t, &spec).inline_policy;
+        for (actions, resource) in policy::resources(&doc) {
+            for a in actions {
+                out.push((a, concrete(&resource)));
+            }
+        }
+    }
+    out
+}
+
+fn boundary_gaps(boundary: &Value) -> Vec<String> {
+    tenant_requests()
+        .into_iter()
+        .filter(|(a, r)| {
+            let req = Request {
+                action: a,
+                resource: r,
+                context: vec![],
+            };
+            policy::evaluate(&[boundary], &req) != Decision::Allow
+        })
+        .map(|(a, r)| format!("{a} on {r}"))
+        .collect()
+}
+
+/// The AWS operations the operator's code calls: `.ecs.create_service()` and the like, found in
+/// its source, as IAM actions (`ecs:CreateService`).
+fn operator_actions() -> BTreeSet<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../operator/src");
+    let mut out = BTreeSet::new();
+    let mut files = vec![dir.clone()];
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            for e in std::fs::read_dir(&p).expect("read dir") {
+                files.push(e.expect("entry").path());
+            }
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).expect("read");
+        let compact: String = text.split_whitespace().collect();
+        for (client, prefix) in [
+            (".ecs.", "ecs"),
+            (".iam.", "iam"),
+            (".secrets.", "secretsmanager"),
+            (".rds.", "rds"),
+        ] {
+            for (i, _) in compact.match_indices(client) {
+                let rest = &compact[i + client.len()..];
+                let op: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                // AWS operations are two words or more (`get_role`); collection methods on
+                // fields that happen to share a client's name (`secrets.iter()`) are not.
+                if !op.contains('_') || !rest[op.len()..].starts_with("()") {
+                    continue;
+                }
+                let camel: String = op
+                    .split('_')
+                    .map(|w| {
+                        let mut c = w.chars();
+                        c.next()
+                            .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                out.insert(format!("{prefix}:{camel}"));
+            }
+        }
+    }
+    out
+}
+
+/// AWS's documented dependent actions: calls that also need these permissions.
+fn dependents(action: &str) -> Vec<&'static str> {
+    match action {
+        "ecs:RegisterTaskDefinition" => vec!["iam:PassRole", "ecs:TagResource"],
+        "ecs:CreateService" => vec!["ecs:TagResource"],
+        "iam:CreateRole" => vec!["iam:TagRole"],
+        "secretsmanager:CreateSecret" => vec!["secretsmanager:TagResource"],
+        _ => vec![],
+    }
+}
+
+/// The resources each operator action is called on, and the condition keys the call carries.
+fn operator_requests(action: &str) -> Vec<(String, Vec<(&'static str, String)>)> {
+    let arn = |s: &str| format!("arn:aws:{s}");
+    let role = arn(&format!(
+        "iam::{ACCOUNT}:role/openclaw/tenants/openclaw-acme-scout"
+    ));
+    let secret = arn(&format!(
+        "secretsmanager:{REGION}:{ACCOUNT}:secret:/openclaw/acme/db-AbC123"
+    ));
+    let cluster = arn(&format!("ecs:{REGION}:{ACCOUNT}:cluster/{CLUSTER}"));
+    let service = arn(&format!(
+        "ecs:{REGION}:{ACCOUNT}:service/{CLUSTER}/openclaw-acme-scout"
+    ));
+    let task_def = arn(&format!(
+        "ecs:{REGION}:{ACCOUNT}:task-definition/openclaw-acme-scout:3"
+    ));
+    let ecs_ctx = vec![
+        ("ecs:cluster", cluster.clone()),
+        ("ecs:task-definition", task_def.clone()),
+    ];
+    match action {
+        "iam:GetAccountAuthorizationDetails" | "secretsmanager:ListSecrets" => {
+            vec![("*".into(), vec![])]
+        }
+        "iam:PassRole" => vec![
+            (
+                role,
+                vec![("iam:PassedToService", "ecs-tasks.amazonaws.com".into())],
+            ),
+            (
+                EXECUTION_ROLE.into(),
+                vec![("iam:PassedToService", "ecs-tasks.amazonaws.com".into())],
+            ),
+        ],
+        a if a.starts_with("iam:") => {
+            vec![(role, vec![("iam:PermissionsBoundary", BOUNDARY.into())])]
+        }
+        a if a.starts_with("secretsmanager:") => vec![(secret, vec![])],
+        "ecs:ListServices" => vec![("*".into(), ecs_ctx)],
+        "ecs:RegisterTaskDefinition"
+        | "ecs:DescribeTaskDefinition"
+        | "ecs:DeregisterTaskDefinition" => {
+            vec![(task_def, ecs_ctx)]
+        }
+        "ecs:ListTaskDefinitions" => vec![("*".into(), ecs_ctx)],
+        "ecs:TagResource" => vec![(service, ecs_ctx.clone()), (task_def, ecs_ctx)],
+        a if a.starts_with("ecs:") => vec![(service, ecs_ctx)],
+        a if a.starts_with("rds:") => vec![(
+            arn(&format!("rds:{REGION}:{ACCOUNT}:db:openclaw-prod")),
+            vec![],
+        )],
+        other => panic!("no resource known for {other}: teach operator_requests"),
+    }
+}
+
+fn operator_gaps(policy_doc: &Value) -> Vec<String> {
+    let mut actions = operator_actions();
+    let deps: Vec<String> = actions
+        .iter()
+        .flat_map(|a| dependents(a))
+        .map(str::to_owned)
+        .collect();
+    actions.extend(deps);
+    let mut gaps = Vec::new();
+    for a in &actions {
+        for (resource, ctx) in operator_requests(a) {
+            let req = Request {
+                action: a,
+                resource: &resource,
+                context: ctx.iter().map(|(k, v)| (*k, v.as_str())).collect(),
+            };
+            if policy::evaluate(&[policy_doc], &req) != Decision::Allow {
+                gaps.push(format!("{a} on {resource}"));
+            }
+        }
+    }
+    gaps
+}
+
+fn remove_action(doc: &Value, action: &str) -> Value {
+    let mut doc = doc.clone();
+    for s in doc["Statement"].as_array_mut().expect("statements") {
+        if let Some(Value::Array(a)) = s.get_mut("Action") {
+            a.retain(|x| x.as_str() != Some(action));
+        } else if s.get("Action").and_then(Value::as_str) == Some(action) {
+            s["Action"] = Value::Array(vec![]);
+        }
+    }
+    doc
+}
+
+#[test]
+fn the_operator_source_is_scanned_for_its_calls() {
+    let actions = operator_actions();
+    for must in [
+        "ecs:CreateService",
+        "iam:PutRolePolicy",
+        "secretsmanager:CreateSecret",
+        "iam:GetAccountAuthorizationDetails",
+        "ecs:DescribeServices",
+    ] {
+        assert!(
+            actions.contains(must),
+            "{must} not found in the operator's source: {actions:?}"
+        );
+    }
+    assert!(actions.len() >= 25, "{actions:?}");
+}
+
+#[test]
+fn the_boundary_allows_everything_tenant_policies_grant() {
+    let gaps = boundary_gaps(&boundary());
+    assert!(
+        gaps.is_empty(),
+        "the boundary refuses what tenant policies grant:\n{}",
+        gaps.join("\n")
+    );
+}
+
+#[test]
+fn the_operator_role_allows_every_call_the_operator_makes() {
+    let gaps = operator_gaps(&operator_policy());
+    assert!(
+        gaps.is_empty(),
+        "the operator role in Terraform lacks:\n{}",
+        gaps.join("\n")
+    );
+}
+
+#[test]
+fn a_boundary_missing_a_needed_action_is_caught() {
+    let mutated = remove_action(&boundary(), "bedrock:InvokeModel");
+    let gaps = boundary_gaps(&mutated);
+    assert!(
+        !gaps.is_empty()
+            && gaps
+                .iter()
+                .all(|g| g.to_lowercase().starts_with("bedrock:invokemodel on")),
+        "{gaps:?}"
+    );
+}
+
+#[test]
+fn an_operator_role_missing_a_needed_action_is_caught() {
+    for action in [
+        "iam:PutRolePolicy",
+        "ecs:RegisterTaskDefinition",
+        "secretsmanager:RestoreSecret",
+        "iam:PassRole",
+    ] {
+        let mutated = remove_action(&operator_policy(), action);
+        let gaps = operator_gaps(&mutated);
+        assert!(
+            gaps.iter().any(|g| g.starts_with(&format!("{action} on"))),
+            "{action}: {gaps:?}"
+        );
+        assert!(
+            gaps.iter().all(|g| g.starts_with(&format!("{action} on"))),
+            "{action}: {gaps:?}"
+        );
+    }
+}
+
+#[test]
+fn tenant_policies_never_reach_another_tenants_resources_through_the_boundary() {
+    // Effective permissions (inline policy ∩ boundary) of tenant acme-corp against tenant
+    // acme-corp-b (a prefix look-alike) and globex: all denied; its own: allowed.
+    let b = boundary();
+    let me = TenantName::parse("acme-corp").expect("name");
+    let spec = AgentSpec {
+        kind: AgentKind::Butler,
+        model: "amazon.nova-lite-v1:0".into(),
+        desired_count: 1,
+        cpu: 256,
+        memory: 512,
+        image: None,
+        integrations: [Integration::Gmail].into(),
+    };
+    let doc = operator::render::render_agent(&cell(), &me, &spec).inline_policy;
+    let check = |t: &TenantName, want: Decision| {
+        let secret = format!(
+            "arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{}-AbC123",
+            t.db_secret_name()
+        );
+        let object = format!("arn:aws:s3:::{BUCKET}/{}notes.txt", t.s3_prefix());
+        let log = format!(
+            "arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{}:log-stream:s",
+            t.log_group(AgentKind::Butler)
+        );
+        for (action, resource) in [
+            ("secretsmanager:GetSecretValue", secret),
+            ("s3:GetObject", object),
+            ("logs:PutLogEvents", log),
+        ] {
+            let req = Request {
+                action,
+                resource: &resource,
+                context: vec![],
+            };
+            assert_eq!(
+                policy::effective(&[&doc], Some(&b), &req),
+                want,
+                "{action} on {resource}"
+            );
+        }
+    };
+    check(&me, Decision::Allow);
+    check(
+        &TenantName::parse("acme-corp-b").expect("name"),
+        Decision::NotAllowed,
+    );
+    check(
+        &TenantName::parse("globex").expect("name"),
+        Decision::NotAllowed,
+    );
+}
