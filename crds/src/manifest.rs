@@ -24,8 +24,8 @@ impl Object {
     /// `tenant/acme` or `agent/acme/butler`, as `apply` reports it.
     pub fn display_id(&self) -> String {
         match self {
-            Object::Tenant(t) => format!("tenant/{}", t.metadata.name),
-            Object::Agent(a) => format!("agent/{}/{}", a.metadata.tenant, a.spec.kind),
+            Object::Tenant(t) => format!("tenant/{}", shown_name(&t.metadata.name)),
+            Object::Agent(a) => format!("agent/{}/{}", shown_name(&a.metadata.tenant), a.spec.kind),
         }
     }
 
@@ -35,6 +35,17 @@ impl Object {
             Object::Agent(a) => validate::validate_agent(a),
         }
     }
+}
+
+/// A name as it may appear in a message: as is when valid, else quoted and cut short, so that
+/// hostile input can neither flood an error nor pose as another object.
+fn shown_name(name: &str) -> String {
+    if crate::naming::TenantName::parse(name).is_ok() {
+        return name.to_owned();
+    }
+    let cut: String = name.chars().take(40).collect();
+    let more = if name.chars().count() > 40 { "…" } else { "" };
+    format!("{cut:?}{more}")
 }
 
 /// A problem with one document of a manifest.
@@ -272,5 +283,84 @@ spec:
     fn oversize_manifests_are_refused() {
         let text = "#".repeat(MAX_MANIFEST_BYTES + 1);
         assert!(parse_and_validate(&text).is_err());
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    //! Hostile input never becomes a command: every manifest is rejected with an error or
+    //! accepted with names that meet the naming rule (and so quote safely everywhere).
+    use super::*;
+    use crate::naming::TenantName;
+    use proptest::prelude::*;
+
+    fn hostile() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z][a-z0-9-]{1,30}[a-z0-9]",
+            ".{0,80}",
+            Just("acme'; DROP TABLE openclaw.tenants; --".to_owned()),
+            Just("acme\"".to_owned()),
+            Just("../../etc".to_owned()),
+            Just("acme/*".to_owned()),
+            Just("аcme".to_owned()),
+            Just("acme\u{200b}".to_owned()),
+            Just("ACME".to_owned()),
+            Just("a".repeat(5000)),
+            Just("acme\nkind: Agent".to_owned()),
+        ]
+    }
+
+    fn tenant_doc(name: &str, region: &str, model: &str) -> String {
+        let v = serde_json::json!({
+            "apiVersion": "openclaw.io/v1alpha1", "kind": "Tenant",
+            "metadata": {"name": name},
+            "spec": {"displayName": name, "region": region,
+                     "agents": [{"kind": "scout", "model": model}]}
+        });
+        serde_yaml::to_string(&v).unwrap_or_default()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn manifests_with_hostile_names_are_rejected_or_safe(name in hostile(), region in hostile(), model in hostile()) {
+            match parse_and_validate(&tenant_doc(&name, &region, &model)) {
+                Ok(objs) => {
+                    prop_assert_eq!(objs.len(), 1);
+                    let t = TenantName::parse(&name);
+                    prop_assert!(t.is_ok(), "accepted an invalid name {:?}", name);
+                    let t = t.expect("checked");
+                    prop_assert!(t.pg_schema().chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+                    prop_assert!(!t.secret_prefix().contains(".."));
+                    prop_assert!(crate::validate::model_ok(&model) && crate::validate::region_ok(&region));
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    prop_assert!(!msg.is_empty());
+                    prop_assert!(msg.len() < 4000, "error too long: {} bytes", msg.len());
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics_the_parser(text in ".{0,400}") {
+            let _ = parse_and_validate(&text);
+        }
+
+        #[test]
+        fn yaml_anchors_and_aliases_do_not_change_meaning(name in "[a-z][a-z0-9-]{1,30}[a-z0-9]") {
+            let doc = format!(
+                "apiVersion: openclaw.io/v1alpha1\nkind: Tenant\nmetadata: {{name: &n {name}}}\nspec: {{displayName: *n, region: us-east-1}}\n"
+            );
+            let objs = parse_and_validate(&doc).expect("aliases are plain values");
+            match &objs[0] {
+                Object::Tenant(t) => {
+                    prop_assert_eq!(&t.metadata.name, &name);
+                    prop_assert_eq!(&t.spec.display_name, &name);
+                }
+                Object::Agent(_) => prop_assert!(false, "wrong kind"),
+            }
+        }
     }
 }

@@ -205,67 +205,8 @@ pub async fn build(
         }
     }
     // IAM roles under the tenant path, with everything in one paginated listing.
-    let mut marker: Option<String> = None;
-    loop {
-        clients.throttle.acquire(Bucket::Iam).await;
-        let r = clients
-            .iam
-            .get_account_authorization_details()
-            .filter(EntityType::Role)
-            .max_items(1000)
-            .set_marker(marker.clone())
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("IAM", "GetAccountAuthorizationDetails", &e))?;
-        for d in r.role_detail_list() {
-            if d.path() != Some(naming::TENANT_ROLE_PATH) {
-                continue;
-            }
-            let (Some(name), Some(arn)) = (d.role_name(), d.arn()) else {
-                continue;
-            };
-            let role = ObservedRole {
-                name: name.to_owned(),
-                arn: arn.to_owned(),
-                path: naming::TENANT_ROLE_PATH.to_owned(),
-                boundary_arn: d
-                    .permissions_boundary()
-                    .and_then(|b| b.permissions_boundary_arn())
-                    .map(str::to_owned),
-                trust_policy: d
-                    .assume_role_policy_document()
-                    .and_then(policy::decode_document),
-                tags: d
-                    .tags()
-                    .iter()
-                    .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                    .collect(),
-                inline_policies: d
-                    .role_policy_list()
-                    .iter()
-                    .filter_map(|p| {
-                        Some((
-                            p.policy_name()?.to_owned(),
-                            p.policy_document().and_then(policy::decode_document),
-                        ))
-                    })
-                    .collect(),
-                attached_policies: d
-                    .attached_managed_policies()
-                    .iter()
-                    .filter_map(|p| p.policy_arn().map(str::to_owned))
-                    .collect(),
-            };
-            inv.roles.insert(role.name.clone(), role);
-        }
-        marker = if r.is_truncated() {
-            r.marker().map(str::to_owned)
-        } else {
-            None
-        };
-        if marker.is_none() {
-            break;
-        }
+    for role in account_roles(clients, Some(naming::TENANT_ROLE_PATH)).await? {
+        inv.roles.insert(role.name.clone(), role);
     }
     // Secrets under /openclaw/, including those scheduled for deletion.
     for s in observe::list_secrets(clients, naming::SECRET_PREFIX).await? {
@@ -307,6 +248,74 @@ pub async fn build(
     inv.pg = pg_catalog(pool).await?;
     inv.shared_rls = shared_rls(pool).await?;
     Ok(inv)
+}
+
+/// Every role of the account (or those under `path`), with inline policies, boundary, tags and
+/// attached policies, from GetAccountAuthorizationDetails (paginated).
+pub async fn account_roles(clients: &Clients, path: Option<&str>) -> Result<Vec<ObservedRole>> {
+    let mut out = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        clients.throttle.acquire(Bucket::Iam).await;
+        let r = clients
+            .iam
+            .get_account_authorization_details()
+            .filter(EntityType::Role)
+            .max_items(1000)
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("IAM", "GetAccountAuthorizationDetails", &e))?;
+        for d in r.role_detail_list() {
+            if path.is_some_and(|p| d.path() != Some(p)) {
+                continue;
+            }
+            let (Some(name), Some(arn)) = (d.role_name(), d.arn()) else {
+                continue;
+            };
+            out.push(ObservedRole {
+                name: name.to_owned(),
+                arn: arn.to_owned(),
+                path: d.path().unwrap_or("/").to_owned(),
+                boundary_arn: d
+                    .permissions_boundary()
+                    .and_then(|b| b.permissions_boundary_arn())
+                    .map(str::to_owned),
+                trust_policy: d
+                    .assume_role_policy_document()
+                    .and_then(policy::decode_document),
+                tags: d
+                    .tags()
+                    .iter()
+                    .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                    .collect(),
+                inline_policies: d
+                    .role_policy_list()
+                    .iter()
+                    .filter_map(|p| {
+                        Some((
+                            p.policy_name()?.to_owned(),
+                            p.policy_document().and_then(policy::decode_document),
+                        ))
+                    })
+                    .collect(),
+                attached_policies: d
+                    .attached_managed_policies()
+                    .iter()
+                    .filter_map(|p| p.policy_arn().map(str::to_owned))
+                    .collect(),
+            });
+        }
+        marker = if r.is_truncated() {
+            r.marker().map(str::to_owned)
+        } else {
+            None
+        };
+        if marker.is_none() {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 /// One catalog query: every tenant role of this database with its attributes, memberships,
@@ -373,7 +382,7 @@ async fn pg_catalog(pool: &PgPool) -> Result<BTreeMap<String, ObservedPg>> {
     Ok(out)
 }
 
-async fn shared_rls(pool: &PgPool) -> Result<SharedRls> {
+pub async fn shared_rls(pool: &PgPool) -> Result<SharedRls> {
     let row = sqlx::query(
         "SELECT c.relrowsecurity, c.relforcerowsecurity, \
            EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'tenant_isolation') AS policy \

@@ -12,6 +12,7 @@ pub mod diff;
 pub mod error;
 pub mod execute;
 pub mod inventory;
+pub mod isolation;
 pub mod metrics;
 pub mod observe;
 pub mod pg_tenant;

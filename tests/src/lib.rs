@@ -23,6 +23,7 @@ pub fn unique_name(prefix: &str) -> String {
 }
 
 pub mod fakes;
+pub mod moto;
 pub mod process;
 
 /// A database of its own for one test, migrated.
@@ -102,8 +103,15 @@ impl Harness {
     /// A harness whose configuration `edit` adjusts first. Each harness is a cell of its own
     /// (unique cell name), so one test's orphan scan never sees another test's resources.
     pub async fn with(edit: impl FnOnce(&mut operator::config::Config)) -> Harness {
+        Harness::build(stack_config(), edit).await
+    }
+
+    /// A harness on the cell described by `config` (e.g. a private emulator's).
+    pub async fn build(
+        mut config: operator::config::Config,
+        edit: impl FnOnce(&mut operator::config::Config),
+    ) -> Harness {
         let db = TestDb::new().await;
-        let mut config = stack_config();
         config.database_url = Some(db.url.clone());
         if let Some(cell) = config.cell.as_mut() {
             cell.name = unique_name("cell");

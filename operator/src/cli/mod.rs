@@ -107,6 +107,12 @@ pub enum DeleteWhat {
 pub enum AuditCommand {
     /// Recompute the audit log's hash chain and report the first broken row.
     Verify,
+    /// Walk the live deployment for paths across tenants; exits non-zero on a finding.
+    Isolation {
+        /// The operator's own role (ARN or name), which may manage every tenant's secrets.
+        #[arg(long, env = "OPENCLAW_OPERATOR_ROLE")]
+        operator_role: Option<String>,
+    },
 }
 
 /// Runs one command; the returned string is printed on success.
@@ -130,6 +136,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<String> {
             let since = since.as_deref().map(parse_since).transpose()?;
             let rows = crate::cost::report(&pool, &config.operator.prices, since).await?;
             Ok(crate::cost::table(&rows))
+        }
+        Command::Audit {
+            command: AuditCommand::Isolation { operator_role },
+        } => {
+            let pool = store::connect(&url, 4).await?;
+            let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+            let r = crate::runtime::reconciler(&config, pool, metrics, "audit".into()).await?;
+            let findings = crate::isolation::audit(&r, operator_role.as_deref()).await?;
+            if findings.is_empty() {
+                return Ok("isolation audit: no path across tenants found\n".into());
+            }
+            let mut out = String::new();
+            for f in &findings {
+                out.push_str(&format!("{f}\n"));
+            }
+            print!("{out}");
+            bail!("isolation audit: {} finding(s)", findings.len());
         }
         Command::Resync => {
             init_tracing();
@@ -203,7 +226,13 @@ pub async fn plan(
 pub async fn execute(pool: &sqlx::PgPool, command: Command) -> anyhow::Result<String> {
     let mut conn = pool.acquire().await.context("store connection")?;
     match command {
-        Command::Operator | Command::Plan { .. } | Command::Resync | Command::Cost { .. } => {
+        Command::Operator
+        | Command::Plan { .. }
+        | Command::Resync
+        | Command::Cost { .. }
+        | Command::Audit {
+            command: AuditCommand::Isolation { .. },
+        } => {
             bail!("operator and plan need the cell configuration; use cli::run")
         }
         Command::Migrate => {

@@ -68,7 +68,8 @@
         "secretsmanager:DescribeSecret",
         "secretsmanager:RestoreSecret",
         "secretsmanager:TagResource",
-        "secretsmanager:DeleteSecret"
+        "secretsmanager:DeleteSecret",
+        "secretsmanager:GetResourcePolicy"
       ],
       "Resource": "arn:${partition}:secretsmanager:${region}:${account_id}:secret:/openclaw/*"
     },

@@ -1,0 +1,481 @@
+//! `openclaw audit isolation`: walks the live deployment (IAM, Secrets Manager, PostgreSQL) and
+//! reports every path by which one tenant's identity could reach another tenant's resource, or by
+//! which anything but a tenant's own roles and the operator could reach its secrets.
+//!
+//! Owns: the findings. Must never: change anything (drift repair does that), or print a secret.
+//! It over-reports rather than under-reports: a tenant role's inline policies are evaluated on
+//! their own, without the boundary's narrowing, and any attached managed policy is a finding.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crds::api::AgentKind;
+use crds::naming::{self, ArnContext, TenantName};
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::aws::AwsError;
+use crate::error::Result;
+use crate::inventory;
+use crate::observe::{ObservedRole, ObservedSecret};
+use crate::policy::{self, Decision, Request};
+use crate::reconcile::Reconciler;
+
+/// One path across a tenant boundary.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Finding {
+    /// iam_policy, iam_wildcard, iam_trust, iam_managed_policy, secret_policy, secret_reader,
+    /// pg_grant, pg_membership, pg_role_attribute, pg_rls.
+    pub kind: &'static str,
+    /// Who could act (a role).
+    pub subject: String,
+    /// What it could reach.
+    pub reaches: String,
+    pub detail: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:<18} {} -> {}: {}",
+            self.kind, self.subject, self.reaches, self.detail
+        )
+    }
+}
+
+fn docs(role: &ObservedRole) -> Vec<&Value> {
+    role.inline_policies.values().flatten().collect()
+}
+
+/// Actions that support no resource-level permission: `*` is the only resource they take.
+const NO_RESOURCE_LEVEL: [&str; 3] = [
+    "secretsmanager:listsecrets",
+    "iam:getaccountauthorizationdetails",
+    "ecs:listservices",
+];
+
+/// IAM paths (pure): every role in the account against every tenant's secrets; tenant roles
+/// also against other tenants' objects and logs, for wildcards, and for their trust policy.
+pub fn iam_findings(
+    tenants: &[TenantName],
+    roles: &[ObservedRole],
+    secrets: &BTreeMap<String, ObservedSecret>,
+    arn: &ArnContext,
+    bucket: &str,
+    operator_role: Option<&str>,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for role in roles {
+        let owner = (role.path == naming::TENANT_ROLE_PATH)
+            .then(|| naming::parse_agent_resource_name(&role.name).map(|(t, _)| t))
+            .flatten();
+        if operator_role.is_some_and(|o| o == role.arn || o == role.name) {
+            continue;
+        }
+        let docs = docs(role);
+        for (name, secret) in secrets {
+            let Some(secret_tenant) = naming::parse_secret_name(name) else {
+                continue;
+            };
+            if owner.as_ref() == Some(&secret_tenant) || !tenants.contains(&secret_tenant) {
+                continue;
+            }
+            for action in [
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:PutSecretValue",
+            ] {
+                let req = Request {
+                    action,
+                    resource: &secret.arn,
+                    context: vec![],
+                };
+                if policy::evaluate(&docs, &req) == Decision::Allow {
+                    out.push(Finding {
+                        kind: if owner.is_some() {
+                            "iam_policy"
+                        } else {
+                            "secret_reader"
+                        },
+                        subject: role.arn.clone(),
+                        reaches: secret.arn.clone(),
+                        detail: format!("{action} is allowed"),
+                    });
+                }
+            }
+        }
+        let Some(owner) = owner else { continue };
+        for other in tenants.iter().filter(|t| **t != owner) {
+            let object = format!("{}/{}any-object", arn.bucket_arn(bucket), other.s3_prefix());
+            let mut targets = vec![("s3:GetObject", object.clone()), ("s3:PutObject", object)];
+            for kind in AgentKind::ALL {
+                targets.push((
+                    "logs:PutLogEvents",
+                    format!("{}:log-stream:any", arn.log_group_arn(other, kind)),
+                ));
+            }
+            for (action, resource) in targets {
+                let req = Request {
+                    action,
+                    resource: &resource,
+                    context: vec![],
+                };
+                if policy::evaluate(&docs, &req) == Decision::Allow {
+                    out.push(Finding {
+                        kind: "iam_policy",
+                        subject: role.arn.clone(),
+                        reaches: resource,
+                        detail: format!("{action} on tenant {other}'s resource is allowed"),
+                    });
+                }
+            }
+        }
+        for doc in &docs {
+            for (actions, resource) in policy::resources(doc) {
+                let scoped: Vec<&String> = actions
+                    .iter()
+                    .filter(|a| !NO_RESOURCE_LEVEL.contains(&a.as_str()))
+                    .collect();
+                if resource == "*" && !scoped.is_empty() {
+                    out.push(Finding {
+                        kind: "iam_wildcard",
+                        subject: role.arn.clone(),
+                        reaches: "*".into(),
+                        detail: format!("{scoped:?} on every resource"),
+                    });
+                }
+            }
+        }
+        for arn_attached in &role.attached_policies {
+            out.push(Finding {
+                kind: "iam_managed_policy",
+                subject: role.arn.clone(),
+                reaches: arn_attached.clone(),
+                detail: "a managed policy is attached to a tenant role (OpenClaw attaches none)"
+                    .into(),
+            });
+        }
+        if let Some(trust) = &role.trust_policy {
+            let stmts: Vec<&Value> = match trust.get("Statement") {
+                Some(Value::Array(a)) => a.iter().collect(),
+                Some(one) => vec![one],
+                None => vec![],
+            };
+            for s in stmts {
+                if s.get("Effect").and_then(Value::as_str) != Some("Allow") {
+                    continue;
+                }
+                let principal = s.get("Principal").cloned().unwrap_or(Value::Null);
+                let only_ecs = principal.as_object().is_some_and(|p| {
+                    p.len() == 1
+                        && p.get("Service").is_some_and(|v| {
+                            v == "ecs-tasks.amazonaws.com"
+                                || v.as_array().is_some_and(|a| {
+                                    a.iter().all(|x| x == "ecs-tasks.amazonaws.com")
+                                })
+                        })
+                });
+                if !only_ecs {
+                    out.push(Finding {
+                        kind: "iam_trust",
+                        subject: principal.to_string(),
+                        reaches: role.arn.clone(),
+                        detail: "may assume a tenant role (only ECS tasks should)".into(),
+                    });
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// PostgreSQL paths: role attributes, memberships, grants across tenant schemas or on the control
+/// plane, and the shared tables' RLS guard.
+pub async fn pg_findings(pool: &PgPool, tenants: &[TenantName]) -> Result<Vec<Finding>> {
+    let mut out = Vec::new();
+    let names: Vec<String> = tenants.iter().map(|t| t.pg_role()).collect();
+    let attrs: Vec<(String, bool, bool, bool, bool, bool)> = sqlx::query_as(
+        "SELECT rolname::text, rolsuper, rolbypassrls, rolcreaterole, rolcreatedb, rolreplication \
+         FROM pg_roles WHERE rolname = ANY($1)",
+    )
+    .bind(&names)
+    .fetch_all(pool)
+    .await?;
+    for (role, sup, bypass, createrole, createdb, repl) in attrs {
+        for (on, what) in [
+            (sup, "SUPERUSER"),
+            (bypass, "BYPASSRLS"),
+            (createrole, "CREATEROLE"),
+            (createdb, "CREATEDB"),
+            (repl, "REPLICATION"),
+        ] {
+            if on {
+                out.push(Finding {
+                    kind: "pg_role_attribute",
+                    subject: role.clone(),
+                    reaches: "every tenant's rows".into(),
+                    detail: format!("role has {what}"),
+                });
+            }
+        }
+    }
+    let members: Vec<(String, String)> = sqlx::query_as(
+        "SELECT u.rolname::text, g.rolname::text FROM pg_auth_members m \
+         JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member \
+         WHERE u.rolname = ANY($1) AND g.rolname <> 'openclaw_tenant'",
+    )
+    .bind(&names)
+    .fetch_all(pool)
+    .await?;
+    for (role, group) in members {
+        out.push(Finding {
+            kind: "pg_membership",
+            subject: role,
+            reaches: group.clone(),
+            detail: format!("member of {group}: inherits its rights"),
+        });
+    }
+    let grants: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT grantee::text, table_schema::text, table_name::text, privilege_type::text \
+         FROM information_schema.role_table_grants WHERE grantee = ANY($1) AND table_schema <> grantee",
+    )
+    .bind(&names)
+    .fetch_all(pool)
+    .await?;
+    for (role, schema, table, privilege) in grants {
+        out.push(Finding {
+            kind: "pg_grant",
+            subject: role,
+            reaches: format!("{schema}.{table}"),
+            detail: format!("{privilege} granted outside its own schema"),
+        });
+    }
+    let schema_acl: Vec<(String, String)> = sqlx::query_as(
+        "SELECT r.rolname::text, n.nspname::text FROM pg_namespace n, aclexplode(n.nspacl) a \
+         JOIN pg_roles r ON r.oid = a.grantee WHERE r.rolname = ANY($1) AND n.nspname <> r.rolname \
+         GROUP BY 1, 2",
+    )
+    .bind(&names)
+    .fetch_all(pool)
+    .await?;
+    for (role, schema) in schema_acl {
+        out.push(Finding {
+            kind: "pg_grant",
+            subject: role,
+            reaches: schema.clone(),
+            detail: format!("rights on schema {schema}"),
+        });
+    }
+    let rls = inventory::shared_rls(pool).await?;
+    if !rls.intact() {
+        out.push(Finding {
+            kind: "pg_rls",
+            subject: "every tenant role".into(),
+            reaches: "shared.usage".into(),
+            detail: format!("row-level security weakened: {rls:?}"),
+        });
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Secret resource policies: OpenClaw sets none, so any policy is a path to review.
+async fn secret_policy_findings(
+    r: &Reconciler,
+    secrets: &BTreeMap<String, ObservedSecret>,
+    tenants: &[TenantName],
+) -> Result<Vec<Finding>> {
+    let mut out = Vec::new();
+    for (name, s) in secrets {
+        if !naming::parse_secret_name(name).is_some_and(|t| tenants.contains(&t)) {
+            continue;
+        }
+        r.clients
+            .throttle
+            .acquire(crate::throttle::Bucket::SecretsRead)
+            .await;
+        let resp = r
+            .clients
+            .secrets
+            .get_resource_policy()
+            .secret_id(&s.arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("SecretsManager", "GetResourcePolicy", &e))?;
+        if let Some(p) = resp.resource_policy().filter(|p| !p.trim().is_empty()) {
+            let grants = serde_json::from_str::<Value>(p)
+                .ok()
+                .map(|d| {
+                    let stmts = d["Statement"].as_array().cloned().unwrap_or_default();
+                    stmts
+                        .iter()
+                        .filter(|x| x["Effect"] == "Allow")
+                        .map(|x| x["Principal"].to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_else(|| "unparseable policy".into());
+            out.push(Finding {
+                kind: "secret_policy",
+                subject: grants,
+                reaches: s.arn.clone(),
+                detail: "the secret has a resource policy (OpenClaw sets none)".into(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Every finding in the deployment, for the tenants in the store.
+pub async fn audit(r: &Reconciler, operator_role: Option<&str>) -> Result<Vec<Finding>> {
+    let tenants: Vec<TenantName> = {
+        let mut conn = r
+            .pool
+            .acquire()
+            .await
+            .map_err(crate::store::StoreError::from)?;
+        crate::store::tenant_names(&mut conn)
+            .await?
+            .iter()
+            .filter_map(|n| TenantName::parse(n).ok())
+            .collect()
+    };
+    let roles = inventory::account_roles(&r.clients, None).await?;
+    let secrets: BTreeMap<String, ObservedSecret> =
+        crate::observe::list_secrets(&r.clients, naming::SECRET_PREFIX)
+            .await?
+            .into_iter()
+            .map(|s| (s.name.clone(), s))
+            .collect();
+    let mut out = iam_findings(
+        &tenants,
+        &roles,
+        &secrets,
+        &r.cell.arn_context(),
+        &r.cell.tenant_bucket,
+        operator_role,
+    );
+    out.extend(secret_policy_findings(r, &secrets, &tenants).await?);
+    out.extend(pg_findings(&r.pool, &tenants).await?);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::render_agent;
+    use crate::render::tests::{agent, cell};
+    use serde_json::json;
+
+    fn role_for(t: &TenantName, kind: AgentKind) -> ObservedRole {
+        let d = render_agent(&cell(), t, &agent(kind));
+        ObservedRole {
+            name: d.role_name.clone(),
+            arn: d.role_arn.clone(),
+            path: naming::TENANT_ROLE_PATH.into(),
+            boundary_arn: Some(d.boundary_arn.clone()),
+            trust_policy: Some(d.trust_policy.clone()),
+            tags: d.tags.clone(),
+            inline_policies: [(d.inline_policy_name.clone(), Some(d.inline_policy.clone()))].into(),
+            attached_policies: vec![],
+        }
+    }
+
+    fn secret(t: &TenantName) -> (String, ObservedSecret) {
+        let name = t.db_secret_name();
+        (
+            name.clone(),
+            ObservedSecret {
+                arn: format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}-AbC123"),
+                name,
+                scheduled_for_deletion: false,
+                tags: Default::default(),
+            },
+        )
+    }
+
+    #[test]
+    fn rendered_roles_have_no_cross_tenant_paths_and_each_plant_is_found() {
+        let a = TenantName::parse("acme").expect("a");
+        let b = TenantName::parse("acme-b").expect("b");
+        let tenants = vec![a.clone(), b.clone()];
+        let secrets: BTreeMap<_, _> = [secret(&a), secret(&b)].into();
+        let ctx = cell().arn_context();
+        let clean = vec![
+            role_for(&a, AgentKind::Scout),
+            role_for(&b, AgentKind::Scout),
+        ];
+        let f = |roles: &[ObservedRole]| {
+            iam_findings(
+                &tenants,
+                roles,
+                &secrets,
+                &ctx,
+                "openclaw-tenants-test",
+                None,
+            )
+        };
+        assert_eq!(f(&clean), vec![]);
+
+        let mut widened = clean.clone();
+        widened[0].inline_policies.insert(
+            "extra".into(),
+            Some(json!({"Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secrets[&b.db_secret_name()].arn}]})),
+        );
+        let got = f(&widened);
+        assert_eq!(got.len(), 1, "{got:#?}");
+        assert_eq!(got[0].kind, "iam_policy");
+
+        let mut wildcard = clean.clone();
+        wildcard[0].inline_policies.insert(
+            "extra".into(),
+            Some(json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})),
+        );
+        let kinds: Vec<&str> = f(&wildcard).iter().map(|x| x.kind).collect();
+        assert_eq!(
+            kinds,
+            ["iam_policy", "iam_wildcard"],
+            "reads b's objects, and is a wildcard"
+        );
+
+        let mut trust = clean.clone();
+        trust[1].trust_policy = Some(
+            json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": clean[0].arn}, "Action": "sts:AssumeRole"}]}),
+        );
+        let got = f(&trust);
+        assert_eq!(
+            got.iter().map(|x| x.kind).collect::<Vec<_>>(),
+            ["iam_trust"]
+        );
+
+        let mut reader = clean.clone();
+        reader.push(ObservedRole {
+            name: "openclaw-task-execution".into(),
+            arn: "arn:aws:iam::123456789012:role/openclaw-task-execution".into(),
+            path: "/".into(),
+            boundary_arn: None,
+            trust_policy: None,
+            tags: Default::default(),
+            inline_policies: [("x".into(), Some(json!({"Statement": [{"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "arn:aws:secretsmanager:*:*:secret:/openclaw/*"}]})))].into(),
+            attached_policies: vec![],
+        });
+        let got = f(&reader);
+        assert_eq!(
+            got.iter().filter(|x| x.kind == "secret_reader").count(),
+            4,
+            "{got:#?}"
+        );
+        // The operator may read and write secrets.
+        let op = iam_findings(
+            &tenants,
+            &reader,
+            &secrets,
+            &ctx,
+            "openclaw-tenants-test",
+            Some("openclaw-task-execution"),
+        );
+        assert_eq!(op, vec![]);
+    }
+}
