@@ -29,6 +29,25 @@ pub mod var {
     pub const RETRY_BASE_MS: &str = "OPENCLAW_RETRY_BASE_MS";
     pub const STOP_GRACE_SECS: &str = "OPENCLAW_STOP_GRACE_SECONDS";
     pub const WORKER_ID: &str = "OPENCLAW_WORKER_ID";
+    pub const DB_AUTH: &str = "OPENCLAW_DB_AUTH";
+    pub const DB_HOST: &str = "OPENCLAW_DB_HOST";
+    pub const DB_PORT: &str = "OPENCLAW_DB_PORT";
+    pub const DB_NAME: &str = "OPENCLAW_DB_NAME";
+    pub const DB_USER: &str = "OPENCLAW_DB_USER";
+}
+
+/// How the agent logs in to PostgreSQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbLogin {
+    /// Credentials from the tenant's `/openclaw/T/db` secret.
+    Secret(String),
+    /// An IAM authentication token built with the task's credentials, over TLS.
+    Iam {
+        host: String,
+        port: u16,
+        dbname: String,
+        user: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -37,7 +56,7 @@ pub struct Config {
     pub kind: AgentKind,
     pub model: String,
     pub region: String,
-    pub db_secret: String,
+    pub db: DbLogin,
     /// (integration, secret name)
     pub oauth_secrets: Vec<(Integration, String)>,
     pub aws_endpoint: Option<String>,
@@ -74,7 +93,22 @@ impl Config {
         let kind_s = need(var::AGENT_KIND);
         let model = need(var::MODEL_ID);
         let region = need(var::REGION);
-        let db_secret = need(var::DB_SECRET);
+        let iam = get(var::DB_AUTH).as_deref() == Some("iam");
+        let db_secret = if iam {
+            String::new()
+        } else {
+            need(var::DB_SECRET)
+        };
+        let (db_host, db_port, db_name, db_user) = if iam {
+            (
+                need(var::DB_HOST),
+                need(var::DB_PORT),
+                need(var::DB_NAME),
+                need(var::DB_USER),
+            )
+        } else {
+            Default::default()
+        };
         let oauth = get(var::OAUTH_SECRETS).unwrap_or_default();
 
         let tenant = match TenantName::parse(&tenant_s) {
@@ -97,6 +131,13 @@ impl Config {
         }
         let mut oauth_secrets = Vec::new();
         if let Some(t) = &tenant {
+            if iam && !db_user.is_empty() && db_user != t.pg_role() {
+                problems.push(format!(
+                    "{}: must be this tenant's own role {}",
+                    var::DB_USER,
+                    t.pg_role()
+                ));
+            }
             if !db_secret.is_empty() && db_secret != t.db_secret_name() {
                 problems.push(format!(
                     "{}: must be this tenant's own secret {}",
@@ -130,6 +171,14 @@ impl Config {
         let poll = Duration::from_millis(number(var::POLL_MS, 2000, &mut problems));
         let retry_base = Duration::from_millis(number(var::RETRY_BASE_MS, 500, &mut problems));
         let stop_grace = Duration::from_secs(number(var::STOP_GRACE_SECS, 20, &mut problems));
+        let port: u16 = if iam {
+            db_port.parse().unwrap_or_else(|_| {
+                problems.push(format!("{}: must be a port number", var::DB_PORT));
+                0
+            })
+        } else {
+            0
+        };
         let health_addr = get(var::HEALTH_ADDR)
             .unwrap_or_else(|| "127.0.0.1:8081".into())
             .parse()
@@ -148,7 +197,16 @@ impl Config {
             kind,
             model,
             region,
-            db_secret,
+            db: if iam {
+                DbLogin::Iam {
+                    host: db_host,
+                    port,
+                    dbname: db_name,
+                    user: db_user,
+                }
+            } else {
+                DbLogin::Secret(db_secret)
+            },
             oauth_secrets,
             aws_endpoint: get(var::AWS_ENDPOINT).or_else(|| get("AWS_ENDPOINT_URL")),
             bedrock_endpoint: get(var::BEDROCK_ENDPOINT),
@@ -226,6 +284,34 @@ mod tests {
                 "{v} not reported: {errs:?}"
             );
         }
+    }
+
+    #[test]
+    fn iam_login_needs_no_secret_but_its_own_user() {
+        let mut e: Vec<(&str, &str)> = good()
+            .into_iter()
+            .filter(|(k, _)| *k != var::DB_SECRET)
+            .collect();
+        e.extend([
+            (var::DB_AUTH, "iam"),
+            (var::DB_HOST, "db.cell.internal"),
+            (var::DB_PORT, "5432"),
+            (var::DB_NAME, "openclaw"),
+            (var::DB_USER, "tenant_acme"),
+        ]);
+        let c = Config::from_env(env(&e)).expect("config");
+        assert_eq!(
+            c.db,
+            DbLogin::Iam {
+                host: "db.cell.internal".into(),
+                port: 5432,
+                dbname: "openclaw".into(),
+                user: "tenant_acme".into()
+            }
+        );
+        let i = e.len() - 1;
+        e[i] = (var::DB_USER, "tenant_globex");
+        assert!(Config::from_env(env(&e)).is_err());
     }
 
     #[test]

@@ -13,6 +13,68 @@ use sqlx::{PgPool, Row};
 
 use crate::secrets::DbCredentials;
 
+/// An RDS IAM authentication token for `user` at `host:port`, signed with the task's own
+/// credentials (from `sdk`), valid for 15 minutes.
+pub async fn iam_token(
+    sdk: &aws_config::SdkConfig,
+    region: &str,
+    host: &str,
+    port: u16,
+    user: &str,
+) -> anyhow::Result<String> {
+    let config = aws_sdk_rds::auth_token::Config::builder()
+        .hostname(host)
+        .port(u64::from(port))
+        .username(user)
+        .region(aws_config::Region::new(region.to_owned()))
+        .build()
+        .map_err(|e| anyhow::anyhow!("auth token config: {e}"))?;
+    let token = aws_sdk_rds::auth_token::AuthTokenGenerator::new(config)
+        .auth_token(sdk)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot build an IAM database token: {e}"))?;
+    Ok(token.as_str().to_owned())
+}
+
+/// Connects with IAM authentication over TLS, and keeps the pool's token fresh: every new
+/// connection uses a token younger than ten minutes (tokens expire after fifteen).
+pub async fn connect_iam(
+    sdk: aws_config::SdkConfig,
+    region: String,
+    host: String,
+    port: u16,
+    dbname: String,
+    user: String,
+) -> anyhow::Result<PgPool> {
+    let base = PgConnectOptions::new()
+        .host(&host)
+        .port(port)
+        .database(&dbname)
+        .username(&user)
+        .ssl_mode(sqlx::postgres::PgSslMode::Require)
+        .application_name("openclaw-agent");
+    let token = iam_token(&sdk, &region, &host, port, &user).await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(base.clone().password(&token))
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("cannot connect to {host}:{port}/{dbname} as {user} with IAM: {e}")
+        })?;
+    let refresh = pool.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            match iam_token(&sdk, &region, &host, port, &user).await {
+                Ok(t) => refresh.set_connect_options(base.clone().password(&t)),
+                Err(e) => tracing::warn!(error = %e, "cannot refresh the IAM database token"),
+            }
+        }
+    });
+    Ok(pool)
+}
+
 pub async fn connect(c: &DbCredentials) -> anyhow::Result<PgPool> {
     let opts = PgConnectOptions::new()
         .host(&c.host)
@@ -209,4 +271,45 @@ pub async fn account(
     .bind(id)
     .fetch_optional(pool)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn iam_tokens_are_signed_for_the_host_region_user_and_task_credentials() {
+        let creds = aws_credential_types::Credentials::new(
+            "AKIATASKROLE",
+            "secret",
+            Some("session".into()),
+            None,
+            "task",
+        );
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .credentials_provider(creds)
+            .region(aws_config::Region::new("us-west-2"))
+            .load()
+            .await;
+        let token = iam_token(&sdk, "eu-west-1", "db.cell.internal", 5432, "tenant_acme")
+            .await
+            .expect("token");
+        assert!(token.starts_with("db.cell.internal:5432/?"), "{token}");
+        assert!(token.contains("Action=connect"), "{token}");
+        assert!(token.contains("DBUser=tenant_acme"), "{token}");
+        assert!(
+            token.contains("X-Amz-Credential=AKIATASKROLE%2F"),
+            "signed with the task's key: {token}"
+        );
+        assert!(
+            token.contains("%2Feu-west-1%2Frds-db%2Faws4_request"),
+            "{token}"
+        );
+        assert!(token.contains("X-Amz-Expires=900"), "{token}");
+        assert!(token.contains("X-Amz-Security-Token=session"), "{token}");
+        assert!(
+            !token.contains("secret"),
+            "the secret key never appears in the token"
+        );
+    }
 }

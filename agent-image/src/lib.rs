@@ -61,10 +61,30 @@ impl Agent {
             bedrock_conf = bedrock_conf.endpoint_url(ep);
         }
         let bedrock = aws_sdk_bedrockruntime::Client::from_conf(bedrock_conf.build());
-        let creds = secrets::db_credentials(&secrets, &config.db_secret)
-            .await
-            .context("reading the tenant's database credentials")?;
-        let pool = db::connect(&creds).await?;
+        let pool = match &config.db {
+            config::DbLogin::Secret(name) => {
+                let creds = secrets::db_credentials(&secrets, name)
+                    .await
+                    .context("reading the tenant's database credentials")?;
+                db::connect(&creds).await?
+            }
+            config::DbLogin::Iam {
+                host,
+                port,
+                dbname,
+                user,
+            } => {
+                db::connect_iam(
+                    sdk.clone(),
+                    config.region.clone(),
+                    host.clone(),
+                    *port,
+                    dbname.clone(),
+                    user.clone(),
+                )
+                .await?
+            }
+        };
         let apis = apis::Apis::new(secrets, &config.oauth_secrets);
         Ok(Agent {
             config,

@@ -197,6 +197,30 @@ impl ArnContext {
         )
     }
 
+    /// `arn:…:rds-db:R:ACCT:dbuser:<resource-id>/tenant_T`: the one database user a tenant's
+    /// agents may connect as with IAM authentication. `None` unless the resource id is one AWS
+    /// issues (`db-`/`cluster-` and upper-case letters and digits), so no wildcard can get in.
+    pub fn db_user_arn(&self, resource_id: &str, tenant: &TenantName) -> Option<String> {
+        let body = resource_id
+            .strip_prefix("db-")
+            .or_else(|| resource_id.strip_prefix("cluster-"))?;
+        if body.is_empty()
+            || !body
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        {
+            return None;
+        }
+        Some(format!(
+            "arn:{}:rds-db:{}:{}:dbuser:{}/{}",
+            self.partition,
+            self.region,
+            self.account_id,
+            resource_id,
+            tenant.pg_role()
+        ))
+    }
+
     pub fn task_definition_family_arn_prefix(
         &self,
         tenant: &TenantName,
@@ -311,6 +335,30 @@ mod tests {
             ctx.secret_arn_pattern(&tenant.db_secret_name()),
             "arn:aws:secretsmanager:eu-west-1:111122223333:secret:/openclaw/acme-corp/db-??????"
         );
+    }
+
+    #[test]
+    fn db_user_arns_name_one_user_and_refuse_odd_resource_ids() {
+        let ctx = ArnContext {
+            partition: "aws".into(),
+            region: "eu-west-1".into(),
+            account_id: "111122223333".into(),
+        };
+        assert_eq!(
+            ctx.db_user_arn("db-ABC123", &t("acme")).as_deref(),
+            Some("arn:aws:rds-db:eu-west-1:111122223333:dbuser:db-ABC123/tenant_acme")
+        );
+        for bad in [
+            "*",
+            "db-*",
+            "db-abc",
+            "db-",
+            "x-ABC",
+            "db-ABC/tenant_x",
+            "cluster-A?",
+        ] {
+            assert_eq!(ctx.db_user_arn(bad, &t("acme")), None, "{bad}");
+        }
     }
 
     #[test]

@@ -126,7 +126,7 @@ ensure_database() { # NAME
 }
 
 # --- moto -------------------------------------------------------------------------------------------
-moto_answers() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$MOTO_PORT/moto-api/data.json" 2>/dev/null; }
+moto_answers() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$MOTO_PORT/moto-api/" 2>/dev/null; }  # data.json fails once an RDS instance exists (moto 5.2.5)
 
 # Prints the recorded moto PID if that process is alive and is a moto_server.
 our_moto_pid() {
@@ -155,7 +155,7 @@ start_moto() {
       die "moto exited before answering on port $MOTO_PORT (log above: $STATE_DIR/moto.log)"
     elif ((SECONDS >= deadline)); then
       tail -20 "$STATE_DIR/moto.log" >&2 || true
-      die "moto (pid $pid) did not answer http://127.0.0.1:$MOTO_PORT/moto-api/data.json within 30 s (log above); down.sh stops it"
+      die "moto (pid $pid) did not answer http://127.0.0.1:$MOTO_PORT/moto-api/ within 30 s (log above); down.sh stops it"
     fi
     sleep 0.2
   done

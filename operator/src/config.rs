@@ -48,6 +48,45 @@ pub struct CellConfig {
     /// operator's own store address.
     #[serde(default)]
     pub agent_database_host: Option<String>,
+    /// How agents log in to PostgreSQL: `password` (a generated password in `/openclaw/T/db`) or
+    /// `iam` (RDS IAM authentication tokens; no password exists).
+    #[serde(default)]
+    pub db_auth: DbAuth,
+    /// The cell's database as AWS describes it (RDS instance or Aurora cluster), for discovery
+    /// and compliance checks.
+    #[serde(default)]
+    pub database: Option<CellDatabase>,
+    /// The database's resource id (`db-…` / `cluster-…`), for `rds-db:connect` ARNs. Discovered
+    /// from `database` when not given.
+    #[serde(default)]
+    pub db_resource_id: Option<String>,
+    /// Filled at run time: where agents reach the store.
+    #[serde(skip)]
+    pub agent_db: Option<crate::render::DbEndpoint>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DbAuth {
+    #[default]
+    Password,
+    Iam,
+}
+
+/// The cell's database in RDS terms.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CellDatabase {
+    #[serde(default)]
+    pub rds_instance: Option<String>,
+    #[serde(default)]
+    pub aurora_cluster: Option<String>,
+    /// IAM authentication must be on (always required when `db_auth: iam`).
+    #[serde(default)]
+    pub require_iam_auth: bool,
+    /// Onboard new tenants even when the database fails a compliance check.
+    #[serde(default)]
+    pub allow_noncompliant_onboarding: bool,
 }
 
 fn default_partition() -> String {
@@ -196,6 +235,20 @@ impl CellConfig {
         }
         if !crds::validate::image_ok(&self.agent_image) {
             return Err(invalid("agent_image", "must be an image reference"));
+        }
+        if let Some(d) = &self.database {
+            if d.rds_instance.is_some() == d.aurora_cluster.is_some() {
+                return Err(invalid(
+                    "database",
+                    "name exactly one of rds_instance or aurora_cluster",
+                ));
+            }
+        }
+        if self.db_auth == DbAuth::Iam && self.database.is_none() && self.db_resource_id.is_none() {
+            return Err(invalid(
+                "db_auth",
+                "iam needs cell.database (to discover the resource id) or cell.db_resource_id",
+            ));
         }
         Ok(())
     }

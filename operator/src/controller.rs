@@ -108,6 +108,9 @@ async fn lead(
 ) {
     let queue: WorkQueue<String> = WorkQueue::new();
     let pool = reconciler.pool.clone();
+    if let Err(e) = reconciler.refresh_cell().await {
+        tracing::warn!(error = %e, "cannot read the cell's database through the RDS API");
+    }
     let (lost_tx, mut lost_rx) = watch::channel(false);
 
     // Lease renewal: stop acting the moment a renewal fails.

@@ -275,7 +275,7 @@ pub fn diff(
     let mut plan = Plan::default();
     let mut desired_kinds = BTreeSet::new();
     if let Some(d) = desired {
-        let pg_steps = pg_tenant::diff(&d.pg.role, &observed.pg)?;
+        let pg_steps = pg_tenant::diff(&d.pg.role, &observed.pg, d.pg.iam_auth)?;
         let role_created = pg_steps.contains(&PgStep::CreateRole);
         for step in pg_steps {
             let security = step.is_security();
@@ -289,6 +289,7 @@ pub fn diff(
                 PgStep::RevokeMembership(r) => format!("role was granted membership in {r}"),
                 PgStep::RevokeTableGrant(g) => format!("role was granted {g} outside its schema"),
                 PgStep::RevokeSchemaGrant(s) => format!("role was granted rights on schema {s}"),
+                PgStep::GrantRdsIam => "IAM database authentication: role joins rds_iam".to_owned(),
             };
             plan.push(Action::Pg(step), reason, security);
         }
@@ -382,15 +383,22 @@ fn diff_secrets(
             }
         }
     }
+    // With IAM authentication the password secret goes, but only once the role can log in with
+    // IAM (it is a member of rds_iam, possibly granted earlier in this same pass).
+    let iam_login_ready = d.pg.iam_auth && observed.pg.rds_iam_exists;
     for (name, o) in &observed.secrets {
+        if name == &tenant.db_secret_name() && d.pg.iam_auth && !iam_login_ready {
+            continue;
+        }
         if !wanted.contains(name.as_str()) && ctx.owned("secret", name, &o.tags) {
-            // An integration no agent declares any more: its grant goes (data minimisation).
-            let _ = tenant;
-            plan.push(
-                Action::DeleteSecret { name: name.clone() },
-                "no agent of the tenant uses this integration",
-                false,
-            );
+            let reason = if name == &tenant.db_secret_name() {
+                // The tenant's roles log in with IAM now: the password must not outlive its use.
+                "IAM database authentication replaces the password"
+            } else {
+                // An integration no agent declares any more: its grant goes (data minimisation).
+                "no agent of the tenant uses this integration"
+            };
+            plan.push(Action::DeleteSecret { name: name.clone() }, reason, false);
         }
     }
     Ok(())

@@ -14,6 +14,9 @@ pub enum ReconcileError {
     /// A resource with our deterministic name exists but is not ours (no ownership tag).
     #[error("{resource} exists but is not managed by OpenClaw (no {tag} tag); it was left untouched — rename or remove it, or tag it if it is ours")]
     Conflict { resource: String, tag: &'static str },
+    /// The cell's database fails a compliance check; new tenants wait until it is fixed.
+    #[error("cell {cell} is not compliant ({reasons}); new tenants are not onboarded until it is fixed, or until cell.database.allow_noncompliant_onboarding is set")]
+    CellNoncompliant { cell: String, reasons: String },
     /// The spec or configuration cannot be rendered.
     #[error("invalid: {0}")]
     Invalid(String),
@@ -36,7 +39,9 @@ impl ReconcileError {
     pub fn is_terminal(&self) -> bool {
         match self {
             ReconcileError::Aws(e) => e.is_terminal(),
-            ReconcileError::Conflict { .. } | ReconcileError::Invalid(_) => true,
+            ReconcileError::Conflict { .. }
+            | ReconcileError::Invalid(_)
+            | ReconcileError::CellNoncompliant { .. } => true,
             ReconcileError::Store(_) | ReconcileError::Postgres(_) => false,
         }
     }
@@ -47,6 +52,7 @@ impl ReconcileError {
             ReconcileError::Aws(e) => e.code.clone(),
             ReconcileError::Conflict { .. } => "ResourceConflict".into(),
             ReconcileError::Invalid(_) => "InvalidSpec".into(),
+            ReconcileError::CellNoncompliant { .. } => "CellNoncompliant".into(),
             ReconcileError::Store(_) => "StoreError".into(),
             ReconcileError::Postgres(_) => "PostgresError".into(),
         }

@@ -488,7 +488,11 @@ async fn set_db_password(
 ) -> Result<Option<String>> {
     let c = env.clients;
     let d = desired
-        .and_then(|d| d.secrets.first())
+        .and_then(|d| {
+            d.secrets
+                .iter()
+                .find(|s| s.purpose == crate::render::SecretPurpose::Database)
+        })
         .ok_or_else(|| ReconcileError::Invalid("no rendered database secret".into()))?;
     let password = pg_tenant::generate_password();
     pg_tenant::set_password(env.pool, tenant, &password).await?;

@@ -342,6 +342,10 @@ async fn pg_catalog(pool: &PgPool) -> Result<BTreeMap<String, ObservedPg>> {
     )
     .fetch_all(pool)
     .await?;
+    let rds_iam_exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam')")
+            .fetch_one(pool)
+            .await?;
     let mut out = BTreeMap::new();
     for r in rows {
         let role: String = r.try_get("role")?;
@@ -369,9 +373,11 @@ async fn pg_catalog(pool: &PgPool) -> Result<BTreeMap<String, ObservedPg>> {
                 schema_exists: r.try_get("schema_exists")?,
                 schema_usage: r.try_get("schema_usage")?,
                 in_group: memberships.iter().any(|m| m == pg_tenant::TENANT_GROUP),
+                rds_iam_exists,
+                rds_iam_member: memberships.iter().any(|m| m == pg_tenant::RDS_IAM),
                 foreign_memberships: memberships
                     .into_iter()
-                    .filter(|m| m != pg_tenant::TENANT_GROUP)
+                    .filter(|m| m != pg_tenant::TENANT_GROUP && m != pg_tenant::RDS_IAM)
                     .collect(),
                 foreign_grants: r.try_get("foreign_grants")?,
                 foreign_schema_grants: r.try_get("foreign_schema_grants")?,

@@ -224,7 +224,7 @@ pub async fn pg_findings(pool: &PgPool, tenants: &[TenantName]) -> Result<Vec<Fi
     let members: Vec<(String, String)> = sqlx::query_as(
         "SELECT u.rolname::text, g.rolname::text FROM pg_auth_members m \
          JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member \
-         WHERE u.rolname = ANY($1) AND g.rolname <> 'openclaw_tenant'",
+         WHERE u.rolname = ANY($1) AND g.rolname NOT IN ('openclaw_tenant', 'rds_iam')",
     )
     .bind(&names)
     .fetch_all(pool)

@@ -18,6 +18,7 @@ pub mod observe;
 pub mod pg_tenant;
 pub mod policy;
 pub mod queue;
+pub mod rds;
 pub mod reconcile;
 pub mod render;
 pub mod resync;

@@ -51,6 +51,10 @@ pub struct ObservedPg {
     pub foreign_schema_grants: Vec<String>,
     /// The tenant's tables (tasks, signals, accounts, integrations) exist.
     pub tables_exist: bool,
+    /// The server has RDS's `rds_iam` role (IAM authentication is possible).
+    pub rds_iam_exists: bool,
+    /// The tenant role is a member of `rds_iam` (it can log in with an IAM token).
+    pub rds_iam_member: bool,
 }
 
 /// One change to the tenant's PostgreSQL objects.
@@ -67,6 +71,8 @@ pub enum PgStep {
     RevokeMembership(String),
     RevokeTableGrant(String),
     RevokeSchemaGrant(String),
+    /// IAM database authentication: membership in `rds_iam`.
+    GrantRdsIam,
 }
 
 impl PgStep {
@@ -97,8 +103,11 @@ pub fn quote_ident(ident: &str) -> Result<String> {
     Ok(format!("\"{ident}\""))
 }
 
+/// The role RDS uses to mark IAM-authenticated logins.
+pub const RDS_IAM: &str = "rds_iam";
+
 /// Plans the steps that bring `observed` to the desired footprint (pure).
-pub fn diff(role: &str, observed: &ObservedPg) -> Result<Vec<PgStep>> {
+pub fn diff(role: &str, observed: &ObservedPg, iam_auth: bool) -> Result<Vec<PgStep>> {
     let mut steps = Vec::new();
     match &observed.role {
         None => steps.push(PgStep::CreateRole),
@@ -133,6 +142,9 @@ pub fn diff(role: &str, observed: &ObservedPg) -> Result<Vec<PgStep>> {
     }
     if observed.role.is_none() || !observed.in_group {
         steps.push(PgStep::JoinGroup);
+    }
+    if iam_auth && observed.rds_iam_exists && !observed.rds_iam_member {
+        steps.push(PgStep::GrantRdsIam);
     }
     for m in &observed.foreign_memberships {
         steps.push(PgStep::RevokeMembership(m.clone()));
@@ -234,6 +246,11 @@ pub async fn observe(pool: &PgPool, tenant: &TenantName) -> Result<ObservedPg> {
         .bind(&schema)
         .fetch_one(pool)
         .await?;
+    obs.rds_iam_exists =
+        sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(RDS_IAM)
+            .fetch_one(pool)
+            .await?;
     if obs.role.is_none() {
         return Ok(obs);
     }
@@ -254,9 +271,10 @@ pub async fn observe(pool: &PgPool, tenant: &TenantName) -> Result<ObservedPg> {
     .fetch_all(pool)
     .await?;
     obs.in_group = memberships.iter().any(|m| m == TENANT_GROUP);
+    obs.rds_iam_member = memberships.iter().any(|m| m == RDS_IAM);
     obs.foreign_memberships = memberships
         .into_iter()
-        .filter(|m| m != TENANT_GROUP)
+        .filter(|m| m != TENANT_GROUP && m != RDS_IAM)
         .collect();
     obs.foreign_grants = sqlx::query_scalar(
         "SELECT format('%s.%s:%s', table_schema, table_name, privilege_type) \
@@ -337,6 +355,7 @@ pub async fn apply_step(pool: &PgPool, tenant: &TenantName, step: &PgStep) -> Re
         PgStep::RevokeSchemaGrant(s) => {
             vec![format!("REVOKE ALL ON SCHEMA {} FROM {role}", quote_any(s))]
         }
+        PgStep::GrantRdsIam => vec![format!("GRANT {} TO {role}", quote_ident(RDS_IAM)?)],
     };
     let mut tx = pool.begin().await?;
     for s in sql {
@@ -472,9 +491,9 @@ mod tests {
             tables_exist: true,
             ..Default::default()
         };
-        assert_eq!(diff("tenant_a", &converged).ok(), Some(vec![]));
+        assert_eq!(diff("tenant_a", &converged, false).ok(), Some(vec![]));
         assert_eq!(
-            diff("tenant_a", &ObservedPg::default()).ok(),
+            diff("tenant_a", &ObservedPg::default(), false).ok(),
             Some(vec![
                 PgStep::CreateRole,
                 PgStep::CreateSchema,
@@ -490,7 +509,7 @@ mod tests {
         });
         widened.foreign_grants = vec!["openclaw.tenants:SELECT".into()];
         widened.foreign_memberships = vec!["pg_read_all_data".into()];
-        let steps = diff("tenant_a", &widened).expect("diff");
+        let steps = diff("tenant_a", &widened, false).expect("diff");
         assert_eq!(
             steps,
             vec![
@@ -506,7 +525,7 @@ mod tests {
             ..ours
         });
         assert!(matches!(
-            diff("tenant_a", &foreign),
+            diff("tenant_a", &foreign, false),
             Err(ReconcileError::Conflict { .. })
         ));
     }

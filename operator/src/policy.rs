@@ -18,6 +18,8 @@ pub struct PolicyInputs<'a> {
     pub tenant: &'a TenantName,
     pub agent: &'a AgentSpec,
     pub tenant_bucket: &'a str,
+    /// With IAM database authentication: the tenant's database user ARN.
+    pub db_user_arn: Option<&'a str>,
 }
 
 /// Trust policy: only ECS tasks of this account may assume the role (confused-deputy guard).
@@ -107,6 +109,14 @@ pub fn agent_policy(p: &PolicyInputs<'_>) -> Value {
             "Resource": [format!("{}:log-stream:*", p.arn.log_group_arn(p.tenant, kind))],
         }),
     ];
+    if let Some(user) = p.db_user_arn {
+        statements.push(json!({
+            "Sid": "ConnectAsOwnDatabaseUser",
+            "Effect": "Allow",
+            "Action": ["rds-db:connect"],
+            "Resource": [user],
+        }));
+    }
     if !oauth.is_empty() {
         // Agents refresh OAuth access tokens and store the rotated grant in their own secret.
         statements.insert(
@@ -294,6 +304,7 @@ mod tests {
             tenant: &t,
             agent,
             tenant_bucket: "openclaw-tenants-prod",
+            db_user_arn: None,
         })
     }
 
@@ -320,6 +331,46 @@ mod tests {
         .collect();
         assert_eq!(res, want);
         assert!(!res.contains("*"));
+    }
+
+    #[test]
+    fn iam_mode_grants_exactly_one_database_user_the_tenants_own() {
+        let spec = spec(AgentKind::Scout, &[], "amazon.nova-lite-v1:0");
+        let acme = TenantName::parse("acme").expect("name");
+        let user = ctx().db_user_arn("db-ABCDEF123", &acme).expect("arn");
+        let doc = agent_policy(&PolicyInputs {
+            arn: &ctx(),
+            tenant: &acme,
+            agent: &spec,
+            tenant_bucket: "openclaw-tenants-prod",
+            db_user_arn: Some(&user),
+        });
+        let connects: Vec<String> = resources(&doc)
+            .into_iter()
+            .filter(|(a, _)| a.iter().any(|x| x == "rds-db:connect"))
+            .map(|(_, r)| r)
+            .collect();
+        assert_eq!(connects, vec![user.clone()]);
+        let user_part = user.rsplit('/').next().unwrap_or_default();
+        assert!(!crds::policy_match::has_wildcard(user_part) && user_part == "tenant_acme");
+        for other in ["acme-b", "acmeb", "globex"] {
+            let o = TenantName::parse(other).expect("name");
+            let theirs = ctx().db_user_arn("db-ABCDEF123", &o).expect("arn");
+            let req = Request {
+                action: "rds-db:connect",
+                resource: &theirs,
+                context: vec![],
+            };
+            assert_eq!(evaluate(&[&doc], &req), Decision::NotAllowed, "{theirs}");
+        }
+        let own = Request {
+            action: "rds-db:connect",
+            resource: &user,
+            context: vec![],
+        };
+        assert_eq!(evaluate(&[&doc], &own), Decision::Allow);
+        // Password mode grants no database connect at all.
+        assert!(!policy_for("acme", &spec).to_string().contains("rds-db"));
     }
 
     #[test]

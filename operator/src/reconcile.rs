@@ -39,6 +39,8 @@ pub struct Reconciler {
     pub actor: String,
     /// Task definitions already described (revisions are immutable).
     pub td_cache: Arc<TaskDefinitionCache>,
+    /// The cell's database as last discovered, and why it is not compliant (empty if it is).
+    pub cell_db: std::sync::RwLock<Option<(crate::rds::DbInfo, Vec<&'static str>)>>,
 }
 
 /// A tenant's state gathered for one pass.
@@ -199,21 +201,83 @@ impl Reconciler {
         self.render(&l.row, &l.agents)
     }
 
+    /// The cell as rendering sees it: the configuration plus what discovery found.
+    fn effective_cell(&self) -> Result<CellConfig> {
+        let mut cell = self.cell.clone();
+        cell.agent_db = Some(self.db.clone());
+        if cell.db_resource_id.is_none() {
+            cell.db_resource_id = self
+                .cell_db
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .and_then(|(info, _)| info.resource_id.clone());
+        }
+        if render::iam_db(&cell) {
+            let ok = cell
+                .db_resource_id
+                .as_deref()
+                .and_then(|id| {
+                    cell.arn_context()
+                        .db_user_arn(id, &TenantName::parse("probe").ok()?)
+                })
+                .is_some();
+            if !ok {
+                return Err(ReconcileError::Invalid(
+                    "db_auth is iam but the database's resource id is unknown or malformed: \
+                     set cell.database (discovery) or cell.db_resource_id"
+                        .into(),
+                ));
+            }
+        }
+        Ok(cell)
+    }
+
+    /// Re-reads the cell's database through the RDS API (when configured), records it and sets
+    /// the compliance metric. Returns the reasons it is not compliant.
+    pub async fn refresh_cell(&self) -> Result<Vec<&'static str>> {
+        let Some(db) = &self.cell.database else {
+            return Ok(Vec::new());
+        };
+        let info = crate::rds::discover(&self.clients, db).await?;
+        let reasons = crate::rds::noncompliance(&info, &self.cell);
+        for r in crate::metrics::NONCOMPLIANCE_REASONS {
+            self.metrics
+                .cell_noncompliant
+                .with_label_values(&[r])
+                .set(i64::from(reasons.contains(&r)));
+        }
+        if !reasons.is_empty() {
+            tracing::warn!(cell = %self.cell.name, reasons = ?reasons, "cell database is not compliant");
+        }
+        let mut conn = self.pool.acquire().await.map_err(store::StoreError::from)?;
+        store::write_cell(
+            &mut conn,
+            &self.cell.name,
+            &serde_json::to_value(&info).unwrap_or_default(),
+            &reasons,
+        )
+        .await?;
+        *self.cell_db.write().unwrap_or_else(|e| e.into_inner()) = Some((info, reasons.clone()));
+        Ok(reasons)
+    }
+
     /// The tenant's desired resources; `None` when it is being deleted.
     pub fn render(&self, row: &TenantRow, agents: &[AgentRow]) -> Result<Option<DesiredTenant>> {
         if row.deletion_requested_at.is_some() {
             return Ok(None);
         }
-        if row.region != self.cell.region {
+        let cell = self.effective_cell()?;
+        if row.region != cell.region {
             return Err(ReconcileError::Invalid(format!(
                 "tenant region {} is not served by cell {} ({})",
-                row.region, self.cell.name, self.cell.region
+                row.region, cell.name, cell.region
             )));
         }
         let tenant = TenantName::parse(&row.name)
             .map_err(|e| ReconcileError::Invalid(format!("tenant name {:?} {e}", row.name)))?;
         let specs = live_specs(agents)?;
-        Ok(Some(render::render_tenant(&self.cell, &tenant, &specs)))
+        Ok(Some(render::render_tenant(&cell, &tenant, &specs)))
     }
 
     async fn observe_and_plan(
@@ -279,6 +343,27 @@ impl Reconciler {
         };
         if l.row.deletion_requested_at.is_some() {
             return self.teardown(&l).await;
+        }
+        // A new tenant (nothing provisioned yet) is not onboarded into a non-compliant cell.
+        if l.row.finalizers.is_empty() {
+            let reasons = self
+                .cell_db
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .map(|(_, r)| r.clone())
+                .unwrap_or_default();
+            let allowed = self
+                .cell
+                .database
+                .as_ref()
+                .is_some_and(|d| d.allow_noncompliant_onboarding);
+            if !reasons.is_empty() && !allowed {
+                return Err(ReconcileError::CellNoncompliant {
+                    cell: self.cell.name.clone(),
+                    reasons: reasons.join(", "),
+                });
+            }
         }
         {
             let mut conn = self.pool.acquire().await.map_err(store::StoreError::from)?;

@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256};
 use crate::config::CellConfig;
 use crate::policy;
 
-/// Where agents reach the store: given to them in their DB secret, never as plain environment.
+/// Where agents reach the store: in their DB secret (password mode) or their environment (IAM
+/// mode, where nothing about it is secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DbEndpoint {
     pub host: String,
@@ -105,6 +106,8 @@ pub struct DesiredAgent {
 pub struct DesiredPg {
     pub schema: String,
     pub role: String,
+    /// Agents log in with IAM tokens (membership in `rds_iam`, no password).
+    pub iam_auth: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -126,6 +129,17 @@ pub mod env {
     pub const OAUTH_SECRETS: &str = "OPENCLAW_OAUTH_SECRETS";
     pub const TENANT_BUCKET: &str = "OPENCLAW_TENANT_BUCKET";
     pub const S3_PREFIX: &str = "OPENCLAW_S3_PREFIX";
+    /// `password` or `iam`; with `iam`, where to connect is given here (nothing is secret).
+    pub const DB_AUTH: &str = "OPENCLAW_DB_AUTH";
+    pub const DB_HOST: &str = "OPENCLAW_DB_HOST";
+    pub const DB_PORT: &str = "OPENCLAW_DB_PORT";
+    pub const DB_NAME: &str = "OPENCLAW_DB_NAME";
+    pub const DB_USER: &str = "OPENCLAW_DB_USER";
+}
+
+/// True when agents of this cell log in with IAM tokens.
+pub fn iam_db(cell: &CellConfig) -> bool {
+    cell.db_auth == crate::config::DbAuth::Iam
 }
 
 pub fn render_agent(cell: &CellConfig, tenant: &TenantName, spec: &AgentSpec) -> DesiredAgent {
@@ -148,6 +162,21 @@ pub fn render_agent(cell: &CellConfig, tenant: &TenantName, spec: &AgentSpec) ->
     );
     environment.insert(env::TENANT_BUCKET.to_owned(), cell.tenant_bucket.clone());
     environment.insert(env::S3_PREFIX.to_owned(), tenant.s3_prefix());
+    let db_user_arn = if iam_db(cell) {
+        environment.insert(env::DB_AUTH.to_owned(), "iam".to_owned());
+        environment.remove(env::DB_SECRET);
+        if let Some(db) = &cell.agent_db {
+            environment.insert(env::DB_HOST.to_owned(), db.host.clone());
+            environment.insert(env::DB_PORT.to_owned(), db.port.to_string());
+            environment.insert(env::DB_NAME.to_owned(), db.dbname.clone());
+        }
+        environment.insert(env::DB_USER.to_owned(), tenant.pg_role());
+        cell.db_resource_id
+            .as_deref()
+            .and_then(|id| arn.db_user_arn(id, tenant))
+    } else {
+        None
+    };
     DesiredAgent {
         kind,
         role_name: tenant.role_name(kind),
@@ -159,6 +188,7 @@ pub fn render_agent(cell: &CellConfig, tenant: &TenantName, spec: &AgentSpec) ->
             tenant,
             agent: spec,
             tenant_bucket: &cell.tenant_bucket,
+            db_user_arn: db_user_arn.as_deref(),
         }),
         boundary_arn: cell.permissions_boundary_arn.clone(),
         task: TaskDefinition {
@@ -192,12 +222,16 @@ pub fn render_tenant(
     agents: &[AgentSpec],
 ) -> DesiredTenant {
     let tags = ownership_tags(&cell.name, tenant, None);
-    let mut secrets = vec![DesiredSecret {
-        name: tenant.db_secret_name(),
-        purpose: SecretPurpose::Database,
-        description: format!("OpenClaw: database login of tenant {tenant}"),
-        tags: tags.clone(),
-    }];
+    // With IAM database authentication there is no password, so no database secret.
+    let mut secrets = Vec::new();
+    if !iam_db(cell) {
+        secrets.push(DesiredSecret {
+            name: tenant.db_secret_name(),
+            purpose: SecretPurpose::Database,
+            description: format!("OpenClaw: database login of tenant {tenant}"),
+            tags: tags.clone(),
+        });
+    }
     let mut integrations: Vec<Integration> = agents
         .iter()
         .flat_map(|a| a.integrations.iter().copied())
@@ -224,6 +258,7 @@ pub fn render_tenant(
         pg: DesiredPg {
             schema: tenant.pg_schema(),
             role: tenant.pg_role(),
+            iam_auth: iam_db(cell),
         },
         tags,
     }
@@ -248,6 +283,10 @@ pub(crate) mod tests {
             permissions_boundary_arn: "arn:aws:iam::123456789012:policy/openclaw/boundary".into(),
             tenant_bucket: "openclaw-tenants-test".into(),
             agent_database_host: None,
+            db_auth: Default::default(),
+            database: None,
+            db_resource_id: None,
+            agent_db: None,
         }
     }
 

@@ -64,6 +64,9 @@ pub async fn detect(r: &Reconciler, orphan_grace: Duration) -> Result<Report> {
     let started = Instant::now();
     let (calls0, writes0) = r.clients.counter.snapshot();
     let mut report = Report::default();
+    if let Err(e) = r.refresh_cell().await {
+        tracing::warn!(error = %e, "cannot re-read the cell's database");
+    }
     let (tenants, agents, own_tds, inventory_names) = {
         let mut conn = r.pool.acquire().await.map_err(store::StoreError::from)?;
         let tenants = store::list_tenants(&mut conn).await?;

@@ -82,6 +82,7 @@ pub async fn reconciler_for(
         metrics,
         actor,
         td_cache: Arc::new(crate::inventory::TaskDefinitionCache::default()),
+        cell_db: std::sync::RwLock::new(None),
     })
 }
 

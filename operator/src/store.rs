@@ -923,3 +923,40 @@ pub async fn set_running_counts(
     .await?;
     Ok(())
 }
+
+pub async fn write_cell(
+    conn: &mut PgConnection,
+    name: &str,
+    details: &serde_json::Value,
+    reasons: &[&str],
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO openclaw.cells (name, details, phase, reasons, checked_at) \
+         VALUES ($1, $2, $3, $4, now()) ON CONFLICT (name) DO UPDATE SET details = $2, \
+         phase = $3, reasons = $4, checked_at = now()",
+    )
+    .bind(name)
+    .bind(details)
+    .bind(if reasons.is_empty() {
+        "Ready"
+    } else {
+        "Degraded"
+    })
+    .bind(reasons)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// (details, phase, reasons, checked at) of a cell.
+pub async fn get_cell(
+    conn: &mut PgConnection,
+    name: &str,
+) -> Result<Option<(serde_json::Value, String, Vec<String>, DateTime<Utc>)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT details, phase, reasons, checked_at FROM openclaw.cells WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await?)
+}

@@ -43,7 +43,7 @@ impl PrivateMoto {
         let endpoint = format!("http://127.0.0.1:{port}");
         let mut ready = false;
         for _ in 0..100 {
-            if let Some((200, _)) = crate::process::http_get(port, "/moto-api/data.json").await {
+            if let Some((200, _)) = crate::process::http_get(port, "/moto-api/").await {
                 ready = true;
                 break;
             }

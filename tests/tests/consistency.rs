@@ -86,6 +86,10 @@ fn cell() -> CellConfig {
         permissions_boundary_arn: BOUNDARY.into(),
         tenant_bucket: BUCKET.into(),
         agent_database_host: None,
+        db_auth: Default::default(),
+        database: None,
+        db_resource_id: None,
+        agent_db: None,
     }
 }
 
@@ -99,6 +103,10 @@ fn concrete(pattern: &str) -> String {
 fn tenant_requests() -> Vec<(String, String)> {
     let t = TenantName::parse("acme-corp").expect("name");
     let mut out = Vec::new();
+    // Both database login modes: password (no rds-db) and IAM (rds-db:connect on its user).
+    let mut iam_cell = cell();
+    iam_cell.db_auth = operator::config::DbAuth::Iam;
+    iam_cell.db_resource_id = Some(DB_RESOURCE_ID.into());
     for (kind, integrations, model) in [
         (
             AgentKind::Butler,
@@ -121,13 +129,19 @@ fn tenant_requests() -> Vec<(String, String)> {
             image: None,
             integrations: integrations.into_iter().collect(),
         };
-        let doc = operator::render::render_agent(&cell(), &t, &spec).inline_policy;
-        for (actions, resource) in policy::resources(&doc) {
-            for a in actions {
-                out.push((a, concrete(&resource)));
+        for c in [cell(), iam_cell.clone()] {
+            let doc = operator::render::render_agent(&c, &t, &spec).inline_policy;
+            for (actions, resource) in policy::resources(&doc) {
+                for a in actions {
+                    out.push((a, concrete(&resource)));
+                }
             }
         }
     }
+    assert!(
+        out.iter().any(|(a, _)| a == "rds-db:connect"),
+        "IAM mode must be covered"
+    );
     out
 }
 

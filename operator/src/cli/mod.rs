@@ -49,7 +49,8 @@ pub enum Command {
     Describe {
         #[arg(value_enum)]
         what: DescribeWhat,
-        name: String,
+        /// The tenant's name (not needed for `describe cell`).
+        name: Option<String>,
     },
     /// Delete a tenant (or one agent: `delete agent TENANT KIND`). The operator tears down
     /// everything it owned before the row goes.
@@ -95,6 +96,8 @@ pub enum GetWhat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DescribeWhat {
     Tenant,
+    /// The cell: its database as the RDS API describes it, and compliance.
+    Cell,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -154,6 +157,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<String> {
             print!("{out}");
             bail!("isolation audit: {} finding(s)", findings.len());
         }
+        Command::Describe {
+            what: DescribeWhat::Cell,
+            ..
+        } => {
+            let pool = store::connect(&url, 2).await?;
+            let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+            let r = crate::runtime::reconciler(&config, pool.clone(), metrics, "describe".into())
+                .await?;
+            describe_cell(&r).await
+        }
         Command::Resync => {
             init_tracing();
             let pool = store::connect(&url, 4).await?;
@@ -197,6 +210,43 @@ fn init_tracing() {
     }
 }
 
+/// `openclaw describe cell`: discovers the database now and shows it with its compliance.
+pub async fn describe_cell(r: &crate::reconcile::Reconciler) -> anyhow::Result<String> {
+    let cell = &r.cell;
+    let mut out = format!(
+        "Cell:        {}\nRegion:      {}\nAccount:     {}\nCluster:     {}\nDB auth:     {:?}\n",
+        cell.name, cell.region, cell.account_id, cell.ecs_cluster, cell.db_auth
+    );
+    if cell.database.is_none() {
+        out.push_str("Database:    not described through RDS (no cell.database)\n");
+        return Ok(out);
+    }
+    let reasons = r.refresh_cell().await?;
+    let guard = r.cell_db.read().unwrap_or_else(|e| e.into_inner());
+    if let Some((info, _)) = guard.as_ref() {
+        out.push_str(&format!(
+            "Database:    {} {} ({} {})\nEndpoint:    {}:{}\nResource id: {}\nEncrypted:   {} (KMS key {})\nPublic:      {}\nIAM auth:    {}\n",
+            info.kind,
+            info.identifier,
+            info.engine.clone().unwrap_or_default(),
+            info.engine_version.clone().unwrap_or_default(),
+            info.endpoint.clone().unwrap_or_default(),
+            info.port.unwrap_or_default(),
+            info.resource_id.clone().unwrap_or_default(),
+            info.storage_encrypted,
+            info.kms_key_id.clone().unwrap_or_else(|| "-".into()),
+            info.publicly_accessible,
+            info.iam_auth_enabled,
+        ));
+    }
+    out.push_str(&if reasons.is_empty() {
+        "Phase:       Ready\n".to_owned()
+    } else {
+        format!("Phase:       Degraded ({})\n", reasons.join(", "))
+    });
+    Ok(out)
+}
+
 /// `openclaw plan [TENANT]`.
 pub async fn plan(
     config: &Config,
@@ -232,6 +282,10 @@ pub async fn execute(pool: &sqlx::PgPool, command: Command) -> anyhow::Result<St
         | Command::Cost { .. }
         | Command::Audit {
             command: AuditCommand::Isolation { .. },
+        }
+        | Command::Describe {
+            what: DescribeWhat::Cell,
+            ..
         } => {
             bail!("operator and plan need the cell configuration; use cli::run")
         }
@@ -285,10 +339,13 @@ pub async fn execute(pool: &sqlx::PgPool, command: Command) -> anyhow::Result<St
         Command::Describe {
             what: DescribeWhat::Tenant,
             name,
-        } => match show::describe_tenant(&mut conn, &name, chrono::Utc::now()).await? {
-            Some(s) => Ok(s),
-            None => bail!("tenant {name:?} not found"),
-        },
+        } => {
+            let name = name.context("describe tenant needs NAME")?;
+            match show::describe_tenant(&mut conn, &name, chrono::Utc::now()).await? {
+                Some(s) => Ok(s),
+                None => bail!("tenant {name:?} not found"),
+            }
+        }
         Command::Delete { what, name, kind } => {
             let (id, deleted) = match what {
                 DeleteWhat::Tenant => (
