@@ -562,37 +562,19 @@ async fn verify_secret_ours(c: &Clients, name: &str) -> Result<Option<String>> {
 }
 
 async fn delete_role(c: &Clients, name: &str) -> Result<Option<String>> {
-    c.throttle.acquire(Bucket::Iam).await;
-    let policies = match c.iam.list_role_policies().role_name(name).send().await {
-        Ok(r) => r.policy_names().to_vec(),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_no_such_entity_exception()) =>
-        {
-            return Ok(None)
+    // Gone already: nothing to do (a retried teardown).
+    if let Some((policies, attached)) = crate::observe::role_policy_names(c, name).await? {
+        for p in policies {
+            c.throttle.acquire(Bucket::Iam).await;
+            c.iam
+                .delete_role_policy()
+                .role_name(name)
+                .policy_name(p)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("IAM", "DeleteRolePolicy", &e))?;
         }
-        Err(e) => return Err(AwsError::from_sdk("IAM", "ListRolePolicies", &e).into()),
-    };
-    for p in policies {
-        c.throttle.acquire(Bucket::Iam).await;
-        c.iam
-            .delete_role_policy()
-            .role_name(name)
-            .policy_name(p)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("IAM", "DeleteRolePolicy", &e))?;
-    }
-    c.throttle.acquire(Bucket::Iam).await;
-    let attached = c
-        .iam
-        .list_attached_role_policies()
-        .role_name(name)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("IAM", "ListAttachedRolePolicies", &e))?;
-    for p in attached.attached_policies() {
-        if let Some(arn) = p.policy_arn() {
+        for arn in attached {
             c.throttle.acquire(Bucket::Iam).await;
             c.iam
                 .detach_role_policy()
@@ -602,6 +584,8 @@ async fn delete_role(c: &Clients, name: &str) -> Result<Option<String>> {
                 .await
                 .map_err(|e| AwsError::from_sdk("IAM", "DetachRolePolicy", &e))?;
         }
+    } else {
+        return Ok(None);
     }
     c.throttle.acquire(Bucket::Iam).await;
     match c.iam.delete_role().role_name(name).send().await {

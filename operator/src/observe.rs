@@ -186,29 +186,50 @@ pub async fn get_role(clients: &Clients, name: &str) -> Result<Option<ObservedRo
         inline_policies: BTreeMap::new(),
         attached_policies: Vec::new(),
     };
-    clients.throttle.acquire(Bucket::Iam).await;
-    let names = clients
-        .iam
-        .list_role_policies()
-        .role_name(name)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("IAM", "ListRolePolicies", &e))?;
-    for pname in names.policy_names() {
+    // Deleted between the two reads: as good as absent.
+    let Some((names, attached)) = role_policy_names(clients, name).await? else {
+        return Ok(None);
+    };
+    for pname in names {
         clients.throttle.acquire(Bucket::Iam).await;
         let doc = clients
             .iam
             .get_role_policy()
             .role_name(name)
-            .policy_name(pname)
+            .policy_name(&pname)
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("IAM", "GetRolePolicy", &e))?;
-        observed.inline_policies.insert(
-            pname.clone(),
-            policy::decode_document(doc.policy_document()),
-        );
+        observed
+            .inline_policies
+            .insert(pname, policy::decode_document(doc.policy_document()));
     }
+    observed.attached_policies = attached;
+    Ok(Some(observed))
+}
+
+/// A role's inline policy names and attached managed policy ARNs; `None` if it does not exist.
+pub async fn role_policy_names(
+    clients: &Clients,
+    name: &str,
+) -> Result<Option<(Vec<String>, Vec<String>)>> {
+    clients.throttle.acquire(Bucket::Iam).await;
+    let names = match clients
+        .iam
+        .list_role_policies()
+        .role_name(name)
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_no_such_entity_exception()) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => return Err(AwsError::from_sdk("IAM", "ListRolePolicies", &e).into()),
+    };
     clients.throttle.acquire(Bucket::Iam).await;
     let attached = clients
         .iam
@@ -217,12 +238,14 @@ pub async fn get_role(clients: &Clients, name: &str) -> Result<Option<ObservedRo
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("IAM", "ListAttachedRolePolicies", &e))?;
-    observed.attached_policies = attached
-        .attached_policies()
-        .iter()
-        .filter_map(|p| p.policy_arn().map(str::to_owned))
-        .collect();
-    Ok(Some(observed))
+    Ok(Some((
+        names.policy_names().to_vec(),
+        attached
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn().map(str::to_owned))
+            .collect(),
+    )))
 }
 
 /// The latest ACTIVE revision of a family, with its tags; `None` if the family has none.

@@ -585,21 +585,9 @@ async fn an_orphan_is_removed_after_the_grace_period_and_never_before() {
 
 #[tokio::test]
 async fn a_steady_state_resync_of_50_tenants_makes_no_writes_and_few_calls() {
-    let cluster = unique_name("steady");
-    let h = Harness::with(|c| {
-        if let Some(cell) = c.cell.as_mut() {
-            cell.ecs_cluster = cluster.clone();
-        }
-        c.operator.aws_rate_scale = 100.0;
-    })
-    .await;
-    h.aws
-        .ecs
-        .create_cluster()
-        .cluster_name(&cluster)
-        .send()
-        .await
-        .expect("cluster");
+    // An account of its own, so that no other test's resources are counted.
+    let moto = openclaw_tests::moto::PrivateMoto::start().await;
+    let h = Harness::build(moto.cell_config(), |c| c.operator.aws_rate_scale = 100.0).await;
     let names: Vec<String> = (0..50).map(|_| unique_name("steady")).collect();
     for (i, n) in names.iter().enumerate() {
         if i % 2 == 0 {
