@@ -143,7 +143,8 @@ start_moto() {
     rm -f "$PID_DIR/moto.pid"
     moto_answers && die "something else already answers on 127.0.0.1:$MOTO_PORT (not our moto); stop it or set MOTO_PORT"
     log "starting moto on 127.0.0.1:$MOTO_PORT (log: $STATE_DIR/moto.log)"
-    nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >>"$STATE_DIR/moto.log" 2>&1 </dev/null &
+    # A session of its own: Ctrl-C on the operator (run.sh) must not stop the emulator too.
+    setsid nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >>"$STATE_DIR/moto.log" 2>&1 </dev/null &
     pid=$!
     printf '%s\n' "$pid" >"$PID_DIR/moto.pid"
   fi
