@@ -220,20 +220,6 @@ impl ArnContext {
             tenant.pg_role()
         ))
     }
-
-    pub fn task_definition_family_arn_prefix(
-        &self,
-        tenant: &TenantName,
-        kind: AgentKind,
-    ) -> String {
-        format!(
-            "arn:{}:ecs:{}:{}:task-definition/{}",
-            self.partition,
-            self.region,
-            self.account_id,
-            tenant.task_family(kind)
-        )
-    }
 }
 
 /// Recovers (tenant, kind) from an `openclaw-T-A` name; `None` if it is not one of ours.

@@ -50,14 +50,6 @@ impl TaskDefinitionCache {
             .unwrap_or_else(|e| e.into_inner())
             .insert(td.arn.clone(), td);
     }
-
-    pub fn len(&self) -> usize {
-        self.by_arn.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// State of the RLS guard on the shared tables (a cell-wide concern).
@@ -123,27 +115,6 @@ impl Inventory {
             o.pg.schema_exists = false;
         }
         o
-    }
-
-    /// Tenants that have something in the inventory, by name.
-    pub fn tenants_seen(&self) -> BTreeMap<TenantName, Vec<String>> {
-        let mut out: BTreeMap<TenantName, Vec<String>> = BTreeMap::new();
-        for name in self.services.keys().chain(self.roles.keys()) {
-            if let Some((t, _)) = naming::parse_agent_resource_name(name) {
-                out.entry(t).or_default().push(name.clone());
-            }
-        }
-        for name in self.secrets.keys() {
-            if let Some(t) = naming::parse_secret_name(name) {
-                out.entry(t).or_default().push(name.clone());
-            }
-        }
-        for name in self.pg.keys() {
-            if let Some(t) = naming::parse_pg_name(name) {
-                out.entry(t).or_default().push(name.clone());
-            }
-        }
-        out
     }
 }
 

@@ -312,13 +312,15 @@ pub async fn apply_step(pool: &PgPool, tenant: &TenantName, step: &PgStep) -> Re
         "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT \
          CONNECTION LIMIT {CONNECTION_LIMIT}"
     );
-    let db = current_db(pool).await?;
     let sql: Vec<String> = match step {
-        PgStep::CreateRole => vec![
-            format!("CREATE ROLE {role} {attrs}"),
-            format!("COMMENT ON ROLE {role} IS '{}'", role_comment(&db)),
-            format!("GRANT CONNECT ON DATABASE {} TO {role}", quote_db(&db)?),
-        ],
+        PgStep::CreateRole => {
+            let db = current_db(pool).await?;
+            vec![
+                format!("CREATE ROLE {role} {attrs}"),
+                format!("COMMENT ON ROLE {role} IS '{}'", role_comment(&db)),
+                format!("GRANT CONNECT ON DATABASE {} TO {role}", quote_any(&db)),
+            ]
+        }
         PgStep::AlterRole => vec![format!("ALTER ROLE {role} {attrs}")],
         PgStep::CreateSchema => vec![
             format!("CREATE SCHEMA IF NOT EXISTS {schema}"),
@@ -363,10 +365,6 @@ pub async fn apply_step(pool: &PgPool, tenant: &TenantName, step: &PgStep) -> Re
     }
     tx.commit().await?;
     Ok(())
-}
-
-fn quote_db(db: &str) -> Result<String> {
-    Ok(quote_any(db))
 }
 
 /// Quotes an identifier we did not name (found in the catalog): doubles embedded quotes.

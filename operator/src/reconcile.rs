@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use crds::api::{AgentKind, AgentSpec, Condition};
+use crds::api::{AgentSpec, Condition};
 use crds::naming::TenantName;
 use sqlx::PgPool;
 
@@ -659,15 +659,6 @@ fn live_specs(agents: &[AgentRow]) -> Result<Vec<AgentSpec>> {
             })?;
             Ok(spec)
         })
-        .collect()
-}
-
-/// Kinds with a live agent row.
-pub fn live_kinds(agents: &[AgentRow]) -> BTreeSet<AgentKind> {
-    agents
-        .iter()
-        .filter(|a| a.deletion_requested_at.is_none())
-        .filter_map(|a| AgentKind::parse(&a.kind))
         .collect()
 }
 

@@ -623,16 +623,45 @@ pub async fn forget_tenant_resources(
     Ok(())
 }
 
-pub async fn add_tenant_finalizer(conn: &mut PgConnection, name: &str) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE openclaw.tenants SET finalizers = array_append(finalizers, $2) \
-         WHERE name = $1 AND NOT ($2 = ANY (finalizers))",
-    )
-    .bind(name)
-    .bind(FINALIZER)
-    .execute(&mut *conn)
-    .await?;
+/// Adds (`add`) or removes the operator's finalizer on a tenant (`kind = None`) or one agent.
+/// Removing the last finalizer of a row marked for deletion deletes it (store trigger).
+async fn set_finalizer(
+    conn: &mut PgConnection,
+    tenant: &str,
+    kind: Option<&str>,
+    add: bool,
+) -> Result<(), StoreError> {
+    let change = if add {
+        "array_append(finalizers, $3)"
+    } else {
+        "array_remove(finalizers, $3)"
+    };
+    let only_when = if add {
+        " AND NOT ($3 = ANY (finalizers))"
+    } else {
+        ""
+    };
+    let sql = match kind {
+        None => format!(
+            "UPDATE openclaw.tenants SET finalizers = {change} \
+             WHERE name = $1 AND $2::text IS NULL{only_when}"
+        ),
+        Some(_) => format!(
+            "UPDATE openclaw.agents SET finalizers = {change} \
+             WHERE tenant = $1 AND kind = $2{only_when}"
+        ),
+    };
+    sqlx::query(&sql)
+        .bind(tenant)
+        .bind(kind)
+        .bind(FINALIZER)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
+}
+
+pub async fn add_tenant_finalizer(conn: &mut PgConnection, name: &str) -> Result<(), StoreError> {
+    set_finalizer(conn, name, None, true).await
 }
 
 pub async fn add_agent_finalizer(
@@ -640,31 +669,14 @@ pub async fn add_agent_finalizer(
     tenant: &str,
     kind: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE openclaw.agents SET finalizers = array_append(finalizers, $3) \
-         WHERE tenant = $1 AND kind = $2 AND NOT ($3 = ANY (finalizers))",
-    )
-    .bind(tenant)
-    .bind(kind)
-    .bind(FINALIZER)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    set_finalizer(conn, tenant, Some(kind), true).await
 }
 
-/// Removing the last finalizer of a row marked for deletion deletes it (store trigger).
 pub async fn remove_tenant_finalizer(
     conn: &mut PgConnection,
     name: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE openclaw.tenants SET finalizers = array_remove(finalizers, $2) WHERE name = $1",
-    )
-    .bind(name)
-    .bind(FINALIZER)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    set_finalizer(conn, name, None, false).await
 }
 
 pub async fn remove_agent_finalizer(
@@ -672,16 +684,7 @@ pub async fn remove_agent_finalizer(
     tenant: &str,
     kind: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE openclaw.agents SET finalizers = array_remove(finalizers, $3) \
-         WHERE tenant = $1 AND kind = $2",
-    )
-    .bind(tenant)
-    .bind(kind)
-    .bind(FINALIZER)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    set_finalizer(conn, tenant, Some(kind), false).await
 }
 
 /// Status of a tenant as the operator computed it.

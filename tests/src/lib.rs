@@ -237,6 +237,23 @@ impl Harness {
             .get()
     }
 
+    /// The ACTIVE ECS service `name` in the cell's cluster, tags included.
+    pub async fn service(&self, name: &str) -> Option<aws_sdk_ecs::types::Service> {
+        self.aws
+            .ecs
+            .describe_services()
+            .cluster(&self.cell().ecs_cluster)
+            .services(name)
+            .include(aws_sdk_ecs::types::ServiceField::Tags)
+            .send()
+            .await
+            .expect("describe services")
+            .services()
+            .iter()
+            .find(|s| s.status() == Some("ACTIVE"))
+            .cloned()
+    }
+
     /// (total, write) AWS calls made by the reconciler so far.
     pub fn calls(&self) -> (u64, u64) {
         self.reconciler.clients.counter.snapshot()

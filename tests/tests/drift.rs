@@ -22,22 +22,6 @@ async fn converged(prefix: &str) -> (Harness, String, TenantName) {
     (h, n, t)
 }
 
-async fn service(h: &Harness, name: &str) -> Option<aws_sdk_ecs::types::Service> {
-    h.aws
-        .ecs
-        .describe_services()
-        .cluster(&h.cell().ecs_cluster)
-        .services(name)
-        .include(aws_sdk_ecs::types::ServiceField::Tags)
-        .send()
-        .await
-        .expect("describe")
-        .services()
-        .iter()
-        .find(|s| s.status() == Some("ACTIVE"))
-        .cloned()
-}
-
 async fn inline_policy(h: &Harness, role: &str) -> Option<serde_json::Value> {
     let r = h
         .aws
@@ -91,7 +75,7 @@ async fn a_deleted_service_is_recreated() {
         .await
         .expect("delete");
     resync_repairs(&h, &n, &t.service_name(SCOUT), false).await;
-    assert!(service(&h, &t.service_name(SCOUT)).await.is_some());
+    assert!(h.service(&t.service_name(SCOUT)).await.is_some());
     assert!(h.repaired("ecs_service", false) >= 1);
 }
 
@@ -109,7 +93,7 @@ async fn a_scaled_service_is_scaled_back() {
         .expect("scale");
     resync_repairs(&h, &n, &t.service_name(SCOUT), false).await;
     assert_eq!(
-        service(&h, &t.service_name(SCOUT))
+        h.service(&t.service_name(SCOUT))
             .await
             .expect("svc")
             .desired_count(),
@@ -121,13 +105,15 @@ async fn a_scaled_service_is_scaled_back() {
 #[tokio::test]
 async fn a_service_pointed_at_another_task_definition_is_pointed_back() {
     let (h, n, t) = converged("svctd").await;
-    let ours = service(&h, &t.service_name(SCOUT))
+    let ours = h
+        .service(&t.service_name(SCOUT))
         .await
         .expect("svc")
         .task_definition()
         .expect("td")
         .to_owned();
-    let other = service(&h, &t.service_name(AgentKind::Butler))
+    let other = h
+        .service(&t.service_name(AgentKind::Butler))
         .await
         .expect("svc")
         .task_definition()
@@ -144,7 +130,7 @@ async fn a_service_pointed_at_another_task_definition_is_pointed_back() {
         .expect("repoint");
     resync_repairs(&h, &n, &t.service_name(SCOUT), false).await;
     assert_eq!(
-        service(&h, &t.service_name(SCOUT))
+        h.service(&t.service_name(SCOUT))
             .await
             .expect("svc")
             .task_definition(),
@@ -177,7 +163,7 @@ async fn a_public_ip_is_security_drift_and_is_removed() {
         .await
         .expect("public ip");
     resync_repairs(&h, &n, &t.service_name(SCOUT), true).await;
-    let svc = service(&h, &t.service_name(SCOUT)).await.expect("svc");
+    let svc = h.service(&t.service_name(SCOUT)).await.expect("svc");
     let ip = svc
         .network_configuration()
         .and_then(|n| n.awsvpc_configuration())
@@ -568,7 +554,7 @@ async fn an_orphan_is_removed_after_the_grace_period_and_never_before() {
         .send()
         .await
         .is_err());
-    assert!(service(&h, &t.service_name(SCOUT)).await.is_none());
+    assert!(h.service(&t.service_name(SCOUT)).await.is_none());
     let role: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
             .bind(t.pg_role())

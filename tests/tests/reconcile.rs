@@ -2,7 +2,6 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_ecs::types::ServiceField;
 use crds::naming::TenantName;
 use openclaw_tests::{unique_name, Harness};
 
@@ -19,23 +18,6 @@ async fn role_policy(h: &Harness, role: &str) -> serde_json::Value {
         .await
         .expect("inline policy");
     operator::policy::decode_document(doc.policy_document()).expect("policy JSON")
-}
-
-async fn service(h: &Harness, name: &str) -> Option<aws_sdk_ecs::types::Service> {
-    let r = h
-        .aws
-        .ecs
-        .describe_services()
-        .cluster(&h.cell().ecs_cluster)
-        .services(name)
-        .include(ServiceField::Tags)
-        .send()
-        .await
-        .expect("describe services");
-    r.services()
-        .iter()
-        .find(|s| s.status() == Some("ACTIVE"))
-        .cloned()
 }
 
 async fn secret_names(h: &Harness, tenant: &TenantName) -> BTreeSet<String> {
@@ -134,7 +116,7 @@ async fn three_tenants_inserted_by_sql_become_ready_with_the_right_resources() {
             }
             let _ = &arn;
             // Task definition and service.
-            let svc = service(&h, &t.service_name(kind)).await.expect("service");
+            let svc = h.service(&t.service_name(kind)).await.expect("service");
             assert_eq!(svc.desired_count(), 1);
             assert_eq!(svc.launch_type().map(|l| l.as_str()), Some("FARGATE"));
             let net = svc
@@ -267,7 +249,8 @@ async fn a_spec_change_converges_and_registers_a_revision_only_when_content_chan
     h.insert_tenant(&n, &[("scout", &[])]).await;
     h.converge(&[&n]).await;
     let svc_name = t.service_name(crds::api::AgentKind::Scout);
-    let first_td = service(&h, &svc_name)
+    let first_td = h
+        .service(&svc_name)
         .await
         .expect("svc")
         .task_definition()
@@ -281,7 +264,7 @@ async fn a_spec_change_converges_and_registers_a_revision_only_when_content_chan
         .await
         .expect("update");
     h.converge(&[&n]).await;
-    let svc = service(&h, &svc_name).await.expect("svc");
+    let svc = h.service(&svc_name).await.expect("svc");
     assert_eq!(svc.desired_count(), 2);
     assert_eq!(
         svc.task_definition(),
@@ -293,7 +276,7 @@ async fn a_spec_change_converges_and_registers_a_revision_only_when_content_chan
     sqlx::query("UPDATE openclaw.agents SET model = 'amazon.nova-pro-v1:0', cpu = 512, memory = 1024 WHERE tenant = $1")
         .bind(&n).execute(&h.db.pool).await.expect("update");
     h.converge(&[&n]).await;
-    let svc = service(&h, &svc_name).await.expect("svc");
+    let svc = h.service(&svc_name).await.expect("svc");
     let second_td = svc.task_definition().expect("td").to_owned();
     assert_ne!(second_td, first_td);
     let td = h
@@ -409,7 +392,7 @@ async fn deleting_a_tenant_removes_everything_it_owned_and_nothing_of_another() 
 
     for kind in [crds::api::AgentKind::Butler, crds::api::AgentKind::Scout] {
         assert!(!role_exists(&h, &tg.role_name(kind)).await);
-        assert!(service(&h, &tg.service_name(kind)).await.is_none());
+        assert!(h.service(&tg.service_name(kind)).await.is_none());
         let tds = h
             .aws
             .ecs
@@ -429,7 +412,8 @@ async fn deleting_a_tenant_removes_everything_it_owned_and_nothing_of_another() 
 
     // The other tenant is whole.
     assert!(role_exists(&h, &tk.role_name(crds::api::AgentKind::Butler)).await);
-    assert!(service(&h, &tk.service_name(crds::api::AgentKind::Butler))
+    assert!(h
+        .service(&tk.service_name(crds::api::AgentKind::Butler))
         .await
         .is_some());
     assert_eq!(secret_names(&h, &tk).await.len(), 2);
@@ -487,7 +471,8 @@ async fn deleting_one_agent_tears_down_just_that_agent() {
             .expect("agents");
     assert_eq!(kinds, vec!["scout".to_owned()]);
     assert!(!role_exists(&h, &t.role_name(crds::api::AgentKind::Butler)).await);
-    assert!(service(&h, &t.service_name(crds::api::AgentKind::Butler))
+    assert!(h
+        .service(&t.service_name(crds::api::AgentKind::Butler))
         .await
         .is_none());
     assert!(role_exists(&h, &t.role_name(crds::api::AgentKind::Scout)).await);
