@@ -19,6 +19,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 
 use crate::config::CellConfig;
+pub use crate::error::{is_throttle, AwsError};
 use crate::metrics::Metrics;
 use crate::throttle::Throttle;
 
@@ -144,20 +145,6 @@ pub fn error_code(header: Option<&str>, body: Option<&[u8]>, status: u16) -> Str
     format!("http_{status}")
 }
 
-/// True for the codes AWS uses when a caller is throttled.
-pub fn is_throttle(code: &str) -> bool {
-    matches!(
-        code,
-        "Throttling"
-            | "ThrottlingException"
-            | "ThrottledException"
-            | "RequestLimitExceeded"
-            | "TooManyRequestsException"
-            | "RequestThrottled"
-            | "http_429"
-    )
-}
-
 /// The clients of one cell.
 #[derive(Clone, Debug)]
 pub struct Clients {
@@ -206,80 +193,6 @@ impl Clients {
             counter,
             throttle: Arc::new(throttle),
         }
-    }
-}
-
-/// A failed AWS call, reduced to what the operator acts on: the code decides retry or terminal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AwsError {
-    pub service: &'static str,
-    pub operation: &'static str,
-    pub code: String,
-    pub message: String,
-}
-
-impl std::fmt::Display for AwsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {} failed: {} ({})",
-            self.service, self.operation, self.code, self.message
-        )
-    }
-}
-
-impl AwsError {
-    /// Builds one from any SDK error, keeping the code and a message cut short.
-    pub fn from_sdk<E, R>(
-        service: &'static str,
-        operation: &'static str,
-        err: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
-    ) -> AwsError
-    where
-        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
-        R: std::fmt::Debug,
-    {
-        use aws_smithy_runtime_api::client::result::SdkError;
-        let (code, message) = match err {
-            SdkError::ServiceError(se) => {
-                let e = se.err();
-                (
-                    e.code().unwrap_or("Unknown").to_owned(),
-                    e.message().unwrap_or("").to_owned(),
-                )
-            }
-            SdkError::TimeoutError(_) => ("Timeout".into(), "request timed out".into()),
-            SdkError::DispatchFailure(_) => ("Dispatch".into(), "could not reach AWS".into()),
-            SdkError::ResponseError(_) => ("ResponseError".into(), "unreadable response".into()),
-            _ => ("Unknown".into(), err.to_string()),
-        };
-        AwsError {
-            service,
-            operation,
-            code,
-            message: message.chars().take(300).collect(),
-        }
-    }
-
-    /// Errors that retrying cannot fix: bad input, missing permission, malformed policy.
-    pub fn is_terminal(&self) -> bool {
-        matches!(
-            self.code.as_str(),
-            "AccessDenied"
-                | "AccessDeniedException"
-                | "UnauthorizedOperation"
-                | "InvalidParameterException"
-                | "InvalidParameterValue"
-                | "InvalidInput"
-                | "ValidationError"
-                | "ValidationException"
-                | "MalformedPolicyDocument"
-                | "MalformedPolicyDocumentException"
-                | "LimitExceeded"
-                | "LimitExceededException"
-                | "PolicyNotAttachable"
-                | "ClientException"
-        )
     }
 }
 

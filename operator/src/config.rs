@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::prices::{Prices, TokenPrice};
+use crate::redact::redact_text;
+
 /// The configuration file (`--config`, or `OPENCLAW_CONFIG`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,7 +65,16 @@ pub struct CellConfig {
     pub db_resource_id: Option<String>,
     /// Filled at run time: where agents reach the store.
     #[serde(skip)]
-    pub agent_db: Option<crate::render::DbEndpoint>,
+    pub agent_db: Option<DbEndpoint>,
+}
+
+/// Where agents reach the tenant database: in their DB secret (password mode) or their
+/// environment (IAM mode, where nothing about it is secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbEndpoint {
+    pub host: String,
+    pub port: u16,
+    pub dbname: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -113,7 +125,7 @@ pub struct OperatorConfig {
     /// local emulator, which has no quotas.
     pub aws_rate_scale: f64,
     /// Prices for the cost figures.
-    pub prices: crate::cost::Prices,
+    pub prices: Prices,
 }
 
 impl Default for OperatorConfig {
@@ -126,7 +138,7 @@ impl Default for OperatorConfig {
             lease_seconds: 15,
             orphan_grace_seconds: 3600,
             aws_rate_scale: 1.0,
-            prices: crate::cost::Prices::default(),
+            prices: Prices::default(),
         }
     }
 }
@@ -262,79 +274,9 @@ impl CellConfig {
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, tail) = match rest.find(['/', '?']) {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    let redacted_tail = redact_query_password(tail);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{redacted_tail}"),
-            None => format!("{scheme}://{userinfo}@{host}{redacted_tail}"),
-        },
-        None => format!("{scheme}://{authority}{redacted_tail}"),
-    }
-}
-
-fn redact_query_password(tail: &str) -> String {
-    let Some((path, query)) = tail.split_once('?') else {
-        return tail.to_owned();
-    };
-    let parts: Vec<String> = query
-        .split('&')
-        .map(|kv| match kv.split_once('=') {
-            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-            _ => kv.to_owned(),
-        })
-        .collect();
-    format!("{path}?{}", parts.join("&"))
-}
-
-/// Redacts every URL-looking token in free text (for errors that may quote a connection string).
-pub fn redact_text(text: &str) -> String {
-    text.split(' ')
-        .map(|w| {
-            if w.contains("://") {
-                redact_url(w)
-            } else {
-                w.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redaction_table() {
-        let cases = [
-            ("postgres://u:pw@h:5432/db", "postgres://u:***@h:5432/db"),
-            ("postgres://u@h/db", "postgres://u@h/db"),
-            ("postgres://h/db", "postgres://h/db"),
-            ("postgres://u:p%40ss@h", "postgres://u:***@h"),
-            ("postgres://u:a@b@h/db", "postgres://u:***@h/db"),
-            (
-                "postgres://u@h/db?password=s3cret&sslmode=require",
-                "postgres://u@h/db?password=***&sslmode=require",
-            ),
-            ("not a url", "not a url"),
-        ];
-        for (input, want) in cases {
-            assert_eq!(redact_url(input), want, "{input}");
-        }
-        assert_eq!(
-            redact_text("failed for postgres://root:hunter2@db/x today"),
-            "failed for postgres://root:***@db/x today"
-        );
-    }
 
     #[test]
     fn cell_rules_name_the_field() {
@@ -363,5 +305,33 @@ cell:
         std::fs::write(&path, format!("{text}\nextra: 1\n")).expect("write");
         let err = Config::load(Some(&path)).expect_err("unknown field");
         assert!(err.to_string().contains("unknown field `extra`"), "{err}");
+    }
+}
+
+/// The cell the unit tests render against.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+
+    pub fn cell() -> CellConfig {
+        CellConfig {
+            name: "test".into(),
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            partition: "aws".into(),
+            aws_endpoint_url: None,
+            ecs_cluster: "openclaw".into(),
+            subnets: vec!["subnet-a".into(), "subnet-b".into()],
+            security_groups: vec!["sg-1".into()],
+            agent_image: "openclaw/agent:1".into(),
+            execution_role_arn: "arn:aws:iam::123456789012:role/openclaw-task-execution".into(),
+            permissions_boundary_arn: "arn:aws:iam::123456789012:policy/openclaw/boundary".into(),
+            tenant_bucket: "openclaw-tenants-test".into(),
+            agent_database_host: None,
+            db_auth: Default::default(),
+            database: None,
+            db_resource_id: None,
+            agent_db: None,
+        }
     }
 }

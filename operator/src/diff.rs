@@ -12,6 +12,7 @@ use crds::api::AgentKind;
 use crds::naming::{self, TenantName};
 
 use crate::error::{ReconcileError, Result};
+use crate::kind::Kind;
 use crate::observe::{ObservedTenant, Tags};
 use crate::pg_tenant::{self, PgStep};
 use crate::policy;
@@ -86,34 +87,34 @@ pub enum Action {
 
 impl Action {
     /// (resource kind, resource name) for status, metrics and the audit log.
-    pub fn resource(&self, tenant: &TenantName) -> (&'static str, String) {
+    pub fn resource(&self, tenant: &TenantName) -> (Kind, String) {
         match self {
-            Action::SetDbPassword { .. } => ("secret", tenant.db_secret_name()),
+            Action::SetDbPassword { .. } => (Kind::Secret, tenant.db_secret_name()),
             Action::CreateSecret { name }
             | Action::RestoreSecret { name }
             | Action::TagSecret { name }
-            | Action::DeleteSecret { name } => ("secret", name.clone()),
+            | Action::DeleteSecret { name } => (Kind::Secret, name.clone()),
             Action::Pg(PgStep::CreateSchema | PgStep::CreateTables | PgStep::GrantSchema) => {
-                ("pg_schema", tenant.pg_schema())
+                (Kind::PgSchema, tenant.pg_schema())
             }
-            Action::Pg(_) | Action::DropPg => ("pg_role", tenant.pg_role()),
+            Action::Pg(_) | Action::DropPg => (Kind::PgRole, tenant.pg_role()),
             Action::CreateRole { kind }
             | Action::UpdateTrustPolicy { kind }
             | Action::PutBoundary { kind }
             | Action::DetachPolicy { kind, .. }
-            | Action::TagRole { kind } => ("iam_role", tenant.role_name(*kind)),
+            | Action::TagRole { kind } => (Kind::IamRole, tenant.role_name(*kind)),
             Action::PutInlinePolicy { kind } | Action::DeleteForeignInlinePolicy { kind, .. } => {
-                ("iam_inline_policy", tenant.policy_name(*kind))
+                (Kind::IamInlinePolicy, tenant.policy_name(*kind))
             }
-            Action::DeleteRole { name } => ("iam_role", name.clone()),
+            Action::DeleteRole { name } => (Kind::IamRole, name.clone()),
             Action::RegisterTaskDefinition { kind } => {
-                ("task_definition", tenant.task_family(*kind))
+                (Kind::TaskDefinition, tenant.task_family(*kind))
             }
-            Action::DeregisterTaskDefinitions { family } => ("task_definition", family.clone()),
+            Action::DeregisterTaskDefinitions { family } => (Kind::TaskDefinition, family.clone()),
             Action::CreateService { kind }
             | Action::UpdateService { kind }
-            | Action::TagService { kind } => ("ecs_service", tenant.service_name(*kind)),
-            Action::DeleteService { name } => ("ecs_service", name.clone()),
+            | Action::TagService { kind } => (Kind::EcsService, tenant.service_name(*kind)),
+            Action::DeleteService { name } => (Kind::EcsService, name.clone()),
         }
     }
 
@@ -248,11 +249,14 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn owned(&self, kind: &str, name: &str, tags: &Tags) -> bool {
-        tagged_ours(tags) || self.inventory.contains(&(kind.to_owned(), name.to_owned()))
+    fn owned(&self, kind: Kind, name: &str, tags: &Tags) -> bool {
+        tagged_ours(tags)
+            || self
+                .inventory
+                .contains(&(kind.as_str().to_owned(), name.to_owned()))
     }
 
-    fn require_owned(&self, kind: &str, name: &str, tags: &Tags) -> Result<()> {
+    fn require_owned(&self, kind: Kind, name: &str, tags: &Tags) -> Result<()> {
         if self.owned(kind, name, tags) {
             Ok(())
         } else {
@@ -300,7 +304,7 @@ pub fn diff(
         }
     } else {
         for (name, s) in &observed.secrets {
-            if ctx.owned("secret", name, &s.tags) {
+            if ctx.owned(Kind::Secret, name, &s.tags) {
                 plan.push(
                     Action::DeleteSecret { name: name.clone() },
                     "tenant deleted",
@@ -351,7 +355,7 @@ fn diff_secrets(
                 ),
             },
             Some(o) => {
-                ctx.require_owned("secret", &s.name, &o.tags)?;
+                ctx.require_owned(Kind::Secret, &s.name, &o.tags)?;
                 if o.scheduled_for_deletion {
                     plan.push(
                         Action::RestoreSecret {
@@ -390,7 +394,7 @@ fn diff_secrets(
         if name == &tenant.db_secret_name() && d.pg.iam_auth && !iam_login_ready {
             continue;
         }
-        if !wanted.contains(name.as_str()) && ctx.owned("secret", name, &o.tags) {
+        if !wanted.contains(name.as_str()) && ctx.owned(Kind::Secret, name, &o.tags) {
             let reason = if name == &tenant.db_secret_name() {
                 // The tenant's roles log in with IAM now: the password must not outlive its use.
                 "IAM database authentication replaces the password"
@@ -418,7 +422,7 @@ fn diff_agent(
             plan.push(Action::PutInlinePolicy { kind }, "role missing", false);
         }
         Some(r) => {
-            ctx.require_owned("iam_role", &a.role_name, &r.tags)?;
+            ctx.require_owned(Kind::IamRole, &a.role_name, &r.tags)?;
             if r.path != crds::naming::TENANT_ROLE_PATH {
                 return Err(ReconcileError::Conflict {
                     resource: format!("iam_role {} (path {})", a.role_name, r.path),
@@ -509,7 +513,7 @@ fn diff_agent(
             None
         }
         Some(td) => {
-            ctx.require_owned("task_definition", &a.task.family, &td.tags)?;
+            ctx.require_owned(Kind::TaskDefinition, &a.task.family, &td.tags)?;
             if td.spec_hash() == Some(hash.as_str()) {
                 Some(td.arn.clone())
             } else {
@@ -529,7 +533,7 @@ fn diff_agent(
     // Service.
     match observed.services.get(&a.service.name) {
         Some(s) if s.status != "INACTIVE" => {
-            ctx.require_owned("ecs_service", &a.service.name, &s.tags)?;
+            ctx.require_owned(Kind::EcsService, &a.service.name, &s.tags)?;
             if !s.is_active() {
                 // DRAINING: ECS is still deleting it; act once it is gone.
                 return Ok(());
@@ -592,19 +596,19 @@ fn teardown_agent(
     };
     let service = tenant.service_name(kind);
     if let Some(s) = observed.services.get(&service) {
-        if s.status != "INACTIVE" && ctx.owned("ecs_service", &service, &s.tags) {
+        if s.status != "INACTIVE" && ctx.owned(Kind::EcsService, &service, &s.tags) {
             plan.push(Action::DeleteService { name: service }, why, false);
         }
     }
     let family = tenant.task_family(kind);
     if let Some(td) = observed.task_definitions.get(&family) {
-        if ctx.owned("task_definition", &family, &td.tags) {
+        if ctx.owned(Kind::TaskDefinition, &family, &td.tags) {
             plan.push(Action::DeregisterTaskDefinitions { family }, why, false);
         }
     }
     let role = tenant.role_name(kind);
     if let Some(r) = observed.roles.get(&role) {
-        if ctx.owned("iam_role", &role, &r.tags) {
+        if ctx.owned(Kind::IamRole, &role, &r.tags) {
             plan.push(Action::DeleteRole { name: role }, why, false);
         }
     }

@@ -1,8 +1,9 @@
-//! The reconcile error: control flow carried by its variant. One place turns it into a status
-//! (`code`, `is_terminal`) and a retry decision.
-
-use crate::aws::AwsError;
-use crate::store::StoreError;
+//! The errors of the operator, at the bottom of the layers: the AWS call error, the store error
+//! and the reconcile error that carries control flow by its variant. One place turns a reconcile
+//! error into a status (`code`, `is_terminal`) and a retry decision.
+//!
+//! Owns: error types and their classification. Must never: import a module above it, or put a
+//! secret into a message (connection strings are redacted before they get here).
 
 pub type Result<T, E = ReconcileError> = std::result::Result<T, E>;
 
@@ -57,4 +58,121 @@ impl ReconcileError {
             ReconcileError::Postgres(_) => "PostgresError".into(),
         }
     }
+}
+
+/// A failed AWS call, reduced to what the operator acts on: the code decides retry or terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsError {
+    pub service: &'static str,
+    pub operation: &'static str,
+    pub code: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for AwsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} failed: {} ({})",
+            self.service, self.operation, self.code, self.message
+        )
+    }
+}
+
+impl AwsError {
+    /// Builds one from any SDK error, keeping the code and a message cut short.
+    pub fn from_sdk<E, R>(
+        service: &'static str,
+        operation: &'static str,
+        err: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+    ) -> AwsError
+    where
+        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
+        R: std::fmt::Debug,
+    {
+        use aws_smithy_runtime_api::client::result::SdkError;
+        let (code, message) = match err {
+            SdkError::ServiceError(se) => {
+                let e = se.err();
+                (
+                    e.code().unwrap_or("Unknown").to_owned(),
+                    e.message().unwrap_or("").to_owned(),
+                )
+            }
+            SdkError::TimeoutError(_) => ("Timeout".into(), "request timed out".into()),
+            SdkError::DispatchFailure(_) => ("Dispatch".into(), "could not reach AWS".into()),
+            SdkError::ResponseError(_) => ("ResponseError".into(), "unreadable response".into()),
+            _ => ("Unknown".into(), err.to_string()),
+        };
+        AwsError {
+            service,
+            operation,
+            code,
+            message: message.chars().take(300).collect(),
+        }
+    }
+
+    /// Errors that retrying cannot fix: bad input, missing permission, malformed policy.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self.code.as_str(),
+            "AccessDenied"
+                | "AccessDeniedException"
+                | "UnauthorizedOperation"
+                | "InvalidParameterException"
+                | "InvalidParameterValue"
+                | "InvalidInput"
+                | "ValidationError"
+                | "ValidationException"
+                | "MalformedPolicyDocument"
+                | "MalformedPolicyDocumentException"
+                | "LimitExceeded"
+                | "LimitExceededException"
+                | "PolicyNotAttachable"
+                | "ClientException"
+        )
+    }
+}
+
+/// True for the codes AWS uses when a caller is throttled.
+pub fn is_throttle(code: &str) -> bool {
+    matches!(
+        code,
+        "Throttling"
+            | "ThrottlingException"
+            | "ThrottledException"
+            | "RequestLimitExceeded"
+            | "TooManyRequestsException"
+            | "RequestThrottled"
+            | "http_429"
+    )
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot connect to the store at {url}: {source}")]
+    Connect { url: String, source: sqlx::Error },
+    #[error("the connection string for the store is not valid ({url}): {message}")]
+    BadUrl { url: String, message: String },
+    #[error("store rule {constraint} violated: {message}")]
+    Rule { constraint: String, message: String },
+    #[error("store: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("store: migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("store: row for {what} holds an invalid value: {message}")]
+    Corrupt { what: String, message: String },
+}
+
+/// Turns a database error into a store error that names the violated rule where there is one.
+pub fn classify(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if let Some(constraint) = db.constraint() {
+            return StoreError::Rule {
+                constraint: constraint.to_owned(),
+                message: db.message().to_owned(),
+            };
+        }
+    }
+    StoreError::Db(e)
 }

@@ -22,6 +22,7 @@ use crate::aws::{AwsError, Clients};
 use crate::config::CellConfig;
 use crate::diff::{Action, Planned};
 use crate::error::{ReconcileError, Result};
+use crate::kind::Kind;
 use crate::observe::{ObservedTenant, TAG_SPEC_HASH};
 use crate::pg_tenant;
 use crate::render::{DbEndpoint, DesiredAgent, DesiredTenant};
@@ -106,10 +107,10 @@ pub async fn execute(
         let result = apply_one(env, tenant, desired, observed, &mut task_arns, &p.action).await;
         match result {
             Ok(arn) => {
-                record(env, tenant, p, kind, &name, arn, drift).await?;
+                record(env, tenant, p, kind.as_str(), &name, arn, drift).await?;
                 env.metrics
                     .actions
-                    .with_label_values(&[kind, p.action.verb()])
+                    .with_label_values(&[kind.as_str(), p.action.verb()])
                     .inc();
                 if drift {
                     env.metrics.record_repair(kind, p.security);
@@ -118,8 +119,14 @@ pub async fn execute(
             }
             Err(e) => {
                 let mut conn = env.pool.acquire().await.map_err(store::StoreError::from)?;
-                store::note_resource_error(&mut conn, tenant.as_str(), kind, &name, &e.to_string())
-                    .await?;
+                store::note_resource_error(
+                    &mut conn,
+                    tenant.as_str(),
+                    kind.as_str(),
+                    &name,
+                    &e.to_string(),
+                )
+                .await?;
                 return Err(e);
             }
         }
@@ -154,10 +161,11 @@ async fn record(
         "delete" | "deregister" => {
             store::forget_resource(&mut tx, kind, name).await?;
             if matches!(p.action, Action::DeleteRole { .. }) {
-                store::forget_resource(&mut tx, "iam_inline_policy", name).await?;
+                store::forget_resource(&mut tx, Kind::IamInlinePolicy.as_str(), name).await?;
             }
             if matches!(p.action, Action::DropPg) {
-                store::forget_resource(&mut tx, "pg_schema", &tenant.pg_schema()).await?;
+                store::forget_resource(&mut tx, Kind::PgSchema.as_str(), &tenant.pg_schema())
+                    .await?;
             }
         }
         _ => {

@@ -1,5 +1,5 @@
 //! The cell's inventory for a resync: everything OpenClaw-named in the cell, read with batched,
-//! paginated calls (DESIGN.md §6), then projected per tenant into the same `ObservedTenant` the
+//! paginated calls, then projected per tenant into the same `ObservedTenant` the
 //! targeted observation builds, so that drift is judged by the one `diff`.
 //!
 //! Reads: ECS ListServices + DescribeServices (10 per call, tags included); IAM
@@ -376,20 +376,4 @@ pub async fn shared_rls(pool: &PgPool) -> Result<SharedRls> {
         },
         None => SharedRls::default(),
     })
-}
-
-/// Puts the shared tables' RLS guard back (security drift).
-pub async fn repair_shared_rls(pool: &PgPool) -> Result<()> {
-    let mut tx = pool.begin().await?;
-    for sql in [
-        "ALTER TABLE shared.usage ENABLE ROW LEVEL SECURITY",
-        "ALTER TABLE shared.usage FORCE ROW LEVEL SECURITY",
-        "DROP POLICY IF EXISTS tenant_isolation ON shared.usage",
-        "CREATE POLICY tenant_isolation ON shared.usage \
-         USING (tenant = shared.session_tenant()) WITH CHECK (tenant = shared.session_tenant())",
-    ] {
-        sqlx::query(sql).execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
-    Ok(())
 }

@@ -14,7 +14,7 @@ async fn main() -> ExitCode {
             // Every error is written for the person at the terminal; none carries a secret.
             eprintln!(
                 "error: {}",
-                operator::config::redact_text(&format!("{e:#}"))
+                operator::redact::redact_text(&format!("{e:#}"))
             );
             ExitCode::FAILURE
         }

@@ -16,6 +16,17 @@ pub const NONCOMPLIANCE_REASONS: [&str; 3] = [
     "iam_auth_disabled",
 ];
 
+/// What one resync measured, as the gauges show it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ResyncFigures {
+    pub duration: std::time::Duration,
+    pub inventory_size: usize,
+    pub aws_calls: u64,
+    pub aws_writes: u64,
+    pub orphans: usize,
+    pub orphans_removed: usize,
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     pub registry: Registry,
@@ -321,16 +332,7 @@ impl Metrics {
         for result in ["ok", "error", "terminal_error"] {
             self.reconciles.with_label_values(&[result]);
         }
-        for resource in [
-            "ecs_service",
-            "task_definition",
-            "iam_role",
-            "iam_inline_policy",
-            "secret",
-            "pg_schema",
-            "pg_role",
-            "pg_rls",
-        ] {
+        for resource in crate::kind::Kind::ALL.map(crate::kind::Kind::as_str) {
             for security in ["true", "false"] {
                 self.drift_detected.with_label_values(&[resource, security]);
                 self.drift_repaired.with_label_values(&[resource, security]);
@@ -341,19 +343,19 @@ impl Metrics {
         }
     }
 
-    pub fn record_drift(&self, resource: &str, security: bool) {
+    pub fn record_drift(&self, kind: crate::kind::Kind, security: bool) {
         self.drift_detected
-            .with_label_values(&[resource, if security { "true" } else { "false" }])
+            .with_label_values(&[kind.as_str(), if security { "true" } else { "false" }])
             .inc();
     }
 
-    pub fn record_repair(&self, resource: &str, security: bool) {
+    pub fn record_repair(&self, kind: crate::kind::Kind, security: bool) {
         self.drift_repaired
-            .with_label_values(&[resource, if security { "true" } else { "false" }])
+            .with_label_values(&[kind.as_str(), if security { "true" } else { "false" }])
             .inc();
     }
 
-    pub fn record_resync(&self, r: &crate::resync::Report) {
+    pub fn record_resync(&self, r: &ResyncFigures) {
         self.resync_duration.observe(r.duration.as_secs_f64());
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -363,7 +365,7 @@ impl Metrics {
         self.inventory_size.set(r.inventory_size as i64);
         self.resync_aws_calls.set(r.aws_calls as i64);
         self.resync_aws_writes.set(r.aws_writes as i64);
-        self.orphans.set(r.orphans.len() as i64);
+        self.orphans.set(r.orphans as i64);
         self.orphans_removed.inc_by(r.orphans_removed as u64);
     }
 
@@ -376,7 +378,7 @@ impl Metrics {
             .observe(seconds);
         // Touched on every call, so the series exists (at 0) before the first throttle.
         let throttles = self.aws_throttles.with_label_values(&[service, operation]);
-        if crate::aws::is_throttle(outcome) {
+        if crate::error::is_throttle(outcome) {
             throttles.inc();
         }
     }

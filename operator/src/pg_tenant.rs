@@ -444,6 +444,22 @@ pub fn generate_password() -> String {
         .collect()
 }
 
+/// Puts the shared tables' RLS guard back (security drift).
+pub async fn repair_shared_rls(pool: &PgPool) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    for sql in [
+        "ALTER TABLE shared.usage ENABLE ROW LEVEL SECURITY",
+        "ALTER TABLE shared.usage FORCE ROW LEVEL SECURITY",
+        "DROP POLICY IF EXISTS tenant_isolation ON shared.usage",
+        "CREATE POLICY tenant_isolation ON shared.usage \
+         USING (tenant = shared.session_tenant()) WITH CHECK (tenant = shared.session_tenant())",
+    ] {
+        sqlx::query(sql).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

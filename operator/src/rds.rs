@@ -103,7 +103,7 @@ pub fn noncompliance(info: &DbInfo, cell: &CellConfig) -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::tests::cell;
+    use crate::config::fixtures::cell;
 
     #[test]
     fn compliance_rules() {

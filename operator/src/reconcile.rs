@@ -380,7 +380,7 @@ impl Reconciler {
         let (observed, plan) = self.observe_and_plan(&l, desired.as_ref()).await?;
         for p in plan.actions.iter().filter(|p| p.security) {
             let (kind, res) = p.action.resource(&l.tenant);
-            tracing::warn!(tenant = name, resource_kind = kind, resource = %res, reason = %p.reason, "repairing security drift");
+            tracing::warn!(tenant = name, resource_kind = %kind, resource = %res, reason = %p.reason, "repairing security drift");
         }
         let env = self.env();
         // Nothing in the spec changed since the last converged pass: whatever we change is drift.
@@ -404,7 +404,7 @@ impl Reconciler {
             tracing::info!(tenant = name, changes, "applied");
         }
         // Agents whose teardown is complete (nothing left to remove) let go of their row.
-        let planned: BTreeSet<(&str, String)> = plan
+        let planned: BTreeSet<(crate::kind::Kind, String)> = plan
             .actions
             .iter()
             .map(|p| p.action.resource(&l.tenant))
@@ -593,7 +593,7 @@ impl Reconciler {
                         &mut conn,
                         l.tenant.as_str(),
                         Some(a.kind.as_str()),
-                        "task_definition",
+                        crate::kind::Kind::TaskDefinition.as_str(),
                         &a.task.family,
                         Some(&td.arn),
                         false,

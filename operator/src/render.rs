@@ -12,16 +12,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::config::CellConfig;
+pub use crate::config::DbEndpoint;
 use crate::policy;
-
-/// Where agents reach the store: in their DB secret (password mode) or their environment (IAM
-/// mode, where nothing about it is secret).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DbEndpoint {
-    pub host: String,
-    pub port: u16,
-    pub dbname: String,
-}
 
 /// The tags every managed resource carries.
 pub fn ownership_tags(
@@ -267,28 +259,7 @@ pub fn render_tenant(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-
-    pub fn cell() -> CellConfig {
-        CellConfig {
-            name: "test".into(),
-            region: "us-east-1".into(),
-            account_id: "123456789012".into(),
-            partition: "aws".into(),
-            aws_endpoint_url: None,
-            ecs_cluster: "openclaw".into(),
-            subnets: vec!["subnet-a".into(), "subnet-b".into()],
-            security_groups: vec!["sg-1".into()],
-            agent_image: "openclaw/agent:1".into(),
-            execution_role_arn: "arn:aws:iam::123456789012:role/openclaw-task-execution".into(),
-            permissions_boundary_arn: "arn:aws:iam::123456789012:policy/openclaw/boundary".into(),
-            tenant_bucket: "openclaw-tenants-test".into(),
-            agent_database_host: None,
-            db_auth: Default::default(),
-            database: None,
-            db_resource_id: None,
-            agent_db: None,
-        }
-    }
+    pub use crate::config::fixtures::cell;
 
     pub fn agent(kind: AgentKind) -> AgentSpec {
         AgentSpec {

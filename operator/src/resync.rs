@@ -1,10 +1,13 @@
-//! Drift repair on a schedule (DESIGN.md §6): build the cell's inventory, diff every tenant
-//! against it with the one `diff`, and hand the drifted tenants to the ordinary reconcile. Also
-//! finds orphans (our tags, no tenant row) and removes them after a grace period, and keeps the
-//! shared tables' row-level security in place.
+//! Drift repair on a schedule: build the cell's inventory, diff every tenant against it with the
+//! one `diff`, and hand the drifted tenants to the ordinary reconcile. Also finds orphans (our
+//! tags, no tenant row) and removes them after a grace period, and keeps the shared tables'
+//! row-level security in place.
 //!
-//! Owns: deciding which tenants drifted and which resources are orphans. Must never: repair by a
-//! second code path (repairs are reconciles), or touch a resource of another cell.
+//! Owns: deciding which tenants drifted and which resources are orphans. Must never: repair a
+//! tenant's resources other than by the one `diff` and `execute` (a drifted tenant is
+//! reconciled; an orphan gets the ordinary teardown plan), or touch a resource of another cell.
+//! The one repair made here directly is the cell-wide RLS guard on `shared.usage`, which belongs
+//! to no tenant.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -15,6 +18,7 @@ use crate::diff::{self, Plan};
 use crate::error::{ReconcileError, Result};
 use crate::execute;
 use crate::inventory::{self, Inventory};
+use crate::kind::Kind;
 use crate::reconcile::Reconciler;
 use crate::store::{self, AuditEntry};
 
@@ -81,7 +85,7 @@ pub async fn detect(r: &Reconciler, orphan_grace: Duration) -> Result<Report> {
 
     if !inv.shared_rls.intact() {
         tracing::warn!(state = ?inv.shared_rls, "security drift: row-level security on shared.usage was weakened; restoring it");
-        inventory::repair_shared_rls(&r.pool).await?;
+        crate::pg_tenant::repair_shared_rls(&r.pool).await?;
         let mut conn = r.pool.acquire().await.map_err(store::StoreError::from)?;
         store::append_audit(
             &mut conn,
@@ -89,14 +93,14 @@ pub async fn detect(r: &Reconciler, orphan_grace: Duration) -> Result<Report> {
                 tenant: None,
                 actor: &r.actor,
                 action: "update",
-                resource_kind: Some("pg_rls"),
+                resource_kind: Some(Kind::PgRls.as_str()),
                 resource_name: Some("shared.usage"),
                 detail: serde_json::json!({"reason": format!("row-level security weakened: {:?}", inv.shared_rls), "security": true, "drift": true}),
             },
         )
         .await?;
-        r.metrics.record_drift("pg_rls", true);
-        r.metrics.record_repair("pg_rls", true);
+        r.metrics.record_drift(Kind::PgRls, true);
+        r.metrics.record_repair(Kind::PgRls, true);
         report.shared_rls_repaired = true;
     }
 
@@ -141,9 +145,9 @@ pub async fn detect(r: &Reconciler, orphan_grace: Duration) -> Result<Report> {
                     let (kind, name) = p.action.resource(&tenant);
                     r.metrics.record_drift(kind, p.security);
                     if p.security {
-                        tracing::warn!(tenant = %t.name, resource_kind = kind, resource = %name, reason = %p.reason, "security drift detected");
+                        tracing::warn!(tenant = %t.name, resource_kind = %kind, resource = %name, reason = %p.reason, "security drift detected");
                     } else {
-                        tracing::info!(tenant = %t.name, resource_kind = kind, resource = %name, reason = %p.reason, "drift detected");
+                        tracing::info!(tenant = %t.name, resource_kind = %kind, resource = %name, reason = %p.reason, "drift detected");
                     }
                 }
                 report.drifted.push(Drifted {
@@ -177,7 +181,14 @@ pub async fn detect(r: &Reconciler, orphan_grace: Duration) -> Result<Report> {
     report.aws_calls = calls1 - calls0;
     report.aws_writes = writes1 - writes0;
     report.duration = started.elapsed();
-    r.metrics.record_resync(&report);
+    r.metrics.record_resync(&crate::metrics::ResyncFigures {
+        duration: report.duration,
+        inventory_size: report.inventory_size,
+        aws_calls: report.aws_calls,
+        aws_writes: report.aws_writes,
+        orphans: report.orphans.len(),
+        orphans_removed: report.orphans_removed,
+    });
     Ok(report)
 }
 
@@ -195,19 +206,19 @@ async fn handle_orphans(
             && tags.get(naming::TAG_CELL) == Some(&r.cell.name)
     };
     let mut orphans: BTreeMap<TenantName, Vec<(String, String)>> = BTreeMap::new();
-    let mut add = |tenant: Option<TenantName>, kind: &str, name: &str| {
+    let mut add = |tenant: Option<TenantName>, kind: Kind, name: &str| {
         if let Some(t) = tenant.filter(|t| !known.contains(t.as_str())) {
             orphans
                 .entry(t)
                 .or_default()
-                .push((kind.to_owned(), name.to_owned()));
+                .push((kind.as_str().to_owned(), name.to_owned()));
         }
     };
     for (name, s) in inv.services.iter().filter(|(_, s)| ours(&s.tags)) {
         let _ = s;
         add(
             naming::parse_agent_resource_name(name).map(|(t, _)| t),
-            "ecs_service",
+            Kind::EcsService,
             name,
         );
     }
@@ -215,17 +226,17 @@ async fn handle_orphans(
         let _ = x;
         add(
             naming::parse_agent_resource_name(name).map(|(t, _)| t),
-            "iam_role",
+            Kind::IamRole,
             name,
         );
     }
     for (name, x) in inv.secrets.iter().filter(|(_, x)| ours(&x.tags)) {
         let _ = x;
-        add(naming::parse_secret_name(name), "secret", name);
+        add(naming::parse_secret_name(name), Kind::Secret, name);
     }
     // Only roles commented for this database are in the inventory.
     for name in inv.pg.keys() {
-        add(naming::parse_pg_name(name), "pg_role", name);
+        add(naming::parse_pg_name(name), Kind::PgRole, name);
     }
     let mut conn = r.pool.acquire().await.map_err(store::StoreError::from)?;
     let seen: Vec<(String, String)> = orphans.values().flatten().cloned().collect();

@@ -15,47 +15,19 @@ use crds::api::{
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgConnection, PgPool, Row};
 
-use crate::config::redact_url;
+pub use crate::error::{classify, StoreError};
+use crate::redact::{redact_text, redact_url};
 
 /// The NOTIFY channel the store's triggers signal on.
 pub const CHANNEL: &str = "openclaw_tenants";
 /// The finalizer the operator puts on every tenant and agent it provisions.
 pub const FINALIZER: &str = "openclaw.io/cloud-resources";
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("cannot connect to the store at {url}: {source}")]
-    Connect { url: String, source: sqlx::Error },
-    #[error("the connection string for the store is not valid ({url}): {message}")]
-    BadUrl { url: String, message: String },
-    #[error("store rule {constraint} violated: {message}")]
-    Rule { constraint: String, message: String },
-    #[error("store: {0}")]
-    Db(#[from] sqlx::Error),
-    #[error("store: migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("store: row for {what} holds an invalid value: {message}")]
-    Corrupt { what: String, message: String },
-}
-
-/// Turns a database error into a store error that names the violated rule where there is one.
-pub fn classify(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        if let Some(constraint) = db.constraint() {
-            return StoreError::Rule {
-                constraint: constraint.to_owned(),
-                message: db.message().to_owned(),
-            };
-        }
-    }
-    StoreError::Db(e)
-}
-
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
     let shown = redact_url(url);
     let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl {
         url: shown.clone(),
-        message: crate::config::redact_text(&e.to_string()),
+        message: redact_text(&e.to_string()),
     })?;
     PgPoolOptions::new()
         .max_connections(max_connections)
@@ -65,9 +37,24 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreErr
         .map_err(|source| StoreError::Connect { url: shown, source })
 }
 
+/// Runs the migrations. Databases of one server share their roles, so two databases migrated at
+/// once can race on creating the same cluster-wide role; the loser's migration rolls back whole
+/// and is run again, once the winner's role exists.
 pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
-    crds::MIGRATOR.run(pool).await?;
-    Ok(())
+    let mut attempt = 0;
+    loop {
+        match crds::MIGRATOR.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(sqlx::migrate::MigrateError::ExecuteMigration(sqlx::Error::Database(db), _))
+                if attempt < 3
+                    && matches!(db.code().as_deref(), Some("23505" | "42710" | "XX000")) =>
+            {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// A tenant row: spec, bookkeeping and status.

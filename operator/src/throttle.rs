@@ -1,5 +1,5 @@
-//! Client-side token buckets, one per AWS API bucket, set from the published quotas
-//! (DESIGN.md §8), so the operator never spends calls on its own throttling.
+//! Client-side token buckets, one per AWS API bucket, set from AWS's published per-account
+//! quotas (see `quota` below), so the operator never spends calls on its own throttling.
 //!
 //! Owns: pacing of AWS calls. Must never: hold a lock across an await.
 

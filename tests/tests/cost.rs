@@ -75,7 +75,7 @@ async fn cost_figures_match_usage_rows_and_task_sizes() {
     assert!(rows.iter().all(|c| c.tenant != other));
 
     // The table shows the same figures, and the counters equal the stored totals.
-    let table = cost::table(&rows);
+    let table = operator::cli::show::cost_table(&rows);
     let line = table
         .lines()
         .find(|l| l.starts_with(&t))

@@ -396,3 +396,52 @@ async fn concurrent_audit_appends_keep_one_chain() {
         .expect("rows");
     assert_eq!(crds::audit::verify_chain(&rows), Ok(80));
 }
+
+/// The inventory's CHECK constraint accepts exactly the operator's one list of kinds: every
+/// kind is stored through the operator's own write, and the constraint names no other.
+#[tokio::test]
+async fn the_inventory_accepts_exactly_the_list_of_kinds() {
+    use operator::kind::Kind;
+    let db = TestDb::new().await;
+    let def: String = sqlx::query_scalar(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint \
+         WHERE conname = 'managed_resource_kind_known'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("constraint");
+    let listed: std::collections::BTreeSet<String> = def
+        .split('\'')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect();
+    let kinds: std::collections::BTreeSet<String> =
+        Kind::ALL.iter().map(|k| k.as_str().to_owned()).collect();
+    assert_eq!(
+        listed, kinds,
+        "the CHECK constraint and Kind::ALL differ: {def}"
+    );
+    let mut conn = db.conn().await;
+    for kind in Kind::ALL {
+        operator::store::remember_resource(
+            &mut conn,
+            "acme",
+            None,
+            kind.as_str(),
+            "x",
+            None,
+            false,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{kind} is refused: {e}"));
+    }
+    let err =
+        operator::store::remember_resource(&mut conn, "acme", None, "log_group", "x", None, false)
+            .await
+            .expect_err("an unknown kind is refused");
+    assert!(
+        err.to_string().contains("managed_resource_kind_known"),
+        "{err}"
+    );
+}

@@ -138,7 +138,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<String> {
             let pool = store::connect(&url, 2).await?;
             let since = since.as_deref().map(parse_since).transpose()?;
             let rows = crate::cost::report(&pool, &config.operator.prices, since).await?;
-            Ok(crate::cost::table(&rows))
+            Ok(show::cost_table(&rows))
         }
         Command::Audit {
             command: AuditCommand::Isolation { operator_role },

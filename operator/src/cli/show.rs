@@ -256,6 +256,40 @@ pub async fn describe_tenant(
     Ok(Some(s))
 }
 
+/// The `openclaw cost` table.
+pub fn cost_table(rows: &[crate::cost::TenantCost]) -> String {
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|c| {
+            let input: i64 = c.tokens.iter().map(|t| t.1).sum();
+            let output: i64 = c.tokens.iter().map(|t| t.2).sum();
+            vec![
+                c.tenant.clone(),
+                input.to_string(),
+                output.to_string(),
+                format!("{:.4}", c.bedrock_usd),
+                format!("{:.1}", c.vcpu_seconds),
+                format!("{:.1}", c.gb_seconds),
+                format!("{:.4}", c.fargate_usd),
+                format!("{:.4}", c.bedrock_usd + c.fargate_usd),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "TENANT",
+            "INPUT_TOKENS",
+            "OUTPUT_TOKENS",
+            "BEDROCK_USD",
+            "VCPU_SECONDS",
+            "GB_SECONDS",
+            "FARGATE_USD",
+            "TOTAL_USD",
+        ],
+        &body,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
