@@ -171,7 +171,7 @@ async fn lead(
                 match reconciler.reconcile(&name).await {
                     Ok(next) => {
                         backoffs.reset(&name);
-                        next
+                        next.delay()
                     }
                     // Terminal: no hot retry; the resync tries again.
                     Err(e) if e.is_terminal() => Some(resync),

@@ -21,6 +21,10 @@ pub enum ReconcileError {
     /// The spec or configuration cannot be rendered.
     #[error("invalid: {0}")]
     Invalid(String),
+    /// A bug in the operator: a plan step whose inputs were never rendered, a request that cannot
+    /// be built, an answer missing what the API promises. Retried, never blamed on the spec.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The desired-state store failed.
     #[error("{0}")]
     Store(#[from] StoreError),
@@ -43,7 +47,9 @@ impl ReconcileError {
             ReconcileError::Conflict { .. }
             | ReconcileError::Invalid(_)
             | ReconcileError::CellNoncompliant { .. } => true,
-            ReconcileError::Store(_) | ReconcileError::Postgres(_) => false,
+            ReconcileError::Store(_)
+            | ReconcileError::Postgres(_)
+            | ReconcileError::Internal(_) => false,
         }
     }
 
@@ -53,6 +59,7 @@ impl ReconcileError {
             ReconcileError::Aws(e) => e.code.clone(),
             ReconcileError::Conflict { .. } => "ResourceConflict".into(),
             ReconcileError::Invalid(_) => "InvalidSpec".into(),
+            ReconcileError::Internal(_) => "InternalError".into(),
             ReconcileError::CellNoncompliant { .. } => "CellNoncompliant".into(),
             ReconcileError::Store(_) => "StoreError".into(),
             ReconcileError::Postgres(_) => "PostgresError".into(),
@@ -175,4 +182,55 @@ pub fn classify(e: sqlx::Error) -> StoreError {
         }
     }
     StoreError::Db(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_failure_point_has_its_code_and_retry_decision() {
+        let aws = |code: &str| {
+            ReconcileError::Aws(AwsError {
+                service: "IAM",
+                operation: "CreateRole",
+                code: code.into(),
+                message: String::new(),
+            })
+        };
+        let cases = [
+            (aws("AccessDenied"), "AccessDenied", true),
+            (aws("ThrottlingException"), "ThrottlingException", false),
+            (ReconcileError::Invalid("x".into()), "InvalidSpec", true),
+            (ReconcileError::Internal("x".into()), "InternalError", false),
+            (
+                ReconcileError::Conflict {
+                    resource: "iam_role r".into(),
+                    tag: "t",
+                },
+                "ResourceConflict",
+                true,
+            ),
+            (
+                ReconcileError::CellNoncompliant {
+                    cell: "c".into(),
+                    reasons: "r".into(),
+                },
+                "CellNoncompliant",
+                true,
+            ),
+            (
+                ReconcileError::Store(StoreError::Corrupt {
+                    what: "w".into(),
+                    message: "m".into(),
+                }),
+                "StoreError",
+                false,
+            ),
+        ];
+        for (err, code, terminal) in cases {
+            assert_eq!(err.code(), code, "{err}");
+            assert_eq!(err.is_terminal(), terminal, "{err}");
+        }
+    }
 }

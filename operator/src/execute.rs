@@ -41,13 +41,13 @@ pub struct Env<'a> {
 }
 
 fn build_err(what: &str, e: impl std::fmt::Display) -> ReconcileError {
-    ReconcileError::Invalid(format!("cannot build {what} request: {e}"))
+    ReconcileError::Internal(format!("cannot build {what} request: {e}"))
 }
 
 fn agent(desired: Option<&DesiredTenant>, kind: AgentKind) -> Result<&DesiredAgent> {
     desired
         .and_then(|d| d.agents.iter().find(|a| a.kind == kind))
-        .ok_or_else(|| ReconcileError::Invalid(format!("no rendered {kind} agent")))
+        .ok_or_else(|| ReconcileError::Internal(format!("no rendered {kind} agent")))
 }
 
 fn iam_tags(tags: &BTreeMap<String, String>) -> Result<Vec<aws_sdk_iam::types::Tag>> {
@@ -223,7 +223,7 @@ async fn apply_one(
         Action::CreateSecret { name } => {
             let d = desired
                 .and_then(|d| d.secrets.iter().find(|s| &s.name == name))
-                .ok_or_else(|| ReconcileError::Invalid(format!("no rendered secret {name}")))?;
+                .ok_or_else(|| ReconcileError::Internal(format!("no rendered secret {name}")))?;
             c.throttle.acquire(Bucket::SecretsWrite).await;
             // No value: the consent flow writes the grant; the operator never does.
             match c
@@ -417,18 +417,16 @@ async fn apply_one(
         }
         Action::CreateService { kind } => {
             let a = agent(desired, *kind)?;
-            let td = task_arns
-                .get(kind)
-                .cloned()
-                .ok_or_else(|| ReconcileError::Invalid(format!("no task definition for {kind}")))?;
+            let td = task_arns.get(kind).cloned().ok_or_else(|| {
+                ReconcileError::Internal(format!("no task definition for {kind}"))
+            })?;
             create_service(env, a, &td).await.map(Some)
         }
         Action::UpdateService { kind } => {
             let a = agent(desired, *kind)?;
-            let td = task_arns
-                .get(kind)
-                .cloned()
-                .ok_or_else(|| ReconcileError::Invalid(format!("no task definition for {kind}")))?;
+            let td = task_arns.get(kind).cloned().ok_or_else(|| {
+                ReconcileError::Internal(format!("no task definition for {kind}"))
+            })?;
             c.throttle.acquire(Bucket::EcsServiceWrite).await;
             let r = c
                 .ecs
@@ -501,7 +499,7 @@ async fn set_db_password(
                 .iter()
                 .find(|s| s.purpose == crate::render::SecretPurpose::Database)
         })
-        .ok_or_else(|| ReconcileError::Invalid("no rendered database secret".into()))?;
+        .ok_or_else(|| ReconcileError::Internal("no rendered database secret".into()))?;
     let password = pg_tenant::generate_password();
     pg_tenant::set_password(env.pool, tenant, &password).await?;
     let value = serde_json::json!({
@@ -659,7 +657,7 @@ async fn register_task_definition(c: &Clients, a: &DesiredAgent) -> Result<(Stri
         .map_err(|e| AwsError::from_sdk("ECS", "RegisterTaskDefinition", &e))?;
     r.task_definition()
         .and_then(|td| Some((td.task_definition_arn()?.to_owned(), td.revision())))
-        .ok_or_else(|| ReconcileError::Invalid("RegisterTaskDefinition returned no ARN".into()))
+        .ok_or_else(|| ReconcileError::Internal("RegisterTaskDefinition returned no ARN".into()))
 }
 
 async fn deregister_family(c: &Clients, family: &str) -> Result<()> {

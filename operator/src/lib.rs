@@ -4,7 +4,6 @@
 //! `reconcile`; `controller` runs it for every tenant under a lease with a work queue.
 
 pub mod aws;
-pub mod cli;
 pub mod config;
 pub mod controller;
 pub mod cost;

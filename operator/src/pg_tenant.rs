@@ -96,7 +96,7 @@ pub fn quote_ident(ident: &str) -> Result<String> {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
     {
-        return Err(ReconcileError::Invalid(format!(
+        return Err(ReconcileError::Internal(format!(
             "refusing to use {ident:?} as a PostgreSQL identifier"
         )));
     }

@@ -28,6 +28,25 @@ use crate::store::{self, AgentRow, AuditEntry, TenantRow, TenantStatus};
 /// Requeue delay while something is still converging (services starting, teardown draining).
 pub const PROGRESS_REQUEUE: Duration = Duration::from_secs(3);
 
+/// What a successful reconcile asks of the controller next (as kube-runtime's `Action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requeue {
+    /// Converged (or gone): run again only on a change, a poll or the resync.
+    AwaitChange,
+    /// Still converging: look again after this delay.
+    After(Duration),
+}
+
+impl Requeue {
+    /// The delay the work queue honours; `None` when nothing is pending.
+    pub fn delay(self) -> Option<Duration> {
+        match self {
+            Requeue::AwaitChange => None,
+            Requeue::After(d) => Some(d),
+        }
+    }
+}
+
 /// Everything one reconcile needs.
 pub struct Reconciler {
     pub pool: PgPool,
@@ -315,8 +334,8 @@ impl Reconciler {
         )))
     }
 
-    /// Reconciles one tenant and writes its status. `Ok(Some(d))`: requeue after `d`.
-    pub async fn reconcile(&self, name: &str) -> Result<Option<Duration>> {
+    /// Reconciles one tenant and writes its status.
+    pub async fn reconcile(&self, name: &str) -> Result<Requeue> {
         let started = std::time::Instant::now();
         let result = self.reconcile_inner(name).await;
         self.metrics
@@ -337,9 +356,9 @@ impl Reconciler {
         result
     }
 
-    async fn reconcile_inner(&self, name: &str) -> Result<Option<Duration>> {
+    async fn reconcile_inner(&self, name: &str) -> Result<Requeue> {
         let Some(l) = self.load(name).await? else {
-            return Ok(None);
+            return Ok(Requeue::AwaitChange);
         };
         if l.row.deletion_requested_at.is_some() {
             return self.teardown(&l).await;
@@ -493,14 +512,14 @@ impl Reconciler {
             .set(0);
         let pending_deletes = l.agents.iter().any(|a| a.deletion_requested_at.is_some());
         Ok(if status.phase == "Ready" && !pending_deletes {
-            None
+            Requeue::AwaitChange
         } else {
-            Some(PROGRESS_REQUEUE)
+            Requeue::After(PROGRESS_REQUEUE)
         })
     }
 
     /// Tears the tenant down; once nothing is left, writes the erasure record and lets the row go.
-    async fn teardown(&self, l: &Loaded) -> Result<Option<Duration>> {
+    async fn teardown(&self, l: &Loaded) -> Result<Requeue> {
         let name = l.tenant.as_str();
         {
             let mut conn = self.pool.acquire().await.map_err(store::StoreError::from)?;
@@ -524,7 +543,7 @@ impl Reconciler {
             let env = self.env();
             execute::execute(&env, &l.tenant, None, &observed, &plan.actions, false).await?;
             // Confirm on the next pass that nothing is left (ECS drains services for a while).
-            return Ok(Some(Duration::from_millis(500)));
+            return Ok(Requeue::After(Duration::from_millis(500)));
         }
         let mut tx = self.pool.begin().await.map_err(store::StoreError::from)?;
         let removed: Vec<String> = {
@@ -569,7 +588,7 @@ impl Reconciler {
                 .remove_label_values(&[name, c]);
         }
         tracing::info!(tenant = name, "tenant erased");
-        Ok(None)
+        Ok(Requeue::AwaitChange)
     }
 
     /// Records in the inventory the revision each agent runs when it was adopted rather than

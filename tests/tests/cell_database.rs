@@ -80,9 +80,7 @@ async fn discovery_fills_the_cells_details_from_the_bootstrapped_instance() {
         "{details}"
     );
     assert!(details["endpoint"].as_str().is_some_and(|e| !e.is_empty()));
-    let shown = operator::cli::describe_cell(&h.reconciler)
-        .await
-        .expect("describe");
+    let shown = cli::describe_cell(&h.reconciler).await.expect("describe");
     assert!(
         shown.contains(&id)
             && shown.contains("Encrypted:   true")

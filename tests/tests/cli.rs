@@ -1,8 +1,8 @@
 //! The CLI against a real PostgreSQL: apply, get, describe, delete.
 
 use clap::Parser;
+use cli::{self, apply, Cli};
 use openclaw_tests::{unique_name, TestDb};
-use operator::cli::{self, apply, Cli};
 
 async fn run(db: &TestDb, args: &[&str]) -> anyhow::Result<String> {
     let mut argv = vec!["openclaw"];

@@ -75,7 +75,7 @@ async fn cost_figures_match_usage_rows_and_task_sizes() {
     assert!(rows.iter().all(|c| c.tenant != other));
 
     // The table shows the same figures, and the counters equal the stored totals.
-    let table = operator::cli::show::cost_table(&rows);
+    let table = cli::show::cost_table(&rows);
     let line = table
         .lines()
         .find(|l| l.starts_with(&t))
@@ -116,7 +116,7 @@ async fn cost_figures_match_usage_rows_and_task_sizes() {
         .await
         .expect("report");
     assert!(future.iter().all(|c| c.tenant != t));
-    let since = operator::cli::parse_since("1h").expect("age");
+    let since = cli::parse_since("1h").expect("age");
     assert!(since < chrono::Utc::now());
-    assert!(operator::cli::parse_since("yesterday").is_err());
+    assert!(cli::parse_since("yesterday").is_err());
 }

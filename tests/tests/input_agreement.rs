@@ -3,8 +3,8 @@
 //! parameters, never spliced), and CLI arguments reach SQL only as parameters.
 
 use clap::Parser;
+use cli::{self, Cli};
 use openclaw_tests::TestDb;
-use operator::cli::{self, Cli};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};

@@ -48,7 +48,7 @@ async fn prometheus_scrapes_the_operator_and_sees_the_example_tenants_ready() {
     for (n, full) in ["acme", "globex", "initech"].iter().zip(&names) {
         text = text.replace(&format!("name: {n}\n"), &format!("name: {full}\n"));
     }
-    operator::cli::apply::apply(&h.db.pool, &text)
+    cli::apply::apply(&h.db.pool, &text)
         .await
         .expect("apply examples");
     // Usage rows, so the cost counters have something to show.

@@ -11,8 +11,8 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use crds::api::AgentKind;
 
-use crate::config::Config;
-use crate::store::{self, Deleted};
+use operator::config::Config;
+use operator::store::{self, Deleted};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -127,7 +127,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<String> {
             init_tracing();
             let pool = store::connect(&url, config.operator.concurrency as u32 + 6).await?;
             store::migrate(&pool).await?;
-            crate::runtime::run_operator(config, pool).await?;
+            operator::runtime::run_operator(config, pool).await?;
             Ok(String::new())
         }
         Command::Plan { tenant } => {
@@ -137,16 +137,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<String> {
         Command::Cost { since } => {
             let pool = store::connect(&url, 2).await?;
             let since = since.as_deref().map(parse_since).transpose()?;
-            let rows = crate::cost::report(&pool, &config.operator.prices, since).await?;
+            let rows = operator::cost::report(&pool, &config.operator.prices, since).await?;
             Ok(show::cost_table(&rows))
         }
         Command::Audit {
             command: AuditCommand::Isolation { operator_role },
         } => {
             let pool = store::connect(&url, 4).await?;
-            let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
-            let r = crate::runtime::reconciler(&config, pool, metrics, "audit".into()).await?;
-            let findings = crate::isolation::audit(&r, operator_role.as_deref()).await?;
+            let metrics = std::sync::Arc::new(operator::metrics::Metrics::new());
+            let r = operator::runtime::reconciler(&config, pool, metrics, "audit".into()).await?;
+            let findings = operator::isolation::audit(&r, operator_role.as_deref()).await?;
             if findings.is_empty() {
                 return Ok("isolation audit: no path across tenants found\n".into());
             }
@@ -162,18 +162,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<String> {
             ..
         } => {
             let pool = store::connect(&url, 2).await?;
-            let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
-            let r = crate::runtime::reconciler(&config, pool.clone(), metrics, "describe".into())
-                .await?;
+            let metrics = std::sync::Arc::new(operator::metrics::Metrics::new());
+            let r =
+                operator::runtime::reconciler(&config, pool.clone(), metrics, "describe".into())
+                    .await?;
             describe_cell(&r).await
         }
         Command::Resync => {
             init_tracing();
             let pool = store::connect(&url, 4).await?;
-            let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
-            let r = crate::runtime::reconciler(&config, pool, metrics, "resync".into()).await?;
+            let metrics = std::sync::Arc::new(operator::metrics::Metrics::new());
+            let r = operator::runtime::reconciler(&config, pool, metrics, "resync".into()).await?;
             let grace = std::time::Duration::from_secs(config.operator.orphan_grace_seconds);
-            let report = crate::resync::run_once(&r, grace).await?;
+            let report = operator::resync::run_once(&r, grace).await?;
             Ok(format!(
                 "tenants {}; drifted {} (security {}); orphans {} (removed {}); inventory {}; \
                  AWS calls {} ({} writes) in {:.2}s\n",
@@ -211,7 +212,7 @@ fn init_tracing() {
 }
 
 /// `openclaw describe cell`: discovers the database now and shows it with its compliance.
-pub async fn describe_cell(r: &crate::reconcile::Reconciler) -> anyhow::Result<String> {
+pub async fn describe_cell(r: &operator::reconcile::Reconciler) -> anyhow::Result<String> {
     let cell = &r.cell;
     let mut out = format!(
         "Cell:        {}\nRegion:      {}\nAccount:     {}\nCluster:     {}\nDB auth:     {:?}\n",
@@ -253,8 +254,8 @@ pub async fn plan(
     pool: &sqlx::PgPool,
     tenant: Option<&str>,
 ) -> anyhow::Result<String> {
-    let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
-    let r = crate::runtime::reconciler(config, pool.clone(), metrics, "plan".into()).await?;
+    let metrics = std::sync::Arc::new(operator::metrics::Metrics::new());
+    let r = operator::runtime::reconciler(config, pool.clone(), metrics, "plan".into()).await?;
     let names = match tenant {
         Some(t) => vec![t.to_owned()],
         None => {

@@ -4,8 +4,8 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = operator::cli::Cli::parse();
-    match operator::cli::run(cli).await {
+    let cli = cli::Cli::parse();
+    match cli::run(cli).await {
         Ok(out) => {
             print!("{out}");
             ExitCode::SUCCESS

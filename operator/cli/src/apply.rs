@@ -10,7 +10,7 @@ use crds::api::{AgentKind, AgentSpec};
 use crds::manifest::{self, Object};
 use sqlx::PgPool;
 
-use crate::store::{self, StoreError};
+use operator::store::{self, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use crate::store::{self, AgentRow, StoreError, TenantRow};
+use operator::store::{self, AgentRow, StoreError, TenantRow};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -257,7 +257,7 @@ pub async fn describe_tenant(
 }
 
 /// The `openclaw cost` table.
-pub fn cost_table(rows: &[crate::cost::TenantCost]) -> String {
+pub fn cost_table(rows: &[operator::cost::TenantCost]) -> String {
     let body: Vec<Vec<String>> = rows
         .iter()
         .map(|c| {
