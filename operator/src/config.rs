@@ -1,7 +1,7 @@
 //! Configuration: where the store is, and the cell the operator manages.
 //!
-//! Owns: reading the YAML configuration file and the environment, and showing connection
-//! strings without their passwords. Must never: print or log a password.
+//! Owns: reading the YAML configuration file and the environment (errors quoting them go through
+//! `redact`). Must never: print or log a password.
 
 use std::path::Path;
 use std::time::Duration;

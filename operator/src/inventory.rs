@@ -25,7 +25,7 @@ use crate::error::Result;
 use crate::observe::{
     self, ObservedRole, ObservedSecret, ObservedService, ObservedTaskDefinition, ObservedTenant,
 };
-use crate::pg_tenant::{self, ObservedPg, PgRoleAttrs};
+use crate::pg_tenant::{self, ObservedPg, PgRoleAttrs, SharedRls};
 use crate::policy;
 use crate::throttle::Bucket;
 
@@ -49,20 +49,6 @@ impl TaskDefinitionCache {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(td.arn.clone(), td);
-    }
-}
-
-/// State of the RLS guard on the shared tables (a cell-wide concern).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SharedRls {
-    pub enabled: bool,
-    pub forced: bool,
-    pub policy: bool,
-}
-
-impl SharedRls {
-    pub fn intact(&self) -> bool {
-        self.enabled && self.forced && self.policy
     }
 }
 
@@ -217,7 +203,7 @@ pub async fn build(
         inv.task_definitions.insert(family.clone(), td);
     }
     inv.pg = pg_catalog(pool).await?;
-    inv.shared_rls = shared_rls(pool).await?;
+    inv.shared_rls = pg_tenant::shared_rls(pool).await?;
     Ok(inv)
 }
 
@@ -357,23 +343,4 @@ async fn pg_catalog(pool: &PgPool) -> Result<BTreeMap<String, ObservedPg>> {
         );
     }
     Ok(out)
-}
-
-pub async fn shared_rls(pool: &PgPool) -> Result<SharedRls> {
-    let row = sqlx::query(
-        "SELECT c.relrowsecurity, c.relforcerowsecurity, \
-           EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'tenant_isolation') AS policy \
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE n.nspname = 'shared' AND c.relname = 'usage'",
-    )
-    .fetch_optional(pool)
-    .await?;
-    Ok(match row {
-        Some(r) => SharedRls {
-            enabled: r.try_get("relrowsecurity")?,
-            forced: r.try_get("relforcerowsecurity")?,
-            policy: r.try_get("policy")?,
-        },
-        None => SharedRls::default(),
-    })
 }

@@ -268,7 +268,7 @@ pub async fn pg_findings(pool: &PgPool, tenants: &[TenantName]) -> Result<Vec<Fi
             detail: format!("rights on schema {schema}"),
         });
     }
-    let rls = inventory::shared_rls(pool).await?;
+    let rls = crate::pg_tenant::shared_rls(pool).await?;
     if !rls.intact() {
         out.push(Finding {
             kind: "pg_rls",

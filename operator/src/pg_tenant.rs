@@ -2,7 +2,8 @@
 //! NOSUPERUSER, NOBYPASSRLS, NOCREATEROLE, no rights outside its schema and the RLS-guarded
 //! shared tables, which it reaches through the group role `openclaw_tenant`).
 //!
-//! Owns: observing, planning and applying those objects. Must never: put an identifier into SQL
+//! Owns: observing, planning and applying those objects, and reading and restoring the shared
+//! tables' row-level security guard (cell-wide, no tenant's). Must never: put an identifier into SQL
 //! unvalidated or unquoted, or a password into a statement (only a SCRAM verifier goes in).
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -442,6 +443,40 @@ pub fn generate_password() -> String {
     (0..32)
         .map(|_| char::from(CHARS[rng.random_range(0..CHARS.len())]))
         .collect()
+}
+
+/// State of the RLS guard on the shared tables (a cell-wide concern).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SharedRls {
+    pub enabled: bool,
+    pub forced: bool,
+    pub policy: bool,
+}
+
+impl SharedRls {
+    pub fn intact(&self) -> bool {
+        self.enabled && self.forced && self.policy
+    }
+}
+
+/// The RLS guard on `shared.usage` as the catalog reports it.
+pub async fn shared_rls(pool: &PgPool) -> Result<SharedRls> {
+    let row = sqlx::query(
+        "SELECT c.relrowsecurity, c.relforcerowsecurity, \
+           EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'tenant_isolation') AS policy \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'shared' AND c.relname = 'usage'",
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(match row {
+        Some(r) => SharedRls {
+            enabled: r.try_get("relrowsecurity")?,
+            forced: r.try_get("relforcerowsecurity")?,
+            policy: r.try_get("policy")?,
+        },
+        None => SharedRls::default(),
+    })
 }
 
 /// Puts the shared tables' RLS guard back (security drift).

@@ -47,7 +47,8 @@ pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
             Ok(()) => return Ok(()),
             Err(sqlx::migrate::MigrateError::ExecuteMigration(sqlx::Error::Database(db), _))
                 if attempt < 3
-                    && matches!(db.code().as_deref(), Some("23505" | "42710" | "XX000")) =>
+                    && (db.code().as_deref() == Some("42710")
+                        || db.constraint() == Some("pg_authid_rolname_index")) =>
             {
                 attempt += 1;
                 tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
