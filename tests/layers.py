@@ -14,13 +14,18 @@ import sys
 LAYERS = [
     ("base", ["redact", "kind", "prices", "error", "config", "metrics", "policy"]),
     ("adapters", ["throttle", "aws", "store", "rds"]),
-    ("resources", ["pg_tenant", "render", "observe", "inventory", "diff"]),
-    ("engine", ["execute"]),
+    ("resources", ["render", "resources"]),
+    ("engine", ["engine"]),
     ("reconcile", ["reconcile", "cost"]),
     ("controller", ["queue", "retry", "resync", "controller", "server", "isolation", "runtime"]),
 ]
 # Modules that must import nothing of the crate at all.
 LEAVES = {"redact", "kind", "prices", "queue", "retry"}
+# Under resources/: the kinds, each of which may use the registry (resources/mod.rs) and the
+# shared helpers, but never another kind ("one kind never calls another").
+KINDS = {"db_secret", "oauth_secret", "iam_role", "task_definition", "ecs_service", "pg_tenant",
+         "shared_rls"}
+HELPERS = {"secrets_manager", "sql", "tags", "inventory"}
 
 def module_of(rel):
     first = rel.split(os.sep)[0]
@@ -36,6 +41,20 @@ def main():
         problems.append(f"module {m} is in no layer: add it to tests/layers.py and ARCHITECTURE.md")
     for m in sorted(set(layer) - declared):
         problems.append(f"module {m} is listed in a layer but not declared in lib.rs")
+    rdir = os.path.join(src, "resources")
+    present = {f[:-3] for f in os.listdir(rdir) if f.endswith(".rs") and f != "mod.rs"}
+    for m in sorted(present - KINDS - HELPERS):
+        problems.append(f"resources/{m}.rs is neither a kind nor a helper: add it to tests/layers.py")
+    for f in sorted(present & KINDS):
+        for n, line in enumerate(open(os.path.join(rdir, f + ".rs")), 1):
+            code = line.split("//", 1)[0]
+            for other in re.findall(r"\b(?:crate::resources|super)::(\w+)", code):
+                if other in KINDS and other != f:
+                    problems.append(f"resources/{f}.rs:{n}: the {f} kind uses the {other} kind")
+            for other in re.findall(r"\bcrate::resources::\{([^}]*)\}", code):
+                for o in re.findall(r"\w+", other):
+                    if o in KINDS and o != f:
+                        problems.append(f"resources/{f}.rs:{n}: the {f} kind uses the {o} kind")
     for root, _, files in os.walk(src):
         for f in files:
             if not f.endswith(".rs") or f in ("lib.rs", "main.rs"):

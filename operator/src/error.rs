@@ -40,6 +40,11 @@ impl From<AwsError> for ReconcileError {
 }
 
 impl ReconcileError {
+    /// An SDK request the operator could not build: its own bug.
+    pub fn unbuildable(what: &str, e: impl std::fmt::Display) -> ReconcileError {
+        ReconcileError::Internal(format!("cannot build {what} request: {e}"))
+    }
+
     /// Terminal errors are not retried hot: the tenant goes `Failed` and waits for the resync.
     pub fn is_terminal(&self) -> bool {
         match self {
@@ -61,10 +66,20 @@ impl ReconcileError {
             ReconcileError::Invalid(_) => "InvalidSpec".into(),
             ReconcileError::Internal(_) => "InternalError".into(),
             ReconcileError::CellNoncompliant { .. } => "CellNoncompliant".into(),
+            ReconcileError::Store(StoreError::Db(e)) | ReconcileError::Postgres(e)
+                if is_timeout(e) =>
+            {
+                "DatabaseTimeout".into()
+            }
             ReconcileError::Store(_) => "StoreError".into(),
             ReconcileError::Postgres(_) => "PostgresError".into(),
         }
     }
+}
+
+/// A statement ended by the session's `lock_timeout` (55P03) or `statement_timeout` (57014).
+pub fn is_timeout(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("55P03" | "57014")))
 }
 
 /// A failed AWS call, reduced to what the operator acts on: the code decides retry or terminal.

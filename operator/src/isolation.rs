@@ -16,10 +16,11 @@ use sqlx::PgPool;
 
 use crate::aws::AwsError;
 use crate::error::Result;
-use crate::inventory;
-use crate::observe::{ObservedRole, ObservedSecret};
 use crate::policy::{self, Decision, Request};
 use crate::reconcile::Reconciler;
+use crate::resources::{
+    iam_role, pg_tenant, secrets_manager, shared_rls, ObservedRole, ObservedSecret,
+};
 
 /// One path across a tenant boundary.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -268,7 +269,18 @@ pub async fn pg_findings(pool: &PgPool, tenants: &[TenantName]) -> Result<Vec<Fi
             detail: format!("rights on schema {schema}"),
         });
     }
-    let rls = crate::pg_tenant::shared_rls(pool).await?;
+    for (role, settings) in pg_tenant::role_settings(pool, &names).await? {
+        let foreign = pg_tenant::foreign_settings(&settings);
+        if !foreign.is_empty() {
+            out.push(Finding {
+                kind: "pg_role_setting",
+                subject: role,
+                reaches: "the server every tenant shares".into(),
+                detail: format!("settings not set by the operator: {}", foreign.join(", ")),
+            });
+        }
+    }
+    let rls = shared_rls::observe(pool).await?;
     if !rls.intact() {
         out.push(Finding {
             kind: "pg_rls",
@@ -342,9 +354,9 @@ pub async fn audit(r: &Reconciler, operator_role: Option<&str>) -> Result<Vec<Fi
             .filter_map(|n| TenantName::parse(n).ok())
             .collect()
     };
-    let roles = inventory::account_roles(&r.clients, None).await?;
+    let roles = iam_role::account_roles(&r.clients, None).await?;
     let secrets: BTreeMap<String, ObservedSecret> =
-        crate::observe::list_secrets(&r.clients, naming::SECRET_PREFIX)
+        secrets_manager::list(&r.clients, naming::SECRET_PREFIX)
             .await?
             .into_iter()
             .map(|s| (s.name.clone(), s))

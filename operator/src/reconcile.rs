@@ -1,4 +1,4 @@
-//! One tenant's reconcile: render → observe → diff → apply → report.
+//! One tenant's reconcile: render → observe → plan → apply → report.
 //!
 //! Owns: the order of those steps, finalizers, and the status written back (phase, conditions,
 //! observed generation). Conditions are recomputed on every pass, never patched piecemeal.
@@ -16,13 +16,11 @@ use sqlx::PgPool;
 
 use crate::aws::Clients;
 use crate::config::CellConfig;
-use crate::diff::{self, Plan};
+use crate::engine::{self, Journal, Plan};
 use crate::error::{ReconcileError, Result};
-use crate::execute::{self, Env};
-use crate::inventory::TaskDefinitionCache;
 use crate::metrics::Metrics;
-use crate::observe::{self, ObservedTenant};
 use crate::render::{self, DbEndpoint, DesiredTenant};
+use crate::resources::{self, Ctx, ObservedTenant, TaskDefinitionCache};
 use crate::store::{self, AgentRow, AuditEntry, TenantRow, TenantStatus};
 
 /// Requeue delay while something is still converging (services starting, teardown draining).
@@ -189,15 +187,20 @@ pub fn tenant_status(
 }
 
 impl Reconciler {
-    pub(crate) fn env(&self) -> Env<'_> {
-        Env {
+    pub(crate) fn ctx(&self) -> Ctx<'_> {
+        Ctx {
             clients: &self.clients,
             pool: &self.pool,
             cell: &self.cell,
             db: &self.db,
+            td_cache: &self.td_cache,
+        }
+    }
+
+    pub(crate) fn journal(&self) -> Journal<'_> {
+        Journal {
             actor: &self.actor,
             metrics: &self.metrics,
-            td_cache: &self.td_cache,
         }
     }
 
@@ -305,7 +308,7 @@ impl Reconciler {
         desired: Option<&DesiredTenant>,
     ) -> Result<(ObservedTenant, Plan)> {
         let observed =
-            observe::observe_tenant(&self.clients, &self.pool, &self.cell, &l.tenant).await?;
+            resources::observe_tenant(&self.clients, &self.pool, &self.cell, &l.tenant).await?;
         for td in observed.task_definitions.values() {
             self.td_cache.insert(td.clone());
         }
@@ -313,7 +316,7 @@ impl Reconciler {
             let mut conn = self.pool.acquire().await.map_err(store::StoreError::from)?;
             store::inventory_names(&mut conn, l.tenant.as_str()).await?
         };
-        let plan = diff::diff(&l.tenant, desired, &observed, &inventory)?;
+        let plan = engine::plan(&l.tenant, desired, &observed, &inventory)?;
         Ok((observed, plan))
     }
 
@@ -401,15 +404,15 @@ impl Reconciler {
             let (kind, res) = p.action.resource(&l.tenant);
             tracing::warn!(tenant = name, resource_kind = %kind, resource = %res, reason = %p.reason, "repairing security drift");
         }
-        let env = self.env();
         // Nothing in the spec changed since the last converged pass: whatever we change is drift.
         let drift = l.row.phase == "Ready"
             && l.row.generation == l.row.observed_generation
             && l.agents
                 .iter()
                 .all(|a| a.generation == a.observed_generation);
-        let changes = execute::execute(
-            &env,
+        let changes = engine::execute(
+            &self.ctx(),
+            &self.journal(),
             &l.tenant,
             desired.as_ref(),
             &observed,
@@ -540,8 +543,16 @@ impl Reconciler {
         }
         let (observed, plan) = self.observe_and_plan(l, None).await?;
         if !plan.is_empty() {
-            let env = self.env();
-            execute::execute(&env, &l.tenant, None, &observed, &plan.actions, false).await?;
+            engine::execute(
+                &self.ctx(),
+                &self.journal(),
+                &l.tenant,
+                None,
+                &observed,
+                &plan.actions,
+                false,
+            )
+            .await?;
             // Confirm on the next pass that nothing is left (ECS drains services for a while).
             return Ok(Requeue::After(Duration::from_millis(500)));
         }

@@ -1,10 +1,10 @@
-//! Drift repair on a schedule: build the cell's inventory, diff every tenant against it with the
-//! one `diff`, and hand the drifted tenants to the ordinary reconcile. Also finds orphans (our
+//! Drift repair on a schedule: build the cell's inventory, plan every tenant against it with the
+//! one `engine::plan`, and hand the drifted tenants to the ordinary reconcile. Also finds orphans (our
 //! tags, no tenant row) and removes them after a grace period, and keeps the shared tables'
 //! row-level security in place.
 //!
 //! Owns: deciding which tenants drifted and which resources are orphans. Must never: repair a
-//! tenant's resources other than by the one `diff` and `execute` (a drifted tenant is
+//! tenant's resources other than by the one `engine::plan` and `engine::execute` (a drifted tenant is
 //! reconciled; an orphan gets the ordinary teardown plan), or touch a resource of another cell.
 //! The one repair made here directly is the cell-wide RLS guard on `shared.usage`, which belongs
 //! to no tenant.
@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 
 use crds::naming::{self, TenantName};
 
-use crate::diff::{self, Plan};
+use crate::engine::{self, Plan};
 use crate::error::{ReconcileError, Result};
-use crate::execute;
-use crate::inventory::{self, Inventory};
 use crate::kind::Kind;
 use crate::reconcile::Reconciler;
+use crate::resources::inventory::{self, Inventory};
+use crate::resources::{shared_rls, Recorded};
 use crate::store::{self, AuditEntry};
 
 /// One tenant that needs a reconcile, and why.
@@ -85,7 +85,7 @@ pub async fn detect(r: &Reconciler, orphan_grace: Duration) -> Result<Report> {
 
     if !inv.shared_rls.intact() {
         tracing::warn!(state = ?inv.shared_rls, "security drift: row-level security on shared.usage was weakened; restoring it");
-        crate::pg_tenant::repair_shared_rls(&r.pool).await?;
+        shared_rls::repair(&r.pool).await?;
         let mut conn = r.pool.acquire().await.map_err(store::StoreError::from)?;
         store::append_audit(
             &mut conn,
@@ -137,7 +137,7 @@ pub async fn detect(r: &Reconciler, orphan_grace: Duration) -> Result<Report> {
             .filter(|(tn, _, _)| tn == &t.name)
             .map(|(_, k, n)| (k.clone(), n.clone()))
             .collect();
-        match diff::diff(&tenant, desired.as_ref(), &observed, &names) {
+        match engine::plan(&tenant, desired.as_ref(), &observed, &names) {
             Ok(plan) if plan.is_empty() => {}
             Ok(plan) => {
                 let security = plan.actions.iter().any(|p| p.security);
@@ -262,8 +262,8 @@ async fn handle_orphans(
         }
         // Past the grace period: the ordinary teardown plan, carried out by the ordinary executor.
         let observed = inv.observed_for(&tenant);
-        let inventory_names: diff::Inventory = resources.iter().cloned().collect();
-        let plan = diff::diff(&tenant, None, &observed, &inventory_names)?;
+        let inventory_names: Recorded = resources.iter().cloned().collect();
+        let plan = engine::plan(&tenant, None, &observed, &inventory_names)?;
         let plan = Plan {
             actions: plan
                 .actions
@@ -274,12 +274,20 @@ async fn handle_orphans(
                 })
                 .collect(),
         };
-        let n = execute::execute(&r.env(), &tenant, None, &observed, &plan.actions, false)
-            .await
-            .map_err(|e| {
-                tracing::warn!(tenant = %tenant, error = %e, "orphan removal failed");
-                e
-            })?;
+        let n = engine::execute(
+            &r.ctx(),
+            &r.journal(),
+            &tenant,
+            None,
+            &observed,
+            &plan.actions,
+            false,
+        )
+        .await
+        .map_err(|e| {
+            tracing::warn!(tenant = %tenant, error = %e, "orphan removal failed");
+            e
+        })?;
         report.orphans_removed += n;
         let mut conn = r.pool.acquire().await.map_err(store::StoreError::from)?;
         store::forget_orphans(&mut conn, &resources).await?;

@@ -81,7 +81,7 @@ pub async fn reconciler_for(
         cell,
         metrics,
         actor,
-        td_cache: Arc::new(crate::inventory::TaskDefinitionCache::default()),
+        td_cache: Arc::new(crate::resources::TaskDefinitionCache::default()),
         cell_db: std::sync::RwLock::new(None),
     })
 }

@@ -143,7 +143,7 @@ async fn row_level_security_holds_after_set_and_set_config_tricks() {
 async fn a_tenant_role_cannot_open_more_connections_than_its_limit() {
     let (h, a, _) = two_tenants().await;
     let mut held = Vec::new();
-    for _ in 0..operator::pg_tenant::CONNECTION_LIMIT {
+    for _ in 0..operator::resources::pg_tenant::CONNECTION_LIMIT {
         held.push(
             connect_as(&h, &a.pg_role())
                 .await

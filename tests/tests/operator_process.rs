@@ -119,9 +119,10 @@ async fn killing_the_operator_mid_onboarding_and_restarting_it_converges_without
                 .expect("policies");
             assert_eq!(policies.policy_names().len(), 1);
         }
-        let secrets = operator::observe::list_secrets(&h.reconciler.clients, &t.secret_prefix())
-            .await
-            .expect("secrets");
+        let secrets =
+            operator::resources::secrets_manager::list(&h.reconciler.clients, &t.secret_prefix())
+                .await
+                .expect("secrets");
         assert_eq!(
             secrets.len(),
             3,

@@ -21,7 +21,7 @@ async fn role_policy(h: &Harness, role: &str) -> serde_json::Value {
 }
 
 async fn secret_names(h: &Harness, tenant: &TenantName) -> BTreeSet<String> {
-    operator::observe::list_secrets(&h.reconciler.clients, &tenant.secret_prefix())
+    operator::resources::secrets_manager::list(&h.reconciler.clients, &tenant.secret_prefix())
         .await
         .expect("list secrets")
         .into_iter()

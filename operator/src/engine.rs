@@ -1,0 +1,343 @@
+//! The engine: merges every kind's changes into one ordered tenant plan, then carries it out,
+//! recording each applied action (inventory, audit log, metrics). `openclaw plan` prints the plan.
+//!
+//! Owns: the order (security repairs first; then creation in rising rank; then teardown in falling
+//! rank; stable within each) and the record of what was done. Must never: name a resource kind
+//! (the kinds speak through `resources`), or put a secret into a log, an error or the audit log.
+
+use crds::naming::TenantName;
+
+use crate::error::Result;
+use crate::metrics::Metrics;
+use crate::render::DesiredTenant;
+use crate::resources::{self, Ctx, ObservedTenant, Planned, Recorded};
+use crate::store::{self, AuditEntry};
+
+/// A tenant's ordered plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub actions: Vec<Planned>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+
+    /// Human-readable, one action per line: `update iam_role openclaw-acme-butler: reason`.
+    pub fn render(&self, tenant: &TenantName) -> String {
+        let mut out = String::new();
+        for p in &self.actions {
+            let (kind, name) = p.action.resource(tenant);
+            let sec = if p.security { " [security]" } else { "" };
+            out.push_str(&format!(
+                "{} {kind} {name}: {}{sec}\n",
+                p.action.verb(),
+                p.reason
+            ));
+        }
+        out
+    }
+}
+
+/// Where an action falls in the plan: creation in rising rank, teardown after it in falling rank.
+fn position(p: &Planned) -> u8 {
+    let rank = p.action.rank();
+    if p.action.verb().removes() {
+        u8::MAX - rank
+    } else {
+        rank
+    }
+}
+
+/// Plans a live tenant's convergence (or, with `desired = None`, its full teardown). Pure.
+pub fn plan(
+    tenant: &TenantName,
+    desired: Option<&DesiredTenant>,
+    observed: &ObservedTenant,
+    recorded: &Recorded,
+) -> Result<Plan> {
+    let mut actions = resources::diff(tenant, desired, observed, recorded)?;
+    actions.sort_by_key(|p| (!p.security, position(p)));
+    Ok(Plan { actions })
+}
+
+/// Who acts, and where applied actions are counted.
+pub struct Journal<'a> {
+    pub actor: &'a str,
+    pub metrics: &'a Metrics,
+}
+
+/// Carries out `actions` in order. `observed` supplies ARNs of existing resources. Returns the
+/// number of actions applied; stops at the first error.
+pub async fn execute(
+    ctx: &Ctx<'_>,
+    journal: &Journal<'_>,
+    tenant: &TenantName,
+    desired: Option<&DesiredTenant>,
+    observed: &ObservedTenant,
+    actions: &[Planned],
+    drift: bool,
+) -> Result<usize> {
+    let mut links = resources::links(desired, observed);
+    let mut done = 0;
+    for p in actions {
+        let (kind, name) = p.action.resource(tenant);
+        match resources::apply(ctx, tenant, desired, observed, &links, &p.action).await {
+            Ok(arn) => {
+                record(ctx, journal, tenant, p, arn.as_deref(), drift).await?;
+                if let Some(arn) = arn {
+                    links.insert((kind, name), arn);
+                }
+                journal
+                    .metrics
+                    .actions
+                    .with_label_values(&[kind.as_str(), p.action.verb().as_str()])
+                    .inc();
+                if drift {
+                    journal.metrics.record_repair(kind, p.security);
+                }
+                done += 1;
+            }
+            Err(e) => {
+                let mut conn = ctx.pool.acquire().await.map_err(store::StoreError::from)?;
+                store::note_resource_error(
+                    &mut conn,
+                    tenant.as_str(),
+                    kind.as_str(),
+                    &name,
+                    &e.to_string(),
+                )
+                .await?;
+                return Err(e);
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Inventory and audit log for one applied action, in one transaction.
+async fn record(
+    ctx: &Ctx<'_>,
+    journal: &Journal<'_>,
+    tenant: &TenantName,
+    p: &Planned,
+    arn: Option<&str>,
+    drift: bool,
+) -> Result<()> {
+    let (kind, name) = p.action.resource(tenant);
+    let verb = p.action.verb();
+    let mut tx = ctx.pool.begin().await.map_err(store::StoreError::from)?;
+    if verb.removes() {
+        store::forget_resource(&mut tx, kind.as_str(), &name).await?;
+        for (k, n) in p.action.removes_also(tenant) {
+            store::forget_resource(&mut tx, k.as_str(), &n).await?;
+        }
+    } else {
+        store::remember_resource(
+            &mut tx,
+            tenant.as_str(),
+            p.action.agent().map(|a| a.as_str()),
+            kind.as_str(),
+            &name,
+            arn,
+            p.security || verb.restores(),
+        )
+        .await?;
+    }
+    store::append_audit(
+        &mut tx,
+        &AuditEntry {
+            tenant: Some(tenant.as_str()),
+            actor: journal.actor,
+            action: verb.as_str(),
+            resource_kind: Some(kind.as_str()),
+            resource_name: Some(&name),
+            detail: serde_json::json!({"reason": p.reason, "security": p.security, "drift": drift}),
+        },
+    )
+    .await?;
+    tx.commit().await.map_err(store::StoreError::from)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::render_tenant;
+    use crate::render::tests::{agent, cell};
+    use crate::resources::fixtures::{converged, desired, tenant};
+    use crate::resources::{ObservedSecret, Recorded, Tags};
+    use crds::api::AgentKind;
+
+    fn verbs(plan: &Plan) -> Vec<String> {
+        let t = tenant();
+        plan.actions
+            .iter()
+            .map(|p| {
+                let (k, n) = p.action.resource(&t);
+                format!("{} {k} {n}", p.action.verb())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_new_tenant_is_created_in_dependency_order() {
+        let plan = plan(
+            &tenant(),
+            Some(&desired()),
+            &ObservedTenant::default(),
+            &Recorded::new(),
+        )
+        .expect("plan");
+        assert_eq!(
+            verbs(&plan),
+            vec![
+                "create pg_role tenant_acme",
+                "create pg_schema tenant_acme",
+                "create pg_schema tenant_acme",
+                "update pg_schema tenant_acme",
+                "update pg_role tenant_acme",
+                "create secret /openclaw/acme/db",
+                "create iam_role openclaw-acme-scout",
+                "update iam_inline_policy openclaw-acme-scout",
+                "register task_definition openclaw-acme-scout",
+                "create ecs_service openclaw-acme-scout",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_converged_tenant_plans_nothing() {
+        let d = desired();
+        let plan = plan(&tenant(), Some(&d), &converged(&d), &Recorded::new()).expect("plan");
+        assert!(plan.is_empty(), "{}", plan.render(&tenant()));
+    }
+
+    #[test]
+    fn security_drift_comes_first() {
+        let d = desired();
+        let mut o = converged(&d);
+        o.services
+            .get_mut("openclaw-acme-scout")
+            .expect("svc")
+            .desired_count = 3;
+        let role = o.roles.get_mut("openclaw-acme-scout").expect("role");
+        role.boundary_arn = None;
+        role.inline_policies.insert("backdoor".into(), None);
+        role.attached_policies
+            .push("arn:aws:iam::aws:policy/AdministratorAccess".into());
+        o.services
+            .get_mut("openclaw-acme-scout")
+            .expect("svc")
+            .public_ip = true;
+        let plan = plan(&tenant(), Some(&d), &o, &Recorded::new()).expect("plan");
+        let sec: Vec<bool> = plan.actions.iter().map(|p| p.security).collect();
+        assert_eq!(
+            sec,
+            vec![true, true, true, true],
+            "{}",
+            plan.render(&tenant())
+        );
+        assert!(plan
+            .render(&tenant())
+            .contains("a public IP was enabled; desired count is 3 instead of 1"));
+    }
+
+    #[test]
+    fn a_changed_spec_registers_and_rolls_the_service() {
+        let d = desired();
+        let o = converged(&d);
+        let mut bigger = agent(AgentKind::Scout);
+        bigger.cpu = 512;
+        bigger.memory = 1024;
+        let d2 = render_tenant(&cell(), &tenant(), &[bigger]);
+        let plan = plan(&tenant(), Some(&d2), &o, &Recorded::new()).expect("plan");
+        assert_eq!(
+            verbs(&plan),
+            vec![
+                "register task_definition openclaw-acme-scout",
+                "update ecs_service openclaw-acme-scout"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_resource_that_is_not_ours_is_a_conflict() {
+        let d = desired();
+        let mut o = converged(&d);
+        o.roles
+            .get_mut("openclaw-acme-scout")
+            .expect("role")
+            .tags
+            .clear();
+        let err = plan(&tenant(), Some(&d), &o, &Recorded::new()).expect_err("conflict");
+        assert_eq!(err.code(), "ResourceConflict");
+        assert!(
+            err.to_string().contains("iam_role openclaw-acme-scout"),
+            "{err}"
+        );
+        // The inventory proves we created it: stripped tags are put back instead.
+        let inv: Recorded = [("iam_role".to_owned(), "openclaw-acme-scout".to_owned())].into();
+        let plan = plan(&tenant(), Some(&d), &o, &inv).expect("plan");
+        assert_eq!(verbs(&plan), vec!["tag iam_role openclaw-acme-scout"]);
+    }
+
+    #[test]
+    fn teardown_is_in_reverse_order_and_skips_what_is_not_ours() {
+        let d = desired();
+        let mut o = converged(&d);
+        // A foreign secret under our prefix name stays.
+        o.secrets.insert(
+            "/openclaw/acme/manual".into(),
+            ObservedSecret {
+                name: "/openclaw/acme/manual".into(),
+                arn: "x".into(),
+                scheduled_for_deletion: false,
+                tags: Tags::new(),
+            },
+        );
+        let plan = plan(&tenant(), None, &o, &Recorded::new()).expect("plan");
+        assert_eq!(
+            verbs(&plan),
+            vec![
+                "delete ecs_service openclaw-acme-scout",
+                "deregister task_definition openclaw-acme-scout",
+                "delete iam_role openclaw-acme-scout",
+                "delete secret /openclaw/acme/db",
+                "delete pg_role tenant_acme",
+            ]
+        );
+    }
+
+    #[test]
+    fn removing_an_agent_tears_down_only_that_agent() {
+        let both = render_tenant(
+            &cell(),
+            &tenant(),
+            &[agent(AgentKind::Scout), agent(AgentKind::Butler)],
+        );
+        let o = converged(&both);
+        let plan = plan(&tenant(), Some(&desired()), &o, &Recorded::new()).expect("plan");
+        assert_eq!(
+            verbs(&plan),
+            vec![
+                "delete ecs_service openclaw-acme-butler",
+                "deregister task_definition openclaw-acme-butler",
+                "delete iam_role openclaw-acme-butler",
+            ]
+        );
+    }
+
+    #[test]
+    fn scheduled_secrets_are_restored_not_recreated() {
+        let d = desired();
+        let mut o = converged(&d);
+        o.secrets
+            .get_mut("/openclaw/acme/db")
+            .expect("db")
+            .scheduled_for_deletion = true;
+        let plan = plan(&tenant(), Some(&d), &o, &Recorded::new()).expect("plan");
+        assert_eq!(verbs(&plan), vec!["restore secret /openclaw/acme/db"]);
+    }
+}

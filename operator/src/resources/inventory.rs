@@ -1,0 +1,107 @@
+//! The cell's inventory for a resync: everything OpenClaw-named in the cell, read through each
+//! kind's batched observation, then projected per tenant into the same `ObservedTenant` the
+//! targeted observation builds, so that drift is judged by the same diffs.
+//!
+//! Reads: ECS ListServices + DescribeServices (10 per call, tags included); IAM
+//! GetAccountAuthorizationDetails (roles with inline policies, boundary, tags); Secrets Manager
+//! ListSecrets on `/openclaw/` including secrets scheduled for deletion; one catalog query for
+//! every tenant role. Task definitions are immutable: a revision already seen is never described
+//! again (the cache below). Pagination is always followed, even where the emulator returns one page.
+//!
+//! Must never: write anything.
+
+use std::collections::BTreeMap;
+
+use crds::api::AgentKind;
+use crds::naming::{self, TenantName};
+use sqlx::PgPool;
+
+use crate::aws::Clients;
+use crate::config::CellConfig;
+use crate::error::Result;
+use crate::resources::shared_rls::{self, SharedRls};
+use crate::resources::{
+    ecs_service, iam_role, pg_tenant, secrets_manager, task_definition, ObservedPg, ObservedRole,
+    ObservedSecret, ObservedService, ObservedTaskDefinition, ObservedTenant, TaskDefinitionCache,
+};
+
+#[derive(Debug, Default)]
+pub struct Inventory {
+    pub services: BTreeMap<String, ObservedService>,
+    pub roles: BTreeMap<String, ObservedRole>,
+    pub secrets: BTreeMap<String, ObservedSecret>,
+    /// Our current revision per family (from the operator's own records).
+    pub task_definitions: BTreeMap<String, ObservedTaskDefinition>,
+    /// Per tenant role name.
+    pub pg: BTreeMap<String, ObservedPg>,
+    pub shared_rls: SharedRls,
+}
+
+impl Inventory {
+    pub fn size(&self) -> usize {
+        self.services.len()
+            + self.roles.len()
+            + self.secrets.len()
+            + self.task_definitions.len()
+            + self.pg.len()
+    }
+
+    /// What exists for one tenant, in the shape the diffs take.
+    pub fn observed_for(&self, tenant: &TenantName) -> ObservedTenant {
+        let mut o = ObservedTenant::default();
+        let prefix = tenant.secret_prefix();
+        for (name, s) in self.secrets.range(prefix.clone()..) {
+            if !name.starts_with(&prefix) {
+                break;
+            }
+            o.secrets.insert(name.clone(), s.clone());
+        }
+        for kind in AgentKind::ALL {
+            let name = tenant.agent_resource_name(kind);
+            if let Some(r) = self.roles.get(&name) {
+                o.roles.insert(name.clone(), r.clone());
+            }
+            if let Some(s) = self.services.get(&name) {
+                o.services.insert(name.clone(), s.clone());
+            }
+            if let Some(td) = self.task_definitions.get(&name) {
+                o.task_definitions.insert(name.clone(), td.clone());
+            }
+        }
+        if let Some(pg) = self.pg.get(&tenant.pg_role()) {
+            o.pg = pg.clone();
+        } else {
+            o.pg.schema_exists = false;
+        }
+        o
+    }
+}
+
+/// Builds the inventory of `cell`. `own_task_definitions` is the operator's record of its
+/// current revision per family (ARN); each is described only the first time it is seen.
+pub async fn build(
+    clients: &Clients,
+    pool: &PgPool,
+    cell: &CellConfig,
+    own_task_definitions: &BTreeMap<String, String>,
+    cache: &TaskDefinitionCache,
+) -> Result<Inventory> {
+    let mut inv = Inventory::default();
+    for s in ecs_service::list_ours(clients, &cell.ecs_cluster).await? {
+        inv.services.insert(s.name.clone(), s);
+    }
+    for role in iam_role::account_roles(clients, Some(naming::TENANT_ROLE_PATH)).await? {
+        inv.roles.insert(role.name.clone(), role);
+    }
+    for s in secrets_manager::list(clients, naming::SECRET_PREFIX).await? {
+        inv.secrets.insert(s.name.clone(), s);
+    }
+    for (family, arn) in own_task_definitions {
+        if let Some(td) = task_definition::by_arn(clients, cache, family, arn).await? {
+            inv.task_definitions.insert(family.clone(), td);
+        }
+    }
+    inv.pg = pg_tenant::catalog(pool).await?;
+    inv.shared_rls = shared_rls::observe(pool).await?;
+    Ok(inv)
+}

@@ -1,0 +1,830 @@
+//! The tenant's PostgreSQL footprint: schema `tenant_T` and login role `tenant_T` (LOGIN,
+//! NOSUPERUSER, NOBYPASSRLS, NOCREATEROLE, no rights outside its schema and the RLS-guarded
+//! shared tables, which it reaches through the group role `openclaw_tenant`).
+//!
+//! Owns: observing (one tenant, or every tenant role in one catalog query), planning, applying
+//! and dropping those objects. The role's password is the database secret's. Must never: put an
+//! identifier into SQL unvalidated or unquoted.
+
+use std::collections::BTreeMap;
+
+use crds::naming::TenantName;
+use sqlx::{PgPool, Row};
+
+use crate::error::{ReconcileError, Result};
+use crate::kind::Kind;
+use crate::resources::sql::{quote_any, quote_ident};
+use crate::resources::{Change, Operation, Verb};
+
+/// The group role whose members may use the shared tables (migrations create it).
+pub const TENANT_GROUP: &str = "openclaw_tenant";
+/// Most concurrent sessions one tenant may open.
+pub const CONNECTION_LIMIT: i32 = 20;
+/// Most temporary-file space one session of a tenant may use (sorts, hashes): a limit a session
+/// cannot lift, unlike `work_mem` or `statement_timeout`. A superuser-only parameter: on RDS the
+/// master user sets it (in PostgreSQL 15 and later, `GRANT SET ON PARAMETER temp_file_limit`).
+pub const TEMP_FILE_LIMIT: &str = "1GB";
+
+/// The role settings (`pg_db_role_setting`) the operator sets on every tenant role; any other is
+/// drift, since a role may change its own settings (`ALTER ROLE CURRENT_USER SET …`).
+pub fn desired_settings() -> Vec<String> {
+    vec![format!("temp_file_limit={TEMP_FILE_LIMIT}")]
+}
+
+/// The parameter names among `observed` settings that the operator did not set (pure).
+pub fn foreign_settings(observed: &[String]) -> Vec<String> {
+    let ours = desired_settings();
+    observed
+        .iter()
+        .filter(|s| !ours.contains(s))
+        .map(|s| s.split_once('=').map_or(s.as_str(), |(k, _)| k).to_owned())
+        .collect()
+}
+
+/// Every setting of a role, for any database: `name=value`, or `name=value (in database d)`.
+const SETTINGS_SQL: &str = "coalesce((SELECT array_agg(x.e ORDER BY x.e) FROM ( \
+       SELECT CASE WHEN s.setdatabase = 0 THEN c \
+         ELSE c || ' (in database ' || coalesce(d.datname::text, s.setdatabase::text) || ')' END AS e \
+       FROM pg_db_role_setting s CROSS JOIN LATERAL unnest(s.setconfig) c \
+       LEFT JOIN pg_database d ON d.oid = s.setdatabase WHERE s.setrole = r.oid) x), '{}')";
+
+/// Attributes of a tenant's login role as the catalog reports them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PgRoleAttrs {
+    pub ours: bool,
+    pub login: bool,
+    pub superuser: bool,
+    pub createdb: bool,
+    pub createrole: bool,
+    pub replication: bool,
+    pub bypassrls: bool,
+    pub inherit: bool,
+    pub connection_limit: i32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObservedPg {
+    pub role: Option<PgRoleAttrs>,
+    pub schema_exists: bool,
+    /// The role holds USAGE on its schema.
+    pub schema_usage: bool,
+    /// The role is a member of the tenant group.
+    pub in_group: bool,
+    /// Roles other than the tenant group that the tenant role is a member of.
+    pub foreign_memberships: Vec<String>,
+    /// Privileges granted directly to the tenant role on tables outside its schema, as
+    /// `schema.table:PRIVILEGE`.
+    pub foreign_grants: Vec<String>,
+    /// Schemas other than its own where the tenant role holds USAGE or CREATE directly.
+    pub foreign_schema_grants: Vec<String>,
+    /// The tenant's tables (tasks, signals, accounts, integrations) exist.
+    pub tables_exist: bool,
+    /// The role's settings, sorted (see [`SETTINGS_SQL`]).
+    pub settings: Vec<String>,
+    /// The server has RDS's `rds_iam` role (IAM authentication is possible).
+    pub rds_iam_exists: bool,
+    /// The tenant role is a member of `rds_iam` (it can log in with an IAM token).
+    pub rds_iam_member: bool,
+}
+
+/// One change to the tenant's PostgreSQL objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    CreateRole,
+    /// Reset attributes that widen access (superuser, bypassrls, …).
+    AlterRole,
+    /// Remove every role setting, in every database, and put back the operator's.
+    ResetSettings {
+        foreign: Vec<String>,
+    },
+    CreateSchema,
+    /// The agents' tables in the tenant's schema.
+    CreateTables,
+    GrantSchema,
+    JoinGroup,
+    RevokeMembership(String),
+    RevokeTableGrant(String),
+    RevokeSchemaGrant(String),
+    /// IAM database authentication: membership in `rds_iam`.
+    GrantRdsIam,
+    /// Teardown: the schema, the tenant's shared rows, its grants and the role.
+    Drop,
+}
+
+impl Op {
+    /// Steps that take away access someone added by hand.
+    pub fn is_security(&self) -> bool {
+        matches!(
+            self,
+            Op::AlterRole
+                | Op::RevokeMembership(_)
+                | Op::RevokeTableGrant(_)
+                | Op::RevokeSchemaGrant(_)
+        ) || matches!(self, Op::ResetSettings { foreign } if !foreign.is_empty())
+    }
+
+    fn reason(&self) -> String {
+        match self {
+            Op::CreateRole => "tenant role missing".to_owned(),
+            Op::AlterRole => "role attributes widened (superuser, bypassrls, createrole, createdb, replication or connection limit)".to_owned(),
+            Op::ResetSettings { foreign } if foreign.is_empty() => {
+                "role settings missing (temp_file_limit)".to_owned()
+            }
+            Op::ResetSettings { foreign } => {
+                format!("role settings not set by the operator: {}", foreign.join(", "))
+            }
+            Op::CreateSchema => "tenant schema missing".to_owned(),
+            Op::CreateTables => "tenant tables missing".to_owned(),
+            Op::GrantSchema => "role lacks usage of its schema".to_owned(),
+            Op::JoinGroup => "role not in the tenant group (shared tables)".to_owned(),
+            Op::RevokeMembership(r) => format!("role was granted membership in {r}"),
+            Op::RevokeTableGrant(g) => format!("role was granted {g} outside its schema"),
+            Op::RevokeSchemaGrant(s) => format!("role was granted rights on schema {s}"),
+            Op::GrantRdsIam => "IAM database authentication: role joins rds_iam".to_owned(),
+            Op::Drop => "tenant deleted".to_owned(),
+        }
+    }
+}
+
+impl Operation for Op {
+    fn resource(&self, tenant: &TenantName) -> (Kind, String) {
+        match self {
+            Op::CreateSchema | Op::CreateTables | Op::GrantSchema => {
+                (Kind::PgSchema, tenant.pg_schema())
+            }
+            _ => (Kind::PgRole, tenant.pg_role()),
+        }
+    }
+
+    fn verb(&self) -> Verb {
+        match self {
+            Op::CreateRole | Op::CreateSchema | Op::CreateTables => Verb::Create,
+            Op::RevokeMembership(_) | Op::RevokeTableGrant(_) | Op::RevokeSchemaGrant(_) => {
+                Verb::Revoke
+            }
+            Op::AlterRole
+            | Op::ResetSettings { .. }
+            | Op::GrantSchema
+            | Op::JoinGroup
+            | Op::GrantRdsIam => Verb::Update,
+            Op::Drop => Verb::Delete,
+        }
+    }
+
+    fn rank(&self) -> u8 {
+        0
+    }
+
+    fn removes_also(&self, tenant: &TenantName) -> Vec<(Kind, String)> {
+        match self {
+            Op::Drop => vec![(Kind::PgSchema, tenant.pg_schema())],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The role RDS uses to mark IAM-authenticated logins.
+pub const RDS_IAM: &str = "rds_iam";
+
+/// Plans the changes that bring `observed` to the desired footprint (pure).
+pub fn diff(role: &str, observed: &ObservedPg, iam_auth: bool) -> Result<Vec<Change<Op>>> {
+    Ok(steps(role, observed, iam_auth)?
+        .into_iter()
+        .map(|op| {
+            let (reason, security) = (op.reason(), op.is_security());
+            Change::new(op, reason, security)
+        })
+        .collect())
+}
+
+/// Plans the removal of the footprint when any of it is ours (pure).
+pub fn teardown(observed: &ObservedPg) -> Vec<Change<Op>> {
+    if observed.role.as_ref().is_some_and(|r| r.ours) || observed.schema_exists {
+        vec![Change::new(Op::Drop, Op::Drop.reason(), false)]
+    } else {
+        Vec::new()
+    }
+}
+
+fn steps(role: &str, observed: &ObservedPg, iam_auth: bool) -> Result<Vec<Op>> {
+    let mut steps = Vec::new();
+    match &observed.role {
+        None => steps.push(Op::CreateRole),
+        Some(attrs) if !attrs.ours => {
+            return Err(ReconcileError::Conflict {
+                resource: format!("PostgreSQL role {role}"),
+                tag: "openclaw comment",
+            })
+        }
+        Some(attrs) => {
+            if !attrs.login
+                || attrs.superuser
+                || attrs.createdb
+                || attrs.createrole
+                || attrs.replication
+                || attrs.bypassrls
+                || !attrs.inherit
+                || attrs.connection_limit != CONNECTION_LIMIT
+            {
+                steps.push(Op::AlterRole);
+            }
+            if observed.settings != desired_settings() {
+                steps.push(Op::ResetSettings {
+                    foreign: foreign_settings(&observed.settings),
+                });
+            }
+        }
+    }
+    if !observed.schema_exists {
+        steps.push(Op::CreateSchema);
+    }
+    if !observed.schema_exists || !observed.tables_exist {
+        steps.push(Op::CreateTables);
+    }
+    if !observed.schema_exists || !observed.schema_usage {
+        steps.push(Op::GrantSchema);
+    }
+    if observed.role.is_none() || !observed.in_group {
+        steps.push(Op::JoinGroup);
+    }
+    if iam_auth && observed.rds_iam_exists && !observed.rds_iam_member {
+        steps.push(Op::GrantRdsIam);
+    }
+    for m in &observed.foreign_memberships {
+        steps.push(Op::RevokeMembership(m.clone()));
+    }
+    for g in &observed.foreign_grants {
+        steps.push(Op::RevokeTableGrant(g.clone()));
+    }
+    for s in &observed.foreign_schema_grants {
+        steps.push(Op::RevokeSchemaGrant(s.clone()));
+    }
+    Ok(steps)
+}
+
+/// True when every table of [`tenant_tables`] exists in schema `$1`.
+pub const TABLES_EXIST_SQL: &str = "SELECT count(*) = 4 FROM pg_tables WHERE schemaname = $1 \
+     AND tablename IN ('tasks', 'signals', 'accounts', 'integrations')";
+
+/// The agents' tables, created by the operator (owner) in the tenant's schema; the tenant role
+/// gets DML on them through the schema's default privileges.
+pub fn tenant_tables(schema: &str) -> Vec<String> {
+    vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS {schema}.tasks (\
+               id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
+               kind text NOT NULL CONSTRAINT task_kind_known CHECK (kind IN ('butler', 'scout', 'strategist')), \
+               input jsonb NOT NULL DEFAULT '{{}}', \
+               status text NOT NULL DEFAULT 'queued' \
+                 CONSTRAINT task_status_known CHECK (status IN ('queued', 'running', 'done', 'failed', 'dead')), \
+               attempts integer NOT NULL DEFAULT 0, \
+               max_attempts integer NOT NULL DEFAULT 3, \
+               not_before timestamptz NOT NULL DEFAULT now(), \
+               claimed_by text, claimed_at timestamptz, \
+               result jsonb, error text, \
+               created_at timestamptz NOT NULL DEFAULT now(), \
+               updated_at timestamptz NOT NULL DEFAULT now())"
+        ),
+        format!("CREATE INDEX IF NOT EXISTS tasks_queue ON {schema}.tasks (kind, status, not_before, id)"),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {schema}.signals (\
+               id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
+               account text NOT NULL, \
+               kind text NOT NULL CONSTRAINT signal_kind_known CHECK (kind IN ('visit', 'hiring', 'funding', 'content')), \
+               weight double precision NOT NULL DEFAULT 1, \
+               detail text NOT NULL DEFAULT '', \
+               at timestamptz NOT NULL DEFAULT now())"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {schema}.accounts (\
+               id text PRIMARY KEY, name text NOT NULL, domain text, crm_id text, notes text NOT NULL DEFAULT '')"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {schema}.integrations (\
+               name text PRIMARY KEY, \
+               state text NOT NULL CONSTRAINT integration_state_known CHECK (state IN ('ok', 'needs_consent')), \
+               detail text NOT NULL DEFAULT '', \
+               updated_at timestamptz NOT NULL DEFAULT now())"
+        ),
+    ]
+}
+
+fn role_comment(db: &str) -> String {
+    format!("openclaw tenant role in database {db}")
+}
+
+pub async fn observe(pool: &PgPool, tenant: &TenantName) -> Result<ObservedPg> {
+    let role = tenant.pg_role();
+    let schema = tenant.pg_schema();
+    let mut obs = ObservedPg::default();
+    let row = sqlx::query(&format!(
+        "SELECT r.rolcanlogin, r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolreplication, \
+                r.rolbypassrls, r.rolinherit, r.rolconnlimit, \
+                coalesce(shobj_description(r.oid, 'pg_authid') = $2, false) AS ours, \
+                {SETTINGS_SQL} AS settings \
+         FROM pg_roles r WHERE r.rolname = $1",
+    ))
+    .bind(&role)
+    .bind(role_comment(&current_db(pool).await?))
+    .fetch_optional(pool)
+    .await?;
+    if let Some(r) = row {
+        obs.role = Some(PgRoleAttrs {
+            ours: r.try_get("ours")?,
+            login: r.try_get("rolcanlogin")?,
+            superuser: r.try_get("rolsuper")?,
+            createdb: r.try_get("rolcreatedb")?,
+            createrole: r.try_get("rolcreaterole")?,
+            replication: r.try_get("rolreplication")?,
+            bypassrls: r.try_get("rolbypassrls")?,
+            inherit: r.try_get("rolinherit")?,
+            connection_limit: r.try_get("rolconnlimit")?,
+        });
+        obs.settings = r.try_get("settings")?;
+    }
+    obs.schema_exists = sqlx::query_scalar::<_, bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+    )
+    .bind(&schema)
+    .fetch_one(pool)
+    .await?;
+    obs.tables_exist = sqlx::query_scalar::<_, bool>(TABLES_EXIST_SQL)
+        .bind(&schema)
+        .fetch_one(pool)
+        .await?;
+    obs.rds_iam_exists =
+        sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(RDS_IAM)
+            .fetch_one(pool)
+            .await?;
+    if obs.role.is_none() {
+        return Ok(obs);
+    }
+    if obs.schema_exists {
+        obs.schema_usage =
+            sqlx::query_scalar::<_, bool>("SELECT has_schema_privilege($1, $2, 'USAGE')")
+                .bind(&role)
+                .bind(&schema)
+                .fetch_one(pool)
+                .await?;
+    }
+    let memberships: Vec<String> = sqlx::query_scalar(
+        "SELECT g.rolname::text FROM pg_auth_members m \
+         JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member \
+         WHERE u.rolname = $1 ORDER BY 1",
+    )
+    .bind(&role)
+    .fetch_all(pool)
+    .await?;
+    obs.in_group = memberships.iter().any(|m| m == TENANT_GROUP);
+    obs.rds_iam_member = memberships.iter().any(|m| m == RDS_IAM);
+    obs.foreign_memberships = memberships
+        .into_iter()
+        .filter(|m| m != TENANT_GROUP && m != RDS_IAM)
+        .collect();
+    obs.foreign_grants = sqlx::query_scalar(
+        "SELECT format('%s.%s:%s', table_schema, table_name, privilege_type) \
+         FROM information_schema.role_table_grants \
+         WHERE grantee = $1 AND table_schema <> $2 ORDER BY 1",
+    )
+    .bind(&role)
+    .bind(&schema)
+    .fetch_all(pool)
+    .await?;
+    obs.foreign_schema_grants = sqlx::query_scalar(
+        "SELECT n.nspname::text FROM pg_namespace n, aclexplode(n.nspacl) a \
+         JOIN pg_roles r ON r.oid = a.grantee \
+         WHERE r.rolname = $1 AND n.nspname <> $2 GROUP BY n.nspname ORDER BY 1",
+    )
+    .bind(&role)
+    .bind(&schema)
+    .fetch_all(pool)
+    .await?;
+    Ok(obs)
+}
+
+async fn current_db(pool: &PgPool) -> Result<String> {
+    Ok(sqlx::query_scalar("SELECT current_database()::text")
+        .fetch_one(pool)
+        .await?)
+}
+
+/// Applies one step. Every statement is idempotent, so a crash between steps is harmless.
+pub async fn apply(pool: &PgPool, tenant: &TenantName, step: &Op) -> Result<()> {
+    let role = quote_ident(&tenant.pg_role())?;
+    let schema = quote_ident(&tenant.pg_schema())?;
+    let group = quote_ident(TENANT_GROUP)?;
+    let attrs = format!(
+        "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT \
+         CONNECTION LIMIT {CONNECTION_LIMIT}"
+    );
+    let sql: Vec<String> = match step {
+        Op::CreateRole => {
+            let db = current_db(pool).await?;
+            vec![
+                format!("CREATE ROLE {role} {attrs}"),
+                format!("COMMENT ON ROLE {role} IS '{}'", role_comment(&db)),
+                // CONNECT comes through the tenant group (migration 0008), granted once.
+                format!("ALTER ROLE {role} SET temp_file_limit = '{TEMP_FILE_LIMIT}'"),
+            ]
+        }
+        Op::AlterRole => vec![format!("ALTER ROLE {role} {attrs}")],
+        Op::ResetSettings { .. } => {
+            let databases: Vec<String> = sqlx::query_scalar(
+                "SELECT d.datname::text FROM pg_db_role_setting s \
+                 JOIN pg_database d ON d.oid = s.setdatabase JOIN pg_roles r ON r.oid = s.setrole \
+                 WHERE r.rolname = $1",
+            )
+            .bind(tenant.pg_role())
+            .fetch_all(pool)
+            .await?;
+            let mut sql = vec![format!("ALTER ROLE {role} RESET ALL")];
+            sql.extend(
+                databases
+                    .iter()
+                    .map(|d| format!("ALTER ROLE {role} IN DATABASE {} RESET ALL", quote_any(d))),
+            );
+            sql.push(format!(
+                "ALTER ROLE {role} SET temp_file_limit = '{TEMP_FILE_LIMIT}'"
+            ));
+            sql
+        }
+        Op::CreateSchema => vec![
+            format!("CREATE SCHEMA IF NOT EXISTS {schema}"),
+            format!("REVOKE ALL ON SCHEMA {schema} FROM PUBLIC"),
+            format!(
+                "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} \
+                 GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}"
+            ),
+            format!(
+                "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE ON SEQUENCES TO {role}"
+            ),
+        ],
+        Op::CreateTables => tenant_tables(&schema),
+        Op::GrantSchema => vec![
+            format!("GRANT USAGE ON SCHEMA {schema} TO {role}"),
+            format!(
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}"
+            ),
+            format!("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}"),
+        ],
+        Op::JoinGroup => vec![format!("GRANT {group} TO {role}")],
+        Op::RevokeMembership(other) => {
+            vec![format!("REVOKE {} FROM {role}", quote_any(other))]
+        }
+        Op::RevokeTableGrant(grant) => {
+            let (table, _) = grant.rsplit_once(':').unwrap_or((grant, ""));
+            let (s, t) = table.split_once('.').unwrap_or(("public", table));
+            vec![format!(
+                "REVOKE ALL ON TABLE {}.{} FROM {role}",
+                quote_any(s),
+                quote_any(t)
+            )]
+        }
+        Op::RevokeSchemaGrant(s) => {
+            vec![format!("REVOKE ALL ON SCHEMA {} FROM {role}", quote_any(s))]
+        }
+        Op::GrantRdsIam => vec![format!("GRANT {} TO {role}", quote_ident(RDS_IAM)?)],
+        Op::Drop => return drop_all(pool, tenant).await,
+    };
+    let mut tx = pool.begin().await?;
+    for s in sql {
+        sqlx::query(&s).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Removes the tenant's schema, its rows in shared tables, its grants and its role.
+async fn drop_all(pool: &PgPool, tenant: &TenantName) -> Result<()> {
+    let role = quote_ident(&tenant.pg_role())?;
+    let schema = quote_ident(&tenant.pg_schema())?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(tenant.pg_role())
+            .fetch_one(pool)
+            .await?;
+    let mut tx = pool.begin().await?;
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM shared.usage WHERE tenant = $1")
+        .bind(tenant.as_str())
+        .execute(&mut *tx)
+        .await?;
+    if exists {
+        sqlx::query(&format!("DROP OWNED BY {role}"))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(&format!("DROP ROLE {role}"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The settings of each of `roles` that exists (for the isolation audit).
+pub async fn role_settings(pool: &PgPool, roles: &[String]) -> Result<Vec<(String, Vec<String>)>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT r.rolname::text, {SETTINGS_SQL} FROM pg_roles r WHERE r.rolname = ANY($1) ORDER BY 1"
+    ))
+    .bind(roles)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// One catalog query (the batched observation): every tenant role of this database with its attributes, memberships,
+/// schema, and grants outside its schema.
+pub async fn catalog(pool: &PgPool) -> Result<BTreeMap<String, ObservedPg>> {
+    let rows = sqlx::query(&format!(
+        "SELECT r.rolname::text AS role, r.rolcanlogin, r.rolsuper, r.rolcreatedb, \
+           r.rolcreaterole, r.rolreplication, r.rolbypassrls, r.rolinherit, r.rolconnlimit, \
+           coalesce(shobj_description(r.oid, 'pg_authid') = \
+             'openclaw tenant role in database ' || current_database(), false) AS ours, \
+           EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = r.rolname) AS schema_exists, \
+           CASE WHEN EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = r.rolname) \
+             THEN has_schema_privilege(r.oid, r.rolname::text, 'USAGE') ELSE false END AS schema_usage, \
+           coalesce((SELECT array_agg(g.rolname::text ORDER BY g.rolname) FROM pg_auth_members m \
+             JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid), '{{}}') AS memberships, \
+           coalesce((SELECT array_agg(format('%s.%s:%s', t.table_schema, t.table_name, t.privilege_type) ORDER BY 1) \
+             FROM information_schema.role_table_grants t \
+             WHERE t.grantee = r.rolname AND t.table_schema <> r.rolname), '{{}}') AS foreign_grants, \
+           coalesce((SELECT array_agg(DISTINCT n.nspname::text) FROM pg_namespace n, aclexplode(n.nspacl) a \
+             WHERE a.grantee = r.oid AND n.nspname <> r.rolname), '{{}}') AS foreign_schema_grants, \
+           (SELECT count(*) = 4 FROM pg_tables WHERE schemaname = r.rolname \
+             AND tablename IN ('tasks', 'signals', 'accounts', 'integrations')) AS tables_exist, \
+           {SETTINGS_SQL} AS settings \
+         FROM pg_roles r WHERE r.rolname LIKE 'tenant\\_%'"
+    ))
+    .fetch_all(pool)
+    .await?;
+    let rds_iam_exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam')")
+            .fetch_one(pool)
+            .await?;
+    let mut out = BTreeMap::new();
+    for r in rows {
+        let role: String = r.try_get("role")?;
+        let memberships: Vec<String> = r.try_get("memberships")?;
+        let ours: bool = r.try_get("ours")?;
+        if !ours {
+            // Another database's tenant, or not ours at all: a conflict is reported by the
+            // targeted pass of the tenant that wants this name.
+            continue;
+        }
+        out.insert(
+            role,
+            ObservedPg {
+                role: Some(PgRoleAttrs {
+                    ours,
+                    login: r.try_get("rolcanlogin")?,
+                    superuser: r.try_get("rolsuper")?,
+                    createdb: r.try_get("rolcreatedb")?,
+                    createrole: r.try_get("rolcreaterole")?,
+                    replication: r.try_get("rolreplication")?,
+                    bypassrls: r.try_get("rolbypassrls")?,
+                    inherit: r.try_get("rolinherit")?,
+                    connection_limit: r.try_get("rolconnlimit")?,
+                }),
+                schema_exists: r.try_get("schema_exists")?,
+                schema_usage: r.try_get("schema_usage")?,
+                in_group: memberships.iter().any(|m| m == TENANT_GROUP),
+                rds_iam_exists,
+                rds_iam_member: memberships.iter().any(|m| m == RDS_IAM),
+                foreign_memberships: memberships
+                    .into_iter()
+                    .filter(|m| m != TENANT_GROUP && m != RDS_IAM)
+                    .collect(),
+                foreign_grants: r.try_get("foreign_grants")?,
+                foreign_schema_grants: r.try_get("foreign_schema_grants")?,
+                tables_exist: r.try_get("tables_exist")?,
+                settings: r.try_get("settings")?,
+            },
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+
+    pub fn ours() -> PgRoleAttrs {
+        PgRoleAttrs {
+            ours: true,
+            login: true,
+            inherit: true,
+            connection_limit: CONNECTION_LIMIT,
+            ..Default::default()
+        }
+    }
+
+    /// The footprint once converged.
+    pub fn converged() -> ObservedPg {
+        ObservedPg {
+            role: Some(ours()),
+            schema_exists: true,
+            schema_usage: true,
+            in_group: true,
+            tables_exist: true,
+            settings: desired_settings(),
+            ..Default::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{converged, ours};
+    use super::*;
+    use crate::resources::fixtures::lines;
+
+    #[test]
+    fn diff_table() {
+        let with = |f: &dyn Fn(&mut ObservedPg)| {
+            let mut o = converged();
+            f(&mut o);
+            o
+        };
+        let widened = |f: &dyn Fn(&mut PgRoleAttrs)| {
+            with(&|o| {
+                let mut r = ours();
+                f(&mut r);
+                o.role = Some(r);
+            })
+        };
+        let alter = vec!["update pg_role tenant_abc"];
+        // (case, observed, IAM auth, expected lines, all security)
+        type Case<'a> = (&'a str, ObservedPg, bool, Vec<&'a str>, bool);
+        let cases: Vec<Case<'_>> = vec![
+            ("converged", converged(), false, vec![], false),
+            (
+                "nothing exists",
+                ObservedPg::default(),
+                false,
+                vec![
+                    "create pg_role tenant_abc",
+                    "create pg_schema tenant_abc",
+                    "create pg_schema tenant_abc",
+                    "update pg_schema tenant_abc",
+                    "update pg_role tenant_abc",
+                ],
+                false,
+            ),
+            (
+                "superuser",
+                widened(&|r| r.superuser = true),
+                false,
+                alter.clone(),
+                true,
+            ),
+            (
+                "bypassrls",
+                widened(&|r| r.bypassrls = true),
+                false,
+                alter.clone(),
+                true,
+            ),
+            (
+                "createrole",
+                widened(&|r| r.createrole = true),
+                false,
+                alter.clone(),
+                true,
+            ),
+            (
+                "createdb",
+                widened(&|r| r.createdb = true),
+                false,
+                alter.clone(),
+                true,
+            ),
+            (
+                "replication",
+                widened(&|r| r.replication = true),
+                false,
+                alter.clone(),
+                true,
+            ),
+            (
+                "noinherit",
+                widened(&|r| r.inherit = false),
+                false,
+                alter.clone(),
+                true,
+            ),
+            (
+                "nologin",
+                widened(&|r| r.login = false),
+                false,
+                alter.clone(),
+                true,
+            ),
+            (
+                "connection limit",
+                widened(&|r| r.connection_limit = -1),
+                false,
+                alter.clone(),
+                true,
+            ),
+            (
+                "tables dropped",
+                with(&|o| o.tables_exist = false),
+                false,
+                vec!["create pg_schema tenant_abc"],
+                false,
+            ),
+            (
+                "usage revoked",
+                with(&|o| o.schema_usage = false),
+                false,
+                vec!["update pg_schema tenant_abc"],
+                false,
+            ),
+            (
+                "left the group",
+                with(&|o| o.in_group = false),
+                false,
+                vec!["update pg_role tenant_abc"],
+                false,
+            ),
+            (
+                "granted another role, a table and a schema",
+                with(&|o| {
+                    o.foreign_memberships = vec!["pg_read_all_data".into()];
+                    o.foreign_grants = vec!["openclaw.tenants:SELECT".into()];
+                    o.foreign_schema_grants = vec!["tenant_b".into()];
+                }),
+                false,
+                vec![
+                    "revoke pg_role tenant_abc",
+                    "revoke pg_role tenant_abc",
+                    "revoke pg_role tenant_abc",
+                ],
+                true,
+            ),
+            (
+                "IAM auth without rds_iam on the server",
+                converged(),
+                true,
+                vec![],
+                false,
+            ),
+            (
+                "IAM auth joins rds_iam",
+                with(&|o| o.rds_iam_exists = true),
+                true,
+                vec!["update pg_role tenant_abc"],
+                false,
+            ),
+        ];
+        for (case, obs, iam, expect, security) in cases {
+            let got = diff("tenant_abc", &obs, iam).expect(case);
+            let t = TenantName::parse("abc").expect("name");
+            let got_lines: Vec<String> = got
+                .iter()
+                .map(|c| {
+                    let (k, n) = c.op.resource(&t);
+                    format!("{} {k} {n}", c.op.verb())
+                })
+                .collect();
+            assert_eq!(got_lines, expect, "{case}");
+            assert!(got.iter().all(|c| c.security == security), "{case}");
+        }
+    }
+
+    #[test]
+    fn foreign_settings_are_named_by_parameter_only() {
+        assert!(foreign_settings(&desired_settings()).is_empty());
+        assert_eq!(
+            foreign_settings(&[
+                "temp_file_limit=1GB".into(),
+                "application_name=s3cr3t".into(),
+                "work_mem=1GB (in database x)".into()
+            ]),
+            ["application_name", "work_mem"]
+        );
+    }
+
+    #[test]
+    fn a_role_that_is_not_ours_is_a_conflict() {
+        let mut foreign = converged();
+        foreign.role = Some(PgRoleAttrs {
+            ours: false,
+            ..ours()
+        });
+        assert!(matches!(
+            diff("tenant_abc", &foreign, false),
+            Err(ReconcileError::Conflict { .. })
+        ));
+        // Teardown drops only what is ours, or a schema of the tenant's name.
+        let foreign_only = ObservedPg {
+            role: foreign.role.clone(),
+            ..Default::default()
+        };
+        assert!(teardown(&foreign_only).is_empty());
+        assert_eq!(lines(&teardown(&converged())).len(), 1);
+        assert!(teardown(&ObservedPg::default()).is_empty());
+    }
+}

@@ -1,0 +1,430 @@
+//! An agent's ECS task definition family `openclaw-T-<agent>`. Revisions are immutable: a new one
+//! is registered only when the rendered content's hash (kept in a tag) changes.
+//!
+//! Owns: registering revisions, knowing the current one, deregistering the family on teardown,
+//! and the cache of revisions already described. Must never: register a revision whose content
+//! matches the current one, or deregister a family that is not ours.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use aws_sdk_ecs::types::{
+    Compatibility, ContainerDefinition, KernelCapabilities, KeyValuePair, LinuxParameters,
+    LogConfiguration, LogDriver, NetworkMode, TaskDefinitionField, TaskDefinitionStatus,
+};
+use crds::api::AgentKind;
+use crds::naming::TenantName;
+
+use crate::aws::{AwsError, Clients};
+use crate::error::{ReconcileError, Result};
+use crate::kind::Kind;
+use crate::render::{DesiredAgent, DesiredTenant};
+use crate::resources::{tags, Change, Operation, Ownership, Tags, Verb};
+use crate::throttle::Bucket;
+
+/// The tag that records a task definition's rendered content hash.
+pub const TAG_SPEC_HASH: &str = "openclaw:spec-hash";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedTaskDefinition {
+    pub arn: String,
+    pub family: String,
+    pub revision: i32,
+    pub tags: Tags,
+}
+
+impl ObservedTaskDefinition {
+    pub fn spec_hash(&self) -> Option<&str> {
+        self.tags.get(TAG_SPEC_HASH).map(String::as_str)
+    }
+}
+
+/// Task definitions by ARN. Revisions are immutable, so an entry never goes stale.
+#[derive(Debug, Default)]
+pub struct TaskDefinitionCache {
+    by_arn: Mutex<HashMap<String, ObservedTaskDefinition>>,
+}
+
+impl TaskDefinitionCache {
+    pub fn get(&self, arn: &str) -> Option<ObservedTaskDefinition> {
+        self.by_arn
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(arn)
+            .cloned()
+    }
+
+    pub fn insert(&self, td: ObservedTaskDefinition) {
+        self.by_arn
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(td.arn.clone(), td);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Register {
+        kind: AgentKind,
+    },
+    /// Every ACTIVE revision of the family.
+    Deregister {
+        kind: AgentKind,
+    },
+}
+
+impl Operation for Op {
+    fn resource(&self, tenant: &TenantName) -> (Kind, String) {
+        let (Op::Register { kind } | Op::Deregister { kind }) = self;
+        (Kind::TaskDefinition, tenant.task_family(*kind))
+    }
+
+    fn verb(&self) -> Verb {
+        match self {
+            Op::Register { .. } => Verb::Register,
+            Op::Deregister { .. } => Verb::Deregister,
+        }
+    }
+
+    fn rank(&self) -> u8 {
+        3
+    }
+
+    fn agent(&self) -> Option<AgentKind> {
+        let (Op::Register { kind } | Op::Deregister { kind }) = self;
+        Some(*kind)
+    }
+}
+
+/// The ARN of the current revision when its content is the rendered one.
+pub fn current_arn<'a>(
+    a: &DesiredAgent,
+    observed: Option<&'a ObservedTaskDefinition>,
+) -> Option<&'a str> {
+    observed
+        .filter(|td| td.spec_hash() == Some(a.task.hash().as_str()))
+        .map(|td| td.arn.as_str())
+}
+
+/// Plans one live agent's task definition (pure).
+pub fn diff(
+    own: &Ownership<'_>,
+    a: &DesiredAgent,
+    observed: Option<&ObservedTaskDefinition>,
+) -> Result<Vec<Change<Op>>> {
+    let kind = a.kind;
+    let Some(td) = observed else {
+        return Ok(vec![Change::new(
+            Op::Register { kind },
+            "no active revision",
+            false,
+        )]);
+    };
+    own.require_owned(Kind::TaskDefinition, &a.task.family, &td.tags)?;
+    let hash = a.task.hash();
+    if td.spec_hash() == Some(hash.as_str()) {
+        return Ok(Vec::new());
+    }
+    Ok(vec![Change::new(
+        Op::Register { kind },
+        format!(
+            "content changed (revision {} has hash {}, rendered {hash})",
+            td.revision,
+            td.spec_hash().unwrap_or("none")
+        ),
+        false,
+    )])
+}
+
+/// Plans the deregistration of an agent's family, if it is ours (pure).
+pub fn teardown(
+    own: &Ownership<'_>,
+    kind: AgentKind,
+    observed: Option<&ObservedTaskDefinition>,
+    why: &str,
+) -> Vec<Change<Op>> {
+    match observed {
+        Some(td) if own.owned(Kind::TaskDefinition, &td.family, &td.tags) => {
+            vec![Change::new(Op::Deregister { kind }, why, false)]
+        }
+        _ => Vec::new(),
+    }
+}
+
+pub async fn apply(
+    c: &Clients,
+    cache: &TaskDefinitionCache,
+    tenant: &TenantName,
+    desired: Option<&DesiredTenant>,
+    op: &Op,
+) -> Result<Option<String>> {
+    match op {
+        Op::Register { kind } => {
+            let a = desired
+                .and_then(|d| d.agents.iter().find(|a| a.kind == *kind))
+                .ok_or_else(|| ReconcileError::Internal(format!("no rendered {kind} agent")))?;
+            let (arn, revision) = register(c, a).await?;
+            let mut tags = a.tags.clone();
+            tags.insert(TAG_SPEC_HASH.to_owned(), a.task.hash());
+            cache.insert(ObservedTaskDefinition {
+                arn: arn.clone(),
+                family: a.task.family.clone(),
+                revision,
+                tags,
+            });
+            Ok(Some(arn))
+        }
+        Op::Deregister { kind } => {
+            deregister_family(c, &tenant.task_family(*kind)).await?;
+            Ok(None)
+        }
+    }
+}
+
+async fn register(c: &Clients, a: &DesiredAgent) -> Result<(String, i32)> {
+    let t = &a.task;
+    let log = LogConfiguration::builder()
+        .log_driver(LogDriver::Awslogs)
+        .options("awslogs-group", &t.log_group)
+        .options("awslogs-region", &t.region)
+        .options("awslogs-stream-prefix", "agent")
+        .options("awslogs-create-group", "true")
+        .build()
+        .map_err(|e| ReconcileError::unbuildable("log configuration", e))?;
+    let container = ContainerDefinition::builder()
+        .name("agent")
+        .image(&t.image)
+        .essential(true)
+        .set_environment(Some(
+            t.environment
+                .iter()
+                .map(|(k, v)| KeyValuePair::builder().name(k).value(v).build())
+                .collect(),
+        ))
+        .log_configuration(log)
+        .readonly_root_filesystem(true)
+        .user("10001:10001")
+        .privileged(false)
+        .linux_parameters(
+            LinuxParameters::builder()
+                .capabilities(KernelCapabilities::builder().drop("ALL").build())
+                .init_process_enabled(true)
+                .build(),
+        )
+        .build();
+    let mut tags = a.tags.clone();
+    tags.insert(TAG_SPEC_HASH.to_owned(), t.hash());
+    c.throttle.acquire(Bucket::EcsTaskDefinitionWrite).await;
+    let r = c
+        .ecs
+        .register_task_definition()
+        .family(&t.family)
+        .network_mode(NetworkMode::Awsvpc)
+        .requires_compatibilities(Compatibility::Fargate)
+        .cpu(&t.cpu)
+        .memory(&t.memory)
+        .task_role_arn(&t.task_role_arn)
+        .execution_role_arn(&t.execution_role_arn)
+        .container_definitions(container)
+        .set_tags(Some(tags::to_ecs(&tags)))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ECS", "RegisterTaskDefinition", &e))?;
+    r.task_definition()
+        .and_then(|td| Some((td.task_definition_arn()?.to_owned(), td.revision())))
+        .ok_or_else(|| ReconcileError::Internal("RegisterTaskDefinition returned no ARN".into()))
+}
+
+/// Deregisters every ACTIVE revision of `family`.
+pub async fn deregister_family(c: &Clients, family: &str) -> Result<()> {
+    let mut token: Option<String> = None;
+    let mut arns = Vec::new();
+    loop {
+        c.throttle.acquire(Bucket::EcsRead).await;
+        let r = c
+            .ecs
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(TaskDefinitionStatus::Active)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ECS", "ListTaskDefinitions", &e))?;
+        // The filter is a prefix: keep this family's revisions only.
+        arns.extend(
+            r.task_definition_arns()
+                .iter()
+                .filter(|a| {
+                    a.rsplit_once('/')
+                        .and_then(|(_, fr)| fr.rsplit_once(':'))
+                        .is_some_and(|(f, _)| f == family)
+                })
+                .cloned(),
+        );
+        token = r.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    for arn in arns {
+        c.throttle.acquire(Bucket::EcsTaskDefinitionWrite).await;
+        c.ecs
+            .deregister_task_definition()
+            .task_definition(&arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ECS", "DeregisterTaskDefinition", &e))?;
+    }
+    Ok(())
+}
+
+/// The latest ACTIVE revision of a family, with its tags; `None` if the family has none.
+pub async fn latest(clients: &Clients, family: &str) -> Result<Option<ObservedTaskDefinition>> {
+    clients.throttle.acquire(Bucket::EcsRead).await;
+    let resp = match clients
+        .ecs
+        .describe_task_definition()
+        .task_definition(family)
+        .include(TaskDefinitionField::Tags)
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        // ECS answers a missing family with a ClientException.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_client_exception()) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => return Err(AwsError::from_sdk("ECS", "DescribeTaskDefinition", &e).into()),
+    };
+    let Some(td) = resp.task_definition() else {
+        return Ok(None);
+    };
+    if td.status().is_some_and(|s| s.as_str() != "ACTIVE") {
+        return Ok(None);
+    }
+    Ok(Some(ObservedTaskDefinition {
+        arn: td.task_definition_arn().unwrap_or_default().to_owned(),
+        family: td.family().unwrap_or_default().to_owned(),
+        revision: td.revision(),
+        tags: tags::from_ecs(resp.tags()),
+    }))
+}
+
+/// One revision by ARN, from the cache or described once (the batched observation).
+pub async fn by_arn(
+    clients: &Clients,
+    cache: &TaskDefinitionCache,
+    family: &str,
+    arn: &str,
+) -> Result<Option<ObservedTaskDefinition>> {
+    if let Some(td) = cache.get(arn) {
+        return Ok(Some(td));
+    }
+    clients.throttle.acquire(Bucket::EcsRead).await;
+    let r = clients
+        .ecs
+        .describe_task_definition()
+        .task_definition(arn)
+        .include(TaskDefinitionField::Tags)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ECS", "DescribeTaskDefinition", &e))?;
+    let Some(d) = r.task_definition() else {
+        return Ok(None);
+    };
+    let td = ObservedTaskDefinition {
+        arn: arn.to_owned(),
+        family: family.to_owned(),
+        revision: d.revision(),
+        tags: tags::from_ecs(r.tags()),
+    };
+    cache.insert(td.clone());
+    Ok(Some(td))
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+
+    /// Revision 1, registered from `a`'s rendered content.
+    pub fn converged(a: &DesiredAgent) -> ObservedTaskDefinition {
+        let mut tags = a.tags.clone();
+        tags.insert(TAG_SPEC_HASH.into(), a.task.hash());
+        ObservedTaskDefinition {
+            arn: format!("arn:td/{}:1", a.task.family),
+            family: a.task.family.clone(),
+            revision: 1,
+            tags,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::render_agent;
+    use crate::render::tests::{agent, cell};
+    use crate::resources::fixtures::{lines, tenant};
+    use crate::resources::Recorded;
+
+    #[test]
+    fn diff_table() {
+        let a = render_agent(&cell(), &tenant(), &agent(AgentKind::Scout));
+        let mut spec = agent(AgentKind::Scout);
+        spec.cpu = 512;
+        spec.memory = 1024;
+        let bigger = render_agent(&cell(), &tenant(), &spec);
+        let current = fixtures::converged(&a);
+        let mut untagged = current.clone();
+        untagged.tags.remove(TAG_SPEC_HASH);
+        let register = vec!["register task_definition openclaw-acme-scout"];
+        let cases: Vec<(
+            &str,
+            &DesiredAgent,
+            Option<&ObservedTaskDefinition>,
+            Vec<&str>,
+        )> = vec![
+            ("no revision", &a, None, register.clone()),
+            ("current content", &a, Some(&current), vec![]),
+            ("content changed", &bigger, Some(&current), register.clone()),
+            ("no hash tag", &a, Some(&untagged), register.clone()),
+        ];
+        let recorded = Recorded::new();
+        let own = Ownership {
+            recorded: &recorded,
+        };
+        for (case, want, obs, expect) in cases {
+            let got = diff(&own, want, obs).expect(case);
+            assert_eq!(lines(&got), expect, "{case}");
+            assert!(got.iter().all(|c| !c.security), "{case}");
+        }
+        assert_eq!(current_arn(&a, Some(&current)), Some(current.arn.as_str()));
+        assert_eq!(current_arn(&bigger, Some(&current)), None);
+        assert_eq!(current_arn(&a, None), None);
+    }
+
+    #[test]
+    fn only_our_families_are_touched() {
+        let a = render_agent(&cell(), &tenant(), &agent(AgentKind::Scout));
+        let mut foreign = fixtures::converged(&a);
+        foreign.tags.clear();
+        let recorded = Recorded::new();
+        let own = Ownership {
+            recorded: &recorded,
+        };
+        assert!(diff(&own, &a, Some(&foreign)).is_err());
+        assert!(teardown(&own, a.kind, Some(&foreign), "agent deleted").is_empty());
+        assert_eq!(
+            lines(&teardown(
+                &own,
+                a.kind,
+                Some(&fixtures::converged(&a)),
+                "agent deleted"
+            )),
+            ["deregister task_definition openclaw-acme-scout"]
+        );
+    }
+}

@@ -1,0 +1,80 @@
+//! The desired-state store (PostgreSQL schema `openclaw`): every SQL statement the operator and
+//! the CLI run against it lives here.
+//!
+//! Owns: reading specs, writing status, the inventory, the audit log, leases and the cell record,
+//! one submodule each. Must never: write a spec column outside `apply`, or put a secret into any
+//! row it writes.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+mod audit;
+mod cells;
+mod inventory;
+mod specs;
+mod status;
+
+pub use audit::*;
+pub use cells::*;
+pub use inventory::*;
+pub use specs::*;
+pub use status::*;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+
+pub use crate::error::{classify, StoreError};
+use crate::redact::{redact_text, redact_url};
+
+/// The NOTIFY channel the store's triggers signal on.
+pub const CHANNEL: &str = "openclaw_tenants";
+/// The finalizer the operator puts on every tenant and agent it provisions.
+pub const FINALIZER: &str = "openclaw.io/cloud-resources";
+
+/// Limits on every statement of the operator's sessions: a lock someone else holds, or a runaway
+/// statement, becomes a retryable error (`DatabaseTimeout`) instead of a hang.
+pub const LOCK_TIMEOUT: &str = "5s";
+pub const STATEMENT_TIMEOUT: &str = "60s";
+pub const IDLE_IN_TRANSACTION_TIMEOUT: &str = "60s";
+
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
+    let shown = redact_url(url);
+    let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl {
+        url: shown.clone(),
+        message: redact_text(&e.to_string()),
+    })?;
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options.application_name("openclaw").options([
+            ("lock_timeout", LOCK_TIMEOUT),
+            ("statement_timeout", STATEMENT_TIMEOUT),
+            (
+                "idle_in_transaction_session_timeout",
+                IDLE_IN_TRANSACTION_TIMEOUT,
+            ),
+        ]))
+        .await
+        .map_err(|source| StoreError::Connect { url: shown, source })
+}
+
+/// Runs the migrations. Databases of one server share their roles, so two databases migrated at
+/// once can race on creating the same cluster-wide role; the loser's migration rolls back whole
+/// and is run again, once the winner's role exists.
+pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    let mut attempt = 0;
+    loop {
+        match crds::MIGRATOR.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(sqlx::migrate::MigrateError::ExecuteMigration(sqlx::Error::Database(db), _))
+                if attempt < 3
+                    && (db.code().as_deref() == Some("42710")
+                        || db.constraint() == Some("pg_authid_rolname_index")) =>
+            {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}

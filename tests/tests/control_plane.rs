@@ -1,0 +1,155 @@
+//! The control plane against a tenant's own database session (password from its secret, or the
+//! local stack's trust login): what the tenant database shares with the operator must not let one
+//! tenant stall the operator, change its own role unseen, or collide with other onboardings.
+//!
+//! Each test was first seen to fail on the code before its fix (see the issue's closing note).
+
+use std::time::Duration;
+
+use crds::naming::TenantName;
+use openclaw_tests::{unique_name, Harness};
+use sqlx::{Connection, PgConnection};
+
+async fn connect_as(h: &Harness, role: &str) -> PgConnection {
+    let url =
+        h.db.url
+            .replacen("postgres://postgres@", &format!("postgres://{role}@"), 1);
+    PgConnection::connect(&url)
+        .await
+        .expect("connect as the tenant")
+}
+
+async fn onboarded(h: &Harness, prefix: &str) -> TenantName {
+    let n = unique_name(prefix);
+    h.insert_tenant(&n, &[("scout", &[])]).await;
+    h.converge(&[&n]).await;
+    TenantName::parse(&n).expect("name")
+}
+
+/// A hang guard, not a timing claim: the work must finish at all while the attacker holds on.
+const HANG_GUARD: Duration = Duration::from_secs(180);
+
+#[tokio::test]
+async fn a_tenant_holding_the_audit_advisory_lock_does_not_stall_the_operator() {
+    let h = Harness::new().await;
+    let a = onboarded(&h, "lockr").await;
+    let mut attacker = connect_as(&h, &a.pg_role()).await;
+    // The key the audit chain used to serialise on; any session may take any advisory key.
+    sqlx::query("SELECT pg_advisory_lock(hashtext('openclaw.audit_log'))")
+        .execute(&mut attacker)
+        .await
+        .expect("the tenant takes the advisory lock");
+    let b = unique_name("victim");
+    h.insert_tenant(&b, &[("scout", &[])]).await;
+    tokio::time::timeout(HANG_GUARD, h.converge(&[&b]))
+        .await
+        .expect("the operator stalled behind a tenant's advisory lock");
+    let audited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM openclaw.audit_log WHERE tenant = $1")
+            .bind(&b)
+            .fetch_one(&h.db.pool)
+            .await
+            .expect("audit rows");
+    assert!(audited > 0, "onboarding {b} wrote no audit row");
+    // The lock is still held: the operator went around it, it did not wait it out.
+    let held: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND pid <> pg_backend_pid())",
+    )
+    .fetch_one(&h.db.pool)
+    .await
+    .expect("locks");
+    assert!(held, "the attacker's lock was released early");
+    let rows = operator::store::audit_rows(&mut *h.db.conn().await, None, None)
+        .await
+        .expect("audit rows");
+    crds::audit::verify_chain(&rows).expect("the audit chain is intact");
+}
+
+#[tokio::test]
+async fn an_operator_statement_blocked_by_a_lock_fails_with_a_retryable_timeout() {
+    let h = Harness::new().await;
+    let mut admin = PgConnection::connect(&h.db.url).await.expect("admin");
+    let mut tx = admin.begin().await.expect("begin");
+    sqlx::query("LOCK TABLE openclaw.tenants IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await
+        .expect("lock");
+    let mut conn = h.db.conn().await;
+    let err = tokio::time::timeout(HANG_GUARD, operator::store::list_tenants(&mut conn))
+        .await
+        .expect("the operator's statement hung instead of timing out")
+        .expect_err("a locked table cannot be read");
+    let err = operator::error::ReconcileError::from(err);
+    assert_eq!(err.code(), "DatabaseTimeout", "{err}");
+    assert!(!err.is_terminal(), "a timeout is retried: {err}");
+    tx.rollback().await.expect("rollback");
+}
+
+#[tokio::test]
+async fn ten_tenants_onboard_concurrently_from_a_cold_start_without_errors() {
+    let h = Harness::new().await;
+    let names: Vec<String> = (0..10).map(|_| unique_name("burst")).collect();
+    for n in &names {
+        h.insert_tenant(n, &[("scout", &[])]).await;
+    }
+    let mut passes = tokio::task::JoinSet::new();
+    for n in names.clone() {
+        let r = h.reconciler.clone();
+        passes.spawn(async move { r.reconcile(&n).await.err().map(|e| format!("{n}: {e}")) });
+    }
+    let errors: Vec<String> = passes.join_all().await.into_iter().flatten().collect();
+    assert!(errors.is_empty(), "self-inflicted errors: {errors:?}");
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    h.converge(&refs).await;
+}
+
+async fn rolconfig(h: &Harness, role: &str) -> Vec<String> {
+    sqlx::query_scalar("SELECT coalesce(rolconfig, '{}') FROM pg_roles WHERE rolname = $1")
+        .bind(role)
+        .fetch_one(&h.db.pool)
+        .await
+        .expect("rolconfig")
+}
+
+#[tokio::test]
+async fn a_tenant_that_changes_its_own_role_settings_is_repaired_as_security_drift() {
+    let h = Harness::new().await;
+    let a = onboarded(&h, "rolcfg").await;
+    let ours = rolconfig(&h, &a.pg_role()).await;
+    assert!(
+        ours.iter().any(|s| s.starts_with("temp_file_limit=")),
+        "the operator bounds the tenant's temporary files: {ours:?}"
+    );
+    let mut attacker = connect_as(&h, &a.pg_role()).await;
+    for sql in [
+        "ALTER ROLE CURRENT_USER SET work_mem = '1GB'",
+        "ALTER ROLE CURRENT_USER SET statement_timeout = 0",
+    ] {
+        sqlx::query(sql)
+            .execute(&mut attacker)
+            .await
+            .expect("a role may change its own settings");
+    }
+    // The isolation audit names it.
+    let findings = operator::isolation::audit(&h.reconciler, None)
+        .await
+        .expect("audit");
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.to_string().contains(&a.pg_role()) && f.to_string().contains("work_mem")),
+        "{findings:?}"
+    );
+    let report = h.resync(3600).await;
+    let d = report
+        .drifted
+        .iter()
+        .find(|d| d.tenant == a.as_str())
+        .unwrap_or_else(|| panic!("{a} not found drifted: {report:?}"));
+    assert!(d.security, "{:?}", d.plan);
+    assert_eq!(rolconfig(&h, &a.pg_role()).await, ours);
+    assert!(h.repaired("pg_role", true) >= 1);
+    let audit = h.drift_audit(a.as_str(), &a.pg_role()).await;
+    assert!(audit.iter().any(|(_, security)| *security), "{audit:?}");
+}
