@@ -17,7 +17,7 @@ LAYERS = [
     ("resources", ["render", "resources"]),
     ("engine", ["engine"]),
     ("reconcile", ["reconcile", "cost"]),
-    ("controller", ["queue", "retry", "resync", "controller", "server", "isolation", "runtime"]),
+    ("controller", ["queue", "retry", "resync", "controller", "server", "isolation", "session_guard", "runtime"]),
 ]
 # Modules that must import nothing of the crate at all.
 LEAVES = {"redact", "kind", "prices", "queue", "retry"}

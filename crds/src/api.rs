@@ -121,8 +121,35 @@ pub enum Tier {
     Enterprise,
 }
 
+/// How long one database session of a tenant may run a statement, or sit idle inside a
+/// transaction, before the operator ends it. A session can lift its own `statement_timeout`;
+/// it cannot stop the operator from ending it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    pub statement: std::time::Duration,
+    pub idle_in_transaction: std::time::Duration,
+}
+
 impl Tier {
     pub const ALL: [Tier; 3] = [Tier::Standard, Tier::Premium, Tier::Enterprise];
+
+    pub fn session_limits(self) -> SessionLimits {
+        let secs = std::time::Duration::from_secs;
+        match self {
+            Tier::Standard => SessionLimits {
+                statement: secs(60),
+                idle_in_transaction: secs(60),
+            },
+            Tier::Premium => SessionLimits {
+                statement: secs(300),
+                idle_in_transaction: secs(120),
+            },
+            Tier::Enterprise => SessionLimits {
+                statement: secs(900),
+                idle_in_transaction: secs(300),
+            },
+        }
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {

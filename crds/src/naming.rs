@@ -26,6 +26,10 @@ pub const TAG_MANAGED_BY: &str = "openclaw:managed-by";
 /// The cell (account + region + cluster) that manages the resource: orphan detection in one cell
 /// never touches another cell's resources in the same account.
 pub const TAG_CELL: &str = "openclaw:cell";
+/// On an agent's role: its tenant's database user, so that the permissions boundary can scope
+/// `rds-db:connect` per tenant with `${aws:PrincipalTag/openclaw:db-user}` (the tenant tag has
+/// hyphens where the user has underscores).
+pub const TAG_DB_USER: &str = "openclaw:db-user";
 pub const MANAGED_BY_VALUE: &str = "openclaw-operator";
 
 /// IAM path of every tenant role.

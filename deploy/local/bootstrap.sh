@@ -83,8 +83,10 @@ sed -e "s|\${partition}|aws|g" \
   -e "s|\${account_id}|$ACCOUNT|g" \
   -e "s|\${tenant_bucket}|$BUCKET|g" \
   -e "s|\${db_resource_id}|*|g" \
+  -e 's|[$][$][{]|${|g' \
   "$BOUNDARY_TEMPLATE" >"$BOUNDARY_FILE.tmp"
-if grep -nF -e "\${" "$BOUNDARY_FILE.tmp" >&2; then
+# `$${aws:…}` in the template is Terraform's escape for an IAM policy variable, kept as `${aws:…}`.
+if grep -n -e '[$][{]' "$BOUNDARY_FILE.tmp" | grep -v -e '[$][{]aws:' >&2; then
   die "unrendered placeholder in $BOUNDARY_TEMPLATE (lines above): bootstrap.sh renders partition, region, account_id, tenant_bucket and db_resource_id"
 fi
 json_norm <"$BOUNDARY_FILE.tmp" >/dev/null || die "$BOUNDARY_TEMPLATE does not render to valid JSON"

@@ -9,7 +9,7 @@
         "secretsmanager:DescribeSecret",
         "secretsmanager:PutSecretValue"
       ],
-      "Resource": "arn:${partition}:secretsmanager:${region}:${account_id}:secret:/openclaw/*"
+      "Resource": "arn:${partition}:secretsmanager:${region}:${account_id}:secret:/openclaw/$${aws:PrincipalTag/openclaw:tenant}/*"
     },
     {
       "Sid": "BedrockInvoke",
@@ -31,13 +31,18 @@
         "s3:PutObject",
         "s3:DeleteObject"
       ],
-      "Resource": "arn:${partition}:s3:::${tenant_bucket}/tenants/*"
+      "Resource": "arn:${partition}:s3:::${tenant_bucket}/tenants/$${aws:PrincipalTag/openclaw:tenant}/*"
     },
     {
       "Sid": "TenantBucketList",
       "Effect": "Allow",
       "Action": "s3:ListBucket",
-      "Resource": "arn:${partition}:s3:::${tenant_bucket}"
+      "Resource": "arn:${partition}:s3:::${tenant_bucket}",
+      "Condition": {
+        "StringLike": {
+          "s3:prefix": "tenants/$${aws:PrincipalTag/openclaw:tenant}/*"
+        }
+      }
     },
     {
       "Sid": "TenantBucketKeyThroughS3",
@@ -60,13 +65,13 @@
         "logs:CreateLogStream",
         "logs:PutLogEvents"
       ],
-      "Resource": "arn:${partition}:logs:${region}:${account_id}:log-group:/openclaw/*"
+      "Resource": "arn:${partition}:logs:${region}:${account_id}:log-group:/openclaw/$${aws:PrincipalTag/openclaw:tenant}/*"
     },
     {
       "Sid": "TenantDatabaseConnect",
       "Effect": "Allow",
       "Action": "rds-db:connect",
-      "Resource": "arn:${partition}:rds-db:${region}:${account_id}:dbuser:${db_resource_id}/tenant_*"
+      "Resource": "arn:${partition}:rds-db:${region}:${account_id}:dbuser:${db_resource_id}/$${aws:PrincipalTag/openclaw:db-user}"
     },
     {
       "Sid": "DenyControlPlane",

@@ -1,5 +1,5 @@
 //! The control loop around the reconcile: leader election, triggers (LISTEN, poll, resync,
-//! requeues), the work queue, per-tenant backoff, and graceful shutdown.
+//! requeues), the work queue, per-tenant backoff, the session guard, and graceful shutdown.
 //!
 //! Expected flow: every replica tries to take the lease; the holder enqueues every tenant, then
 //! reconciles tenants as NOTIFY, the poll and the resync schedule them. It renews the lease every
@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crds::api::Tier;
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio::sync::watch;
@@ -26,7 +27,13 @@ use crate::metrics::Metrics;
 use crate::queue::{self, WorkQueue};
 use crate::reconcile::Reconciler;
 use crate::retry::Backoffs;
+use crate::session_guard;
 use crate::store;
+
+/// Notifications arriving within this window after one are served by one lookup.
+const NOTIFY_DEBOUNCE: Duration = Duration::from_millis(100);
+/// How often the leader looks for tenant sessions past their tier's limits.
+const SESSION_GUARD_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Loop settings (from the operator configuration).
 #[derive(Debug, Clone)]
@@ -152,6 +159,24 @@ async fn lead(
         metrics.clone(),
         cfg.prices.clone(),
     ));
+    let guard = {
+        let reconciler = reconciler.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SESSION_GUARD_INTERVAL).await;
+                if let Err(e) = session_guard::sweep(
+                    &reconciler.pool,
+                    &reconciler.metrics,
+                    &reconciler.actor,
+                    Tier::session_limits,
+                )
+                .await
+                {
+                    tracing::warn!(error = %e, "session guard pass failed");
+                }
+            }
+        })
+    };
 
     let backoffs = Arc::new(Backoffs::new(
         Duration::from_secs(1),
@@ -201,7 +226,7 @@ async fn lead(
             "reconciles did not finish"
         );
     }
-    for t in [renew, listen, poll, gauges] {
+    for t in [renew, listen, poll, gauges, guard] {
         t.abort();
     }
 }
@@ -223,7 +248,14 @@ async fn listen_loop(pool: PgPool, queue: WorkQueue<String>) {
         }
         loop {
             match listener.try_recv().await {
-                Ok(Some(n)) => queue.schedule_now(n.payload().to_owned()),
+                // The payload is ignored: any session of the database may NOTIFY. A burst of
+                // notifications costs one lookup per debounce window, and no AWS call for a
+                // tenant whose spec did not change.
+                Ok(Some(_)) => {
+                    tokio::time::sleep(NOTIFY_DEBOUNCE).await;
+                    while listener.next_buffered().is_some() {}
+                    schedule_needing_work(&pool, &queue).await;
+                }
                 // The connection dropped and was re-established: notifications may be lost,
                 // so look at every tenant that needs work.
                 Ok(None) => schedule_needing_work(&pool, &queue).await,

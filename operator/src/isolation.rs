@@ -25,8 +25,8 @@ use crate::resources::{
 /// One path across a tenant boundary.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Finding {
-    /// iam_policy, iam_wildcard, iam_trust, iam_managed_policy, secret_policy, secret_reader,
-    /// pg_grant, pg_membership, pg_role_attribute, pg_rls.
+    /// iam_policy, iam_wildcard, iam_trust, iam_managed_policy, iam_boundary, secret_policy,
+    /// secret_reader, pg_grant, pg_membership, pg_role_attribute, pg_role_setting, pg_rls.
     pub kind: &'static str,
     /// Who could act (a role).
     pub subject: String,
@@ -190,6 +190,111 @@ pub fn iam_findings(
     out.sort();
     out.dedup();
     out
+}
+
+/// The permissions boundary (pure): with its inline policy widened to every resource, an agent
+/// role of one tenant must still reach no other tenant's secret, object, listing, log group or
+/// database user, by the boundary alone. Probed with two synthetic tenants and the principal tags
+/// the operator puts on every agent role.
+pub fn boundary_findings(
+    boundary_arn: &str,
+    boundary: &Value,
+    arn: &ArnContext,
+    bucket: &str,
+    db_resource_id: Option<&str>,
+) -> Vec<Finding> {
+    let (me, other) = match (TenantName::parse("probe-a"), TenantName::parse("probe-b")) {
+        (Ok(a), Ok(b)) => (a, b),
+        _ => return Vec::new(),
+    };
+    let tenant = me.to_string();
+    let user = me.pg_role();
+    let prefix = other.s3_prefix();
+    let db_user = arn
+        .db_user_arn(db_resource_id.unwrap_or("db-PROBE"), &other)
+        .unwrap_or_default();
+    let targets = [
+        (
+            "secretsmanager:GetSecretValue",
+            arn.secret_arn_pattern(&other.db_secret_name())
+                .replace("??????", "AbC123"),
+            "secret",
+        ),
+        (
+            "s3:GetObject",
+            format!("{}/{prefix}any-object", arn.bucket_arn(bucket)),
+            "objects",
+        ),
+        ("s3:ListBucket", arn.bucket_arn(bucket), "object listing"),
+        (
+            "logs:PutLogEvents",
+            format!(
+                "{}:log-stream:any",
+                arn.log_group_arn(&other, AgentKind::Scout)
+            ),
+            "log group",
+        ),
+        ("rds-db:connect", db_user, "database user"),
+    ];
+    let mut out = Vec::new();
+    for (action, resource, what) in targets {
+        let req = Request {
+            action,
+            resource: &resource,
+            context: vec![
+                ("aws:PrincipalTag/openclaw:tenant", tenant.as_str()),
+                ("aws:PrincipalTag/openclaw:db-user", user.as_str()),
+                ("s3:prefix", prefix.as_str()),
+            ],
+        };
+        if policy::evaluate(&[boundary], &req) == Decision::Allow {
+            out.push(Finding {
+                kind: "iam_boundary",
+                subject: boundary_arn.to_owned(),
+                reaches: format!("another tenant's {what}"),
+                detail: format!(
+                    "{action} on another tenant's {what} passes the boundary: it has no per-tenant condition (aws:PrincipalTag/{}), so a widened inline policy crosses tenants",
+                    naming::TAG_TENANT
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// The default version of a managed policy, decoded.
+async fn policy_document(r: &Reconciler, arn: &str) -> Result<Option<Value>> {
+    r.clients
+        .throttle
+        .acquire(crate::throttle::Bucket::Iam)
+        .await;
+    let p = r
+        .clients
+        .iam
+        .get_policy()
+        .policy_arn(arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("IAM", "GetPolicy", &e))?;
+    let Some(version) = p.policy().and_then(|p| p.default_version_id()) else {
+        return Ok(None);
+    };
+    r.clients
+        .throttle
+        .acquire(crate::throttle::Bucket::Iam)
+        .await;
+    let v = r
+        .clients
+        .iam
+        .get_policy_version()
+        .policy_arn(arn)
+        .version_id(version)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("IAM", "GetPolicyVersion", &e))?;
+    Ok(v.policy_version()
+        .and_then(|v| v.document())
+        .and_then(policy::decode_document))
 }
 
 /// PostgreSQL paths: role attributes, memberships, grants across tenant schemas or on the control
@@ -371,6 +476,23 @@ pub async fn audit(r: &Reconciler, operator_role: Option<&str>) -> Result<Vec<Fi
     );
     out.extend(secret_policy_findings(r, &secrets, &tenants).await?);
     out.extend(pg_findings(&r.pool, &tenants).await?);
+    let boundary_arn = &r.cell.permissions_boundary_arn;
+    match policy_document(r, boundary_arn).await? {
+        Some(doc) => out.extend(boundary_findings(
+            boundary_arn,
+            &doc,
+            &r.cell.arn_context(),
+            &r.cell.tenant_bucket,
+            r.cell.db_resource_id.as_deref(),
+        )),
+        None => out.push(Finding {
+            kind: "iam_boundary",
+            subject: boundary_arn.clone(),
+            reaches: "every tenant".into(),
+            detail: "the permissions boundary has no readable default version".into(),
+        }),
+    }
+    out.sort();
     Ok(out)
 }
 
@@ -380,6 +502,56 @@ mod tests {
     use crate::render::render_agent;
     use crate::render::tests::{agent, cell};
     use serde_json::json;
+
+    /// The repository's boundary template, rendered as bootstrap.sh and Terraform render it.
+    fn rendered_boundary() -> Value {
+        let t = include_str!("../../deploy/policies/tenant-boundary.json.tpl")
+            .replace("${partition}", "aws")
+            .replace("${region}", "us-east-1")
+            .replace("${account_id}", "123456789012")
+            .replace("${tenant_bucket}", "tenants-bucket")
+            .replace("${db_resource_id}", "db-ABC")
+            .replace("$${", "${");
+        serde_json::from_str(&t).expect("boundary JSON")
+    }
+
+    #[test]
+    fn a_boundary_without_the_per_tenant_wall_is_a_finding() {
+        let c = cell();
+        let arn = c.arn_context();
+        let b = rendered_boundary();
+        assert!(
+            boundary_findings("b", &b, &arn, "tenants-bucket", Some("db-ABC")).is_empty(),
+            "{:?}",
+            boundary_findings("b", &b, &arn, "tenants-bucket", Some("db-ABC"))
+        );
+        // The boundary as it was: every tenant's secrets, objects, listing, logs and users.
+        let open = serde_json::to_string(&b)
+            .expect("json")
+            .replace("${aws:PrincipalTag/openclaw:tenant}", "*")
+            .replace("${aws:PrincipalTag/openclaw:db-user}", "tenant_*");
+        let mut open: Value = serde_json::from_str(&open).expect("json");
+        for st in open["Statement"].as_array_mut().expect("statements") {
+            if let Some(o) = st.as_object_mut() {
+                o.remove("Condition");
+            }
+        }
+        let found: Vec<String> =
+            boundary_findings("b", &open, &arn, "tenants-bucket", Some("db-ABC"))
+                .into_iter()
+                .map(|f| f.reaches)
+                .collect();
+        assert_eq!(
+            found,
+            [
+                "another tenant's secret",
+                "another tenant's objects",
+                "another tenant's object listing",
+                "another tenant's log group",
+                "another tenant's database user"
+            ]
+        );
+    }
 
     fn role_for(t: &TenantName, kind: AgentKind) -> ObservedRole {
         let d = render_agent(&cell(), t, &agent(kind));

@@ -25,5 +25,6 @@ pub mod resync;
 pub mod retry;
 pub mod runtime;
 pub mod server;
+pub mod session_guard;
 pub mod store;
 pub mod throttle;

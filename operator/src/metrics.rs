@@ -42,6 +42,8 @@ pub struct Metrics {
     pub aws_request_duration: HistogramVec,
     pub aws_throttles: IntCounterVec,
     pub actions: IntCounterVec,
+    /// Tenant database sessions the session guard ended, by reason.
+    pub tenant_sessions_ended: IntCounterVec,
     pub drift_detected: IntCounterVec,
     pub drift_repaired: IntCounterVec,
     pub resync_duration: Histogram,
@@ -150,6 +152,13 @@ impl Metrics {
                 "Changes applied to managed resources, by resource kind and action.",
             ),
             &["resource", "action"],
+        ));
+        let tenant_sessions_ended = must(IntCounterVec::new(
+            Opts::new(
+                "openclaw_tenant_sessions_ended_total",
+                "Tenant database sessions ended for running past their tier's limit, by reason (statement or idle_in_transaction).",
+            ),
+            &["reason"],
         ));
         let drift_detected = must(IntCounterVec::new(
             Opts::new(
@@ -286,11 +295,13 @@ impl Metrics {
             Box::new(aws_request_duration.clone()),
             Box::new(aws_throttles.clone()),
             Box::new(actions.clone()),
+            Box::new(tenant_sessions_ended.clone()),
         ] {
             must(registry.register(c));
         }
         let m = Metrics {
             registry,
+            tenant_sessions_ended,
             reconciles,
             reconcile_duration,
             queue_depth,

@@ -486,7 +486,9 @@ pub enum Decision {
     Denied,
 }
 
-/// One request: action, resource ARN and the condition context keys it carries.
+/// One request: action, resource ARN and the condition context keys it carries. The context
+/// also resolves policy variables: `${aws:PrincipalTag/openclaw:tenant}` is the value of the
+/// context key `aws:PrincipalTag/openclaw:tenant`.
 #[derive(Debug, Clone, Default)]
 pub struct Request<'a> {
     pub action: &'a str,
@@ -503,6 +505,34 @@ fn strings(v: Option<&Value>) -> Vec<String> {
             .collect(),
         _ => vec![],
     }
+}
+
+/// `pattern` with every `${key}` replaced by the request's value for `key`; `None` when the request
+/// has no such key (AWS: an unresolvable variable makes the element match nothing).
+fn resolve(pattern: &str, req: &Request<'_>) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = pattern;
+    while let Some(start) = rest.find("${") {
+        let end = rest[start..].find('}')? + start;
+        let key = &rest[start + 2..end];
+        let (_, value) = req
+            .context
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))?;
+        // A substituted value is literal: wildcards in it must not widen the pattern.
+        if value.contains(['*', '?']) {
+            return None;
+        }
+        out.push_str(&rest[..start]);
+        out.push_str(value);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+fn pattern_matches(pattern: &str, value: &str, req: &Request<'_>) -> bool {
+    resolve(pattern, req).is_some_and(|p| crds::policy_match::arn_like(&p, value))
 }
 
 /// Actions match case-insensitively, with `*` and `?` wildcards.
@@ -529,7 +559,10 @@ fn condition_holds(cond: &Value, req: &Request<'_>) -> bool {
             else {
                 return false;
             };
-            let wanted = strings(Some(wanted));
+            let wanted: Vec<String> = strings(Some(wanted))
+                .iter()
+                .filter_map(|w| resolve(w, req))
+                .collect();
             match op.as_str() {
                 "StringEquals" | "ArnEquals" => wanted.iter().any(|w| w == have),
                 "StringLike" | "ArnLike" => {
@@ -555,11 +588,11 @@ fn statement_matches(s: &Value, req: &Request<'_>) -> bool {
     let resource_ok = if s.get("NotResource").is_some() {
         !strings(s.get("NotResource"))
             .iter()
-            .any(|r| crds::policy_match::arn_like(r, req.resource))
+            .any(|r| pattern_matches(r, req.resource, req))
     } else {
         strings(s.get("Resource"))
             .iter()
-            .any(|r| crds::policy_match::arn_like(r, req.resource))
+            .any(|r| pattern_matches(r, req.resource, req))
     };
     action_ok && resource_ok && s.get("Condition").is_none_or(|c| condition_holds(c, req))
 }
@@ -614,6 +647,64 @@ mod evaluator_tests {
             action,
             resource,
             context: vec![],
+        }
+    }
+
+    #[test]
+    fn policy_variables_resolve_from_the_principal_tags() {
+        let wall = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject",
+             "Resource": "arn:aws:s3:::b/tenants/${aws:PrincipalTag/openclaw:tenant}/*"},
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b",
+             "Condition": {"StringLike": {"s3:prefix": "tenants/${aws:PrincipalTag/openclaw:tenant}/*"}}}]});
+        let as_tenant = |tenant: &'static str,
+                         action: &'static str,
+                         resource: &'static str,
+                         prefix: &'static str| {
+            let mut context = vec![("s3:prefix", prefix)];
+            if !tenant.is_empty() {
+                context.push(("aws:PrincipalTag/openclaw:tenant", tenant));
+            }
+            evaluate(
+                &[&wall],
+                &Request {
+                    action,
+                    resource,
+                    context,
+                },
+            )
+        };
+        let object = "arn:aws:s3:::b/tenants/acme/x";
+        let cases = [
+            ("acme", "s3:GetObject", object, "", Decision::Allow),
+            ("globex", "s3:GetObject", object, "", Decision::NotAllowed),
+            // A look-alike prefix is another tenant.
+            ("acm", "s3:GetObject", object, "", Decision::NotAllowed),
+            // No tag: the variable resolves to nothing and the statement matches nothing.
+            ("", "s3:GetObject", object, "", Decision::NotAllowed),
+            // A tag value is literal, never a wildcard.
+            ("*", "s3:GetObject", object, "", Decision::NotAllowed),
+            (
+                "acme",
+                "s3:ListBucket",
+                "arn:aws:s3:::b",
+                "tenants/acme/",
+                Decision::Allow,
+            ),
+            (
+                "acme",
+                "s3:ListBucket",
+                "arn:aws:s3:::b",
+                "tenants/globex/",
+                Decision::NotAllowed,
+            ),
+        ];
+        for (tenant, action, resource, prefix, want) in cases {
+            assert_eq!(
+                as_tenant(tenant, action, resource, prefix),
+                want,
+                "{tenant} {action} {resource} {prefix}"
+            );
         }
     }
 

@@ -26,6 +26,7 @@ pub fn ownership_tags(
     tags.insert(naming::TAG_TENANT.to_owned(), tenant.to_string());
     if let Some(kind) = agent {
         tags.insert(naming::TAG_AGENT.to_owned(), kind.as_str().to_owned());
+        tags.insert(naming::TAG_DB_USER.to_owned(), tenant.pg_role());
     }
     tags.insert(
         naming::TAG_MANAGED_BY.to_owned(),

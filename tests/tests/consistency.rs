@@ -38,7 +38,12 @@ fn render(template: &str, vars: &[(&str, &str)]) -> Value {
     for (k, v) in vars {
         t = t.replace(&format!("${{{k}}}"), v);
     }
-    assert!(!t.contains("${"), "unrendered placeholder left in:\n{t}");
+    // `$${…}` is Terraform's escape for a literal `${…}`: an IAM policy variable.
+    t = t.replace("$${", "${");
+    assert!(
+        !t.replace("${aws:", "").contains("${"),
+        "unrendered placeholder left in:\n{t}"
+    );
     serde_json::from_str(&t).expect("template renders to JSON")
 }
 
@@ -145,14 +150,32 @@ fn tenant_requests() -> Vec<(String, String)> {
     out
 }
 
+/// The request context of an agent role of `t`: the principal tags the operator puts on it,
+/// and a listing of its own prefix.
+fn principal(t: &TenantName, s3_prefix: &'static str) -> Vec<(&'static str, String)> {
+    vec![
+        ("aws:PrincipalTag/openclaw:tenant", t.to_string()),
+        ("aws:PrincipalTag/openclaw:db-user", t.pg_role()),
+        ("s3:prefix", s3_prefix.to_owned()),
+    ]
+}
+
+fn context<'a>(c: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    c.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
 fn boundary_gaps(boundary: &Value) -> Vec<String> {
+    let acme = principal(
+        &TenantName::parse("acme-corp").expect("name"),
+        "tenants/acme-corp/",
+    );
     tenant_requests()
         .into_iter()
         .filter(|(a, r)| {
             let req = Request {
                 action: a,
                 resource: r,
-                context: vec![],
+                context: context(&acme),
             };
             policy::evaluate(&[boundary], &req) != Decision::Allow
         })
@@ -253,6 +276,7 @@ fn operator_requests(action: &str) -> Vec<(String, Vec<(&'static str, String)>)>
                 vec![("iam:PassedToService", "ecs-tasks.amazonaws.com".into())],
             ),
         ],
+        "iam:GetPolicy" | "iam:GetPolicyVersion" => vec![(BOUNDARY.into(), vec![])],
         a if a.starts_with("iam:") => {
             vec![(role, vec![("iam:PermissionsBoundary", BOUNDARY.into())])]
         }
@@ -398,6 +422,7 @@ fn tenant_policies_never_reach_another_tenants_resources_through_the_boundary() 
         integrations: [Integration::Gmail].into(),
     };
     let doc = operator::render::render_agent(&cell(), &me, &spec).inline_policy;
+    let tags = principal(&me, "tenants/acme-corp/");
     let check = |t: &TenantName, want: Decision| {
         let secret = format!(
             "arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{}-AbC123",
@@ -416,7 +441,7 @@ fn tenant_policies_never_reach_another_tenants_resources_through_the_boundary() 
             let req = Request {
                 action,
                 resource: &resource,
-                context: vec![],
+                context: context(&tags),
             };
             assert_eq!(
                 policy::effective(&[&doc], Some(&b), &req),
@@ -433,5 +458,82 @@ fn tenant_policies_never_reach_another_tenants_resources_through_the_boundary() 
     check(
         &TenantName::parse("globex").expect("name"),
         Decision::NotAllowed,
+    );
+}
+
+#[test]
+fn the_boundary_alone_keeps_a_widened_tenant_role_out_of_other_tenants_data() {
+    // Tenant acme-corp's inline policy widened by hand (or by a bug) to every secret and the
+    // whole bucket: the boundary's per-tenant wall must still deny every other tenant's data.
+    let b = boundary();
+    let widened = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "s3:GetObject",
+         "s3:ListBucket", "logs:PutLogEvents", "rds-db:connect"], "Resource": "*"}]});
+    let me = TenantName::parse("acme-corp").expect("name");
+    let reach = |action: &str, resource: &str, prefix: &str| {
+        let tenant = me.to_string();
+        let user = me.pg_role();
+        let req = Request {
+            action,
+            resource,
+            context: vec![
+                ("aws:PrincipalTag/openclaw:tenant", tenant.as_str()),
+                ("aws:PrincipalTag/openclaw:db-user", user.as_str()),
+                ("s3:prefix", prefix),
+            ],
+        };
+        policy::effective(&[&widened], Some(&b), &req)
+    };
+    for (t, want) in [
+        (me.clone(), Decision::Allow),
+        (
+            TenantName::parse("acme-corp-b").expect("name"),
+            Decision::NotAllowed,
+        ),
+        (
+            TenantName::parse("globex").expect("name"),
+            Decision::NotAllowed,
+        ),
+    ] {
+        let secret = format!(
+            "arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{}-AbC123",
+            t.db_secret_name()
+        );
+        let object = format!("arn:aws:s3:::{BUCKET}/{}notes.txt", t.s3_prefix());
+        let bucket = format!("arn:aws:s3:::{BUCKET}");
+        let log = format!(
+            "arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{}:log-stream:s",
+            t.log_group(AgentKind::Butler)
+        );
+        let user = format!(
+            "arn:aws:rds-db:{REGION}:{ACCOUNT}:dbuser:{DB_RESOURCE_ID}/{}",
+            t.pg_role()
+        );
+        for (action, resource) in [
+            ("secretsmanager:GetSecretValue", &secret),
+            ("s3:GetObject", &object),
+            ("s3:ListBucket", &bucket),
+            ("logs:PutLogEvents", &log),
+            ("rds-db:connect", &user),
+        ] {
+            assert_eq!(
+                reach(action, resource, &t.s3_prefix()),
+                want,
+                "{action} on {resource} by a widened role of {me}"
+            );
+        }
+    }
+    // A role without the operator's tags (one it did not make) is admitted nowhere.
+    let untagged = Request {
+        action: "secretsmanager:GetSecretValue",
+        resource: &format!(
+            "arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{}-AbC123",
+            me.db_secret_name()
+        ),
+        context: vec![],
+    };
+    assert_ne!(
+        policy::effective(&[&widened], Some(&b), &untagged),
+        Decision::Allow
     );
 }

@@ -153,3 +153,169 @@ async fn a_tenant_that_changes_its_own_role_settings_is_repaired_as_security_dri
     let audit = h.drift_audit(a.as_str(), &a.pg_role()).await;
     assert!(audit.iter().any(|(_, security)| *security), "{audit:?}");
 }
+
+#[tokio::test]
+async fn a_tenant_session_that_lifts_its_statement_timeout_is_ended_and_counted() {
+    let h = Harness::new().await;
+    let a = onboarded(&h, "sleepr").await;
+    let mut attacker = connect_as(&h, &a.pg_role()).await;
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut attacker)
+        .await
+        .expect("a session may lift its own statement timeout");
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut attacker)
+        .await
+        .expect("pid");
+    let attack = tokio::spawn(async move {
+        sqlx::query("SELECT pg_sleep(600)")
+            .execute(&mut attacker)
+            .await
+            .map(|_| ())
+    });
+    // A bystander of another role running just as long: never the guard's business.
+    let mut bystander = PgConnection::connect(&h.db.url).await.expect("bystander");
+    let bystander_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut bystander)
+        .await
+        .expect("pid");
+    let bystand = tokio::spawn(async move {
+        let r = sqlx::query("SELECT pg_sleep(600)")
+            .execute(&mut bystander)
+            .await;
+        (r.map(|_| ()), bystander)
+    });
+    let running = |pid: i32| {
+        let pool = h.db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, bool>(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active')",
+            )
+            .bind(pid)
+            .fetch_one(&pool)
+            .await
+            .expect("activity")
+        }
+    };
+    for _ in 0..100 {
+        if running(pid).await && running(bystander_pid).await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The tier's limits, scaled down to a second so that the test need not wait a minute.
+    let limits = |_| crds::api::SessionLimits {
+        statement: Duration::from_secs(1),
+        idle_in_transaction: Duration::from_secs(1),
+    };
+    let ended = operator::session_guard::sweep(&h.db.pool, &h.metrics, "test", limits)
+        .await
+        .expect("sweep");
+    assert_eq!(ended, 1, "exactly the attacker's session is ended");
+    let outcome = tokio::time::timeout(HANG_GUARD, attack)
+        .await
+        .expect("the attacker's session was not ended")
+        .expect("join");
+    let err = outcome.expect_err("the attacker's statement cannot complete");
+    assert!(err.to_string().contains("terminating connection"), "{err}");
+    assert!(
+        running(bystander_pid).await,
+        "another role's session was ended"
+    );
+    assert_eq!(
+        h.metrics
+            .tenant_sessions_ended
+            .with_label_values(&["statement"])
+            .get(),
+        1
+    );
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM openclaw.audit_log WHERE tenant = $1 AND action = 'terminate' \
+         AND resource_name = $2 AND detail->>'reason' = 'statement'",
+    )
+    .bind(a.as_str())
+    .bind(a.pg_role())
+    .fetch_one(&h.db.pool)
+    .await
+    .expect("audit");
+    assert_eq!(audited, 1);
+    // The operator keeps converging other tenants meanwhile (the sweep ended only the attacker).
+    let other = onboarded(&h, "calm").await;
+    assert_eq!(h.phase(other.as_str()).await.as_deref(), Some("Ready"));
+    let _ = sqlx::query("SELECT pg_cancel_backend($1)")
+        .bind(bystander_pid)
+        .execute(&h.db.pool)
+        .await;
+    let _ = bystand.await;
+}
+
+async fn status_updated_at(h: &Harness, name: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    sqlx::query_scalar("SELECT status_updated_at FROM openclaw.tenants WHERE name = $1")
+        .bind(name)
+        .fetch_one(&h.db.pool)
+        .await
+        .expect("status time")
+}
+
+#[tokio::test]
+async fn a_tenant_that_listens_hears_no_names_and_its_notify_steers_nothing() {
+    use openclaw_tests::process::Operator;
+    use openclaw_tests::wait_until;
+    let h = Harness::new().await;
+    let victim = unique_name("victim");
+    let attacker = unique_name("lsnr");
+    h.insert_tenant(&victim, &[("scout", &[])]).await;
+    h.insert_tenant(&attacker, &[("scout", &[])]).await;
+    h.converge(&[&victim, &attacker]).await;
+    // The operator process, triggered only by LISTEN (the resync is an hour away).
+    let _op = Operator::spawn(&h, "  resync_interval_seconds: 3600\n");
+    let a = TenantName::parse(&attacker).expect("name");
+    let mut session = connect_as(&h, &a.pg_role()).await;
+    // Any session of the database may LISTEN.
+    let mut ears = sqlx::postgres::PgListener::connect(&h.db.url.replacen(
+        "postgres://postgres@",
+        &format!("postgres://{}@", a.pg_role()),
+        1,
+    ))
+    .await
+    .expect("tenant listener");
+    ears.listen(operator::store::CHANNEL).await.expect("listen");
+    // The leader's first pass of its term looks at every tenant; let it settle.
+    wait_until(60, "the leader's first pass", || async {
+        let before = status_updated_at(&h, &victim).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        status_updated_at(&h, &victim).await == before
+    })
+    .await;
+    let before = status_updated_at(&h, &victim).await;
+    // 1. It hears a new customer's onboarding, but not its name.
+    let newcomer = unique_name("newco");
+    h.insert_tenant(&newcomer, &[("scout", &[])]).await;
+    let heard = tokio::time::timeout(HANG_GUARD, ears.recv())
+        .await
+        .expect("a notification")
+        .expect("recv");
+    assert!(
+        !heard.payload().contains(&newcomer) && heard.payload().is_empty(),
+        "a tenant heard {:?}",
+        heard.payload()
+    );
+    // 2. Its NOTIFY naming the victim makes the operator reconcile nothing of the victim's.
+    for _ in 0..50 {
+        sqlx::query(&format!("NOTIFY openclaw_tenants, '{victim}'"))
+            .execute(&mut session)
+            .await
+            .expect("any session may NOTIFY");
+    }
+    // The newcomer is onboarded through the same channel, after the attacker's notifications.
+    wait_until(HANG_GUARD.as_secs(), "the newcomer Ready", || async {
+        h.phase(&newcomer).await.as_deref() == Some("Ready")
+    })
+    .await;
+    assert_eq!(
+        status_updated_at(&h, &victim).await,
+        before,
+        "the attacker's NOTIFY made the operator reconcile {victim}"
+    );
+}

@@ -87,6 +87,22 @@ async fn audit_isolation_is_clean_when_fresh_and_reports_each_planted_path() {
         "GRANT SELECT ON \"{sb}\".tasks TO \"{ra}\"; GRANT \"{rb}\" TO \"{ra}\"; ALTER ROLE \"{ra}\" BYPASSRLS; \
          ALTER TABLE shared.usage NO FORCE ROW LEVEL SECURITY;"
     )).execute(&h.db.pool).await.expect("plant pg");
+    // 10. A role setting the tenant gave itself (it may: ALTER ROLE CURRENT_USER SET ...).
+    sqlx::raw_sql(&format!("ALTER ROLE \"{ra}\" SET work_mem = '1GB'"))
+        .execute(&h.db.pool)
+        .await
+        .expect("plant 10");
+    // 11. A boundary without the per-tenant wall: every tenant's secrets and objects.
+    let open_boundary = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "arn:aws:secretsmanager:*:*:secret:/openclaw/*"},
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::*/tenants/*"}]});
+    iam.create_policy_version()
+        .policy_arn(&h.cell().permissions_boundary_arn)
+        .policy_document(open_boundary.to_string())
+        .set_as_default(true)
+        .send()
+        .await
+        .expect("plant 11");
 
     let findings = operator::isolation::audit(&h.reconciler, None)
         .await
@@ -138,6 +154,17 @@ async fn audit_isolation_is_clean_when_fresh_and_reports_each_planted_path() {
         "plant 9:\n{}",
         shown.join("\n")
     );
+    assert!(
+        has("pg_role_setting", "work_mem"),
+        "plant 10:\n{}",
+        shown.join("\n")
+    );
+    assert!(
+        has("iam_boundary", "another tenant's secret")
+            && has("iam_boundary", "another tenant's objects"),
+        "plant 11:\n{}",
+        shown.join("\n")
+    );
 
     // The command exits non-zero and prints the findings.
     let out = Command::new(binary())
@@ -155,7 +182,9 @@ async fn audit_isolation_is_clean_when_fresh_and_reports_each_planted_path() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("backdoor-reader") && stdout.contains("pg_rls"),
+        stdout.contains("backdoor-reader")
+            && stdout.contains("pg_rls")
+            && stdout.contains("iam_boundary"),
         "{stdout}"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("finding(s)"));

@@ -263,49 +263,60 @@ async fn deleting_one_agent_with_a_finalizer_marks_only_that_agent() {
     );
 }
 
+/// Sends a marker on the channel and returns what arrives first: the marker proves that nothing
+/// was queued before it.
+async fn next_after(listener: &mut PgListener, db: &TestDb) -> String {
+    tokio::time::timeout(Duration::from_secs(5), listener.recv())
+        .await
+        .unwrap_or_else(|_| panic!("no notification on {}", db.name))
+        .expect("recv")
+        .payload()
+        .to_owned()
+}
+
 #[tokio::test]
-async fn notify_arrives_with_the_tenant_name_on_spec_changes() {
+async fn notify_arrives_on_spec_changes_and_names_no_tenant() {
     let db = TestDb::new().await;
     let mut listener = PgListener::connect(&db.url).await.expect("listener");
     listener
         .listen(operator::store::CHANNEL)
         .await
         .expect("listen");
+    let marker = || async {
+        sqlx::query("SELECT pg_notify($1, 'marker')")
+            .bind(operator::store::CHANNEL)
+            .execute(&db.pool)
+            .await
+            .expect("marker");
+    };
     let t = unique_name("watch");
     insert_tenant(&db, &t).await;
-    let n = tokio::time::timeout(Duration::from_secs(5), listener.recv())
-        .await
-        .expect("notify after insert")
-        .expect("recv");
-    assert_eq!(n.payload(), t);
-    // A status-only write is silent...
+    // Any session of the database may LISTEN: the payload names no tenant.
+    assert_eq!(next_after(&mut listener, &db).await, "");
+    // A status-only write is silent: the marker sent after it arrives first.
     sqlx::query("UPDATE openclaw.tenants SET phase = 'Ready' WHERE name = $1")
         .bind(&t)
         .execute(&db.pool)
         .await
         .expect("status");
-    // ...and an agent insert signals with the tenant's name.
+    marker().await;
+    assert_eq!(next_after(&mut listener, &db).await, "marker");
+    // An agent insert and a spec change signal.
     sqlx::query("INSERT INTO openclaw.agents (tenant, kind, model) VALUES ($1, 'scout', $2)")
         .bind(&t)
         .bind(GOOD_MODEL)
         .execute(&db.pool)
         .await
         .expect("agent");
-    let n = tokio::time::timeout(Duration::from_secs(5), listener.recv())
-        .await
-        .expect("notify after agent insert")
-        .expect("recv");
-    assert_eq!(n.payload(), t, "the status write must not have notified");
+    assert_eq!(next_after(&mut listener, &db).await, "");
     sqlx::query("UPDATE openclaw.agents SET desired_count = 2 WHERE tenant = $1")
         .bind(&t)
         .execute(&db.pool)
         .await
         .expect("spec");
-    let n = tokio::time::timeout(Duration::from_secs(5), listener.recv())
-        .await
-        .expect("notify after spec change")
-        .expect("recv");
-    assert_eq!(n.payload(), t);
+    assert_eq!(next_after(&mut listener, &db).await, "");
+    marker().await;
+    assert_eq!(next_after(&mut listener, &db).await, "marker");
 }
 
 #[tokio::test]

@@ -40,6 +40,15 @@
       "Resource": "arn:${partition}:iam::${account_id}:role/*"
     },
     {
+      "Sid": "ReadTheTenantBoundaryForTheIsolationAudit",
+      "Effect": "Allow",
+      "Action": [
+        "iam:GetPolicy",
+        "iam:GetPolicyVersion"
+      ],
+      "Resource": "${boundary_arn}"
+    },
+    {
       "Sid": "InventoryRolesNoResourceLevelPermissions",
       "Effect": "Allow",
       "Action": "iam:GetAccountAuthorizationDetails",
