@@ -42,19 +42,25 @@ def main():
     for m in sorted(set(layer) - declared):
         problems.append(f"module {m} is listed in a layer but not declared in lib.rs")
     rdir = os.path.join(src, "resources")
-    present = {f[:-3] for f in os.listdir(rdir) if f.endswith(".rs") and f != "mod.rs"}
+    # A kind is resources/<kind>.rs or the folder resources/<kind>/.
+    present = {f[:-3] if f.endswith(".rs") else f for f in os.listdir(rdir)
+               if f != "mod.rs" and (f.endswith(".rs") or os.path.isdir(os.path.join(rdir, f)))}
+    def files_of(m):
+        if os.path.isdir(os.path.join(rdir, m)):
+            return [os.path.join(rdir, m, f) for f in sorted(os.listdir(os.path.join(rdir, m))) if f.endswith(".rs")]
+        return [os.path.join(rdir, m + ".rs")]
     for m in sorted(present - KINDS - HELPERS):
-        problems.append(f"resources/{m}.rs is neither a kind nor a helper: add it to tests/layers.py")
-    for f in sorted(present & KINDS):
-        for n, line in enumerate(open(os.path.join(rdir, f + ".rs")), 1):
+        problems.append(f"resources/{m} is neither a kind nor a helper: add it to tests/layers.py")
+    for f, path in sorted((k, p) for k in present & KINDS for p in files_of(k)):
+        for n, line in enumerate(open(path), 1):
             code = line.split("//", 1)[0]
             for other in re.findall(r"\b(?:crate::resources|super)::(\w+)", code):
                 if other in KINDS and other != f:
-                    problems.append(f"resources/{f}.rs:{n}: the {f} kind uses the {other} kind")
+                    problems.append(f"{os.path.relpath(path, src)}:{n}: the {f} kind uses the {other} kind")
             for other in re.findall(r"\bcrate::resources::\{([^}]*)\}", code):
                 for o in re.findall(r"\w+", other):
                     if o in KINDS and o != f:
-                        problems.append(f"resources/{f}.rs:{n}: the {f} kind uses the {o} kind")
+                        problems.append(f"{os.path.relpath(path, src)}:{n}: the {f} kind uses the {o} kind")
     for root, _, files in os.walk(src):
         for f in files:
             if not f.endswith(".rs") or f in ("lib.rs", "main.rs"):

@@ -221,7 +221,7 @@ impl World {
     }
 
     async fn usage(&self, kind: &str) -> Vec<(String, i64, i64)> {
-        sqlx::query_as("SELECT model, input_tokens, output_tokens FROM shared.usage WHERE tenant = $1 AND agent = $2 ORDER BY id")
+        sqlx::query_as("SELECT model, input_tokens, output_tokens FROM shared.usage WHERE tenant = $1 AND agent = $2 ORDER BY at, model, input_tokens")
             .bind(&self.name).bind(kind).fetch_all(&self.h.db.pool).await.expect("usage")
     }
 }

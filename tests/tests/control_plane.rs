@@ -319,3 +319,40 @@ async fn a_tenant_that_listens_hears_no_names_and_its_notify_steers_nothing() {
         "the attacker's NOTIFY made the operator reconcile {victim}"
     );
 }
+
+#[tokio::test]
+async fn a_tenants_usage_row_ids_reveal_nothing_of_other_tenants_volume() {
+    let h = Harness::new().await;
+    let a = onboarded(&h, "countr").await;
+    let b = onboarded(&h, "busy").await;
+    let insert =
+        "INSERT INTO shared.usage (agent, model, input_tokens, output_tokens, latency_ms) \
+                  VALUES ('scout', 'm', 1, 1, 1) RETURNING id::text";
+    let mut sa = connect_as(&h, &a.pg_role()).await;
+    let mut sb = connect_as(&h, &b.pg_role()).await;
+    let first: String = sqlx::query_scalar(insert)
+        .fetch_one(&mut sa)
+        .await
+        .expect("A's row");
+    for _ in 0..5 {
+        sqlx::query(insert).execute(&mut sb).await.expect("B's row");
+    }
+    let second: String = sqlx::query_scalar(insert)
+        .fetch_one(&mut sa)
+        .await
+        .expect("A's row");
+    // With a shared sequence, second - first - 1 was B's row count.
+    assert!(
+        first.parse::<i64>().is_err() && second.parse::<i64>().is_err(),
+        "row ids are numbers from a shared sequence: {first}, {second}"
+    );
+    let sequence: Option<String> =
+        sqlx::query_scalar("SELECT pg_get_serial_sequence('shared.usage', 'id')")
+            .fetch_one(&h.db.pool)
+            .await
+            .expect("sequence");
+    assert_eq!(
+        sequence, None,
+        "shared.usage draws ids from a shared sequence"
+    );
+}

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
 use crate::aws::AwsError;
+use crate::config::DbEndpoint;
 use crate::error::{ReconcileError, Result};
 use crate::kind::Kind;
 use crate::render::{DesiredSecret, DesiredTenant, SecretPurpose};
@@ -167,15 +168,7 @@ async fn set_password(
     let c = ctx.clients;
     let password = generate_password();
     set_role_password(ctx.pool, tenant, &password).await?;
-    let value = serde_json::json!({
-        "engine": "postgres",
-        "host": ctx.db.host,
-        "port": ctx.db.port,
-        "dbname": ctx.db.dbname,
-        "username": tenant.pg_role(),
-        "password": password,
-    })
-    .to_string();
+    let value = secret_value(ctx.db, tenant, &password);
     c.throttle.acquire(Bucket::SecretsWrite).await;
     if create {
         match c
@@ -207,6 +200,20 @@ async fn set_password(
         .await
         .map_err(|e| AwsError::from_sdk("SecretsManager", "PutSecretValue", &e))?;
     Ok(r.arn().map(str::to_owned))
+}
+
+/// The secret's value (pure): where to connect and the login, in the shape RDS's own database
+/// secrets have, which the agent reads.
+pub fn secret_value(db: &DbEndpoint, tenant: &TenantName, password: &str) -> String {
+    serde_json::json!({
+        "engine": "postgres",
+        "host": db.host,
+        "port": db.port,
+        "dbname": db.dbname,
+        "username": tenant.pg_role(),
+        "password": password,
+    })
+    .to_string()
 }
 
 /// Sets the role's password from a SCRAM-SHA-256 verifier, so the password itself never
@@ -359,6 +366,23 @@ mod tests {
                 .expect("diff")
                 .is_empty());
         }
+    }
+
+    #[test]
+    fn the_secret_holds_where_to_connect_and_the_tenants_own_login() {
+        let db = DbEndpoint {
+            host: "db.internal".into(),
+            port: 5432,
+            dbname: "tenants".into(),
+        };
+        let t = crate::resources::fixtures::tenant();
+        let v: serde_json::Value =
+            serde_json::from_str(&secret_value(&db, &t, "pw")).expect("json");
+        assert_eq!(
+            v,
+            serde_json::json!({"engine": "postgres", "host": "db.internal", "port": 5432,
+                "dbname": "tenants", "username": "tenant_acme", "password": "pw"})
+        );
     }
 
     #[test]

@@ -542,6 +542,21 @@ mod tests {
     }
 
     #[test]
+    fn services_get_no_public_ip_and_a_rolling_back_circuit_breaker() {
+        let d = desired();
+        let a = &d.agents[0];
+        let net = network(a).expect("network");
+        let vpc = net.awsvpc_configuration().expect("awsvpc");
+        assert_eq!(vpc.assign_public_ip(), Some(&AssignPublicIp::Disabled));
+        assert_eq!(vpc.subnets(), a.service.subnets.as_slice());
+        assert_eq!(vpc.security_groups(), a.service.security_groups.as_slice());
+        let dep = deployment();
+        let breaker = dep.deployment_circuit_breaker().expect("breaker");
+        assert!(breaker.enable() && breaker.rollback());
+        assert_eq!(dep.minimum_healthy_percent(), Some(100));
+    }
+
+    #[test]
     fn a_service_that_is_not_ours_is_left_alone() {
         let d = desired();
         let a = &d.agents[0];

@@ -18,7 +18,7 @@ use crds::naming::TenantName;
 use crate::aws::{AwsError, Clients};
 use crate::error::{ReconcileError, Result};
 use crate::kind::Kind;
-use crate::render::{DesiredAgent, DesiredTenant};
+use crate::render::{DesiredAgent, DesiredTenant, TaskDefinition};
 use crate::resources::{tags, Change, Operation, Ownership, Tags, Verb};
 use crate::throttle::Bucket;
 
@@ -181,8 +181,8 @@ pub async fn apply(
     }
 }
 
-async fn register(c: &Clients, a: &DesiredAgent) -> Result<(String, i32)> {
-    let t = &a.task;
+/// The agent's container (pure): read-only root, an unprivileged user, every capability dropped.
+pub fn container(t: &TaskDefinition) -> Result<ContainerDefinition> {
     let log = LogConfiguration::builder()
         .log_driver(LogDriver::Awslogs)
         .options("awslogs-group", &t.log_group)
@@ -212,6 +212,12 @@ async fn register(c: &Clients, a: &DesiredAgent) -> Result<(String, i32)> {
                 .build(),
         )
         .build();
+    Ok(container)
+}
+
+async fn register(c: &Clients, a: &DesiredAgent) -> Result<(String, i32)> {
+    let t = &a.task;
+    let container = container(t)?;
     let mut tags = a.tags.clone();
     tags.insert(TAG_SPEC_HASH.to_owned(), t.hash());
     c.throttle.acquire(Bucket::EcsTaskDefinitionWrite).await;
@@ -404,6 +410,34 @@ mod tests {
         assert_eq!(current_arn(&a, Some(&current)), Some(current.arn.as_str()));
         assert_eq!(current_arn(&bigger, Some(&current)), None);
         assert_eq!(current_arn(&a, None), None);
+    }
+
+    #[test]
+    fn the_container_runs_unprivileged_on_a_read_only_root() {
+        let a = render_agent(&cell(), &tenant(), &agent(AgentKind::Scout));
+        let c = container(&a.task).expect("container");
+        assert_eq!(c.readonly_root_filesystem(), Some(true));
+        assert_eq!(c.user(), Some("10001:10001"));
+        assert_eq!(c.privileged(), Some(false));
+        let caps = c
+            .linux_parameters()
+            .and_then(|l| l.capabilities())
+            .map(|k| k.drop().to_vec());
+        assert_eq!(caps, Some(vec!["ALL".to_owned()]));
+        let env: Vec<(&str, &str)> = c
+            .environment()
+            .iter()
+            .filter_map(|kv| Some((kv.name()?, kv.value()?)))
+            .collect();
+        assert_eq!(env.len(), a.task.environment.len());
+        assert!(env.contains(&("OPENCLAW_TENANT", "acme")));
+        let log = c.log_configuration().expect("logs");
+        assert_eq!(
+            log.options()
+                .and_then(|o| o.get("awslogs-group"))
+                .map(String::as_str),
+            Some(a.task.log_group.as_str())
+        );
     }
 
     #[test]

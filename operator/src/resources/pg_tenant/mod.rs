@@ -6,15 +6,18 @@
 //! and dropping those objects. The role's password is the database secret's. Must never: put an
 //! identifier into SQL unvalidated or unquoted.
 
-use std::collections::BTreeMap;
-
 use crds::naming::TenantName;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
 use crate::error::{ReconcileError, Result};
 use crate::kind::Kind;
 use crate::resources::sql::{quote_any, quote_ident};
 use crate::resources::{Change, Operation, Verb};
+
+mod observe;
+
+use observe::current_db;
+pub use observe::{catalog, observe, role_settings};
 
 /// The group role whose members may use the shared tables (migrations create it).
 pub const TENANT_GROUP: &str = "openclaw_tenant";
@@ -40,13 +43,6 @@ pub fn foreign_settings(observed: &[String]) -> Vec<String> {
         .map(|s| s.split_once('=').map_or(s.as_str(), |(k, _)| k).to_owned())
         .collect()
 }
-
-/// Every setting of a role, for any database: `name=value`, or `name=value (in database d)`.
-const SETTINGS_SQL: &str = "coalesce((SELECT array_agg(x.e ORDER BY x.e) FROM ( \
-       SELECT CASE WHEN s.setdatabase = 0 THEN c \
-         ELSE c || ' (in database ' || coalesce(d.datname::text, s.setdatabase::text) || ')' END AS e \
-       FROM pg_db_role_setting s CROSS JOIN LATERAL unnest(s.setconfig) c \
-       LEFT JOIN pg_database d ON d.oid = s.setdatabase WHERE s.setrole = r.oid) x), '{}')";
 
 /// Attributes of a tenant's login role as the catalog reports them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -79,7 +75,7 @@ pub struct ObservedPg {
     pub foreign_schema_grants: Vec<String>,
     /// The tenant's tables (tasks, signals, accounts, integrations) exist.
     pub tables_exist: bool,
-    /// The role's settings, sorted (see [`SETTINGS_SQL`]).
+    /// The role's settings in every database, sorted (see `observe.rs`).
     pub settings: Vec<String>,
     /// The server has RDS's `rds_iam` role (IAM authentication is possible).
     pub rds_iam_exists: bool,
@@ -313,104 +309,19 @@ fn role_comment(db: &str) -> String {
     format!("openclaw tenant role in database {db}")
 }
 
-pub async fn observe(pool: &PgPool, tenant: &TenantName) -> Result<ObservedPg> {
-    let role = tenant.pg_role();
-    let schema = tenant.pg_schema();
-    let mut obs = ObservedPg::default();
-    let row = sqlx::query(&format!(
-        "SELECT r.rolcanlogin, r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolreplication, \
-                r.rolbypassrls, r.rolinherit, r.rolconnlimit, \
-                coalesce(shobj_description(r.oid, 'pg_authid') = $2, false) AS ours, \
-                {SETTINGS_SQL} AS settings \
-         FROM pg_roles r WHERE r.rolname = $1",
-    ))
-    .bind(&role)
-    .bind(role_comment(&current_db(pool).await?))
-    .fetch_optional(pool)
-    .await?;
-    if let Some(r) = row {
-        obs.role = Some(PgRoleAttrs {
-            ours: r.try_get("ours")?,
-            login: r.try_get("rolcanlogin")?,
-            superuser: r.try_get("rolsuper")?,
-            createdb: r.try_get("rolcreatedb")?,
-            createrole: r.try_get("rolcreaterole")?,
-            replication: r.try_get("rolreplication")?,
-            bypassrls: r.try_get("rolbypassrls")?,
-            inherit: r.try_get("rolinherit")?,
-            connection_limit: r.try_get("rolconnlimit")?,
-        });
-        obs.settings = r.try_get("settings")?;
-    }
-    obs.schema_exists = sqlx::query_scalar::<_, bool>(
-        "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
-    )
-    .bind(&schema)
-    .fetch_one(pool)
-    .await?;
-    obs.tables_exist = sqlx::query_scalar::<_, bool>(TABLES_EXIST_SQL)
-        .bind(&schema)
-        .fetch_one(pool)
-        .await?;
-    obs.rds_iam_exists =
-        sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
-            .bind(RDS_IAM)
-            .fetch_one(pool)
-            .await?;
-    if obs.role.is_none() {
-        return Ok(obs);
-    }
-    if obs.schema_exists {
-        obs.schema_usage =
-            sqlx::query_scalar::<_, bool>("SELECT has_schema_privilege($1, $2, 'USAGE')")
-                .bind(&role)
-                .bind(&schema)
-                .fetch_one(pool)
-                .await?;
-    }
-    let memberships: Vec<String> = sqlx::query_scalar(
-        "SELECT g.rolname::text FROM pg_auth_members m \
-         JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member \
-         WHERE u.rolname = $1 ORDER BY 1",
-    )
-    .bind(&role)
-    .fetch_all(pool)
-    .await?;
-    obs.in_group = memberships.iter().any(|m| m == TENANT_GROUP);
-    obs.rds_iam_member = memberships.iter().any(|m| m == RDS_IAM);
-    obs.foreign_memberships = memberships
-        .into_iter()
-        .filter(|m| m != TENANT_GROUP && m != RDS_IAM)
-        .collect();
-    obs.foreign_grants = sqlx::query_scalar(
-        "SELECT format('%s.%s:%s', table_schema, table_name, privilege_type) \
-         FROM information_schema.role_table_grants \
-         WHERE grantee = $1 AND table_schema <> $2 ORDER BY 1",
-    )
-    .bind(&role)
-    .bind(&schema)
-    .fetch_all(pool)
-    .await?;
-    obs.foreign_schema_grants = sqlx::query_scalar(
-        "SELECT n.nspname::text FROM pg_namespace n, aclexplode(n.nspacl) a \
-         JOIN pg_roles r ON r.oid = a.grantee \
-         WHERE r.rolname = $1 AND n.nspname <> $2 GROUP BY n.nspname ORDER BY 1",
-    )
-    .bind(&role)
-    .bind(&schema)
-    .fetch_all(pool)
-    .await?;
-    Ok(obs)
-}
-
-async fn current_db(pool: &PgPool) -> Result<String> {
-    Ok(sqlx::query_scalar("SELECT current_database()::text")
-        .fetch_one(pool)
-        .await?)
-}
-
 /// Applies one step. Every statement is idempotent, so a crash between steps is harmless.
-pub async fn apply(pool: &PgPool, tenant: &TenantName, step: &Op) -> Result<()> {
+/// What a step's statements need from the server, read by `apply` before building them.
+#[derive(Debug, Default)]
+pub struct Facts {
+    /// The current database (CreateRole's comment names it).
+    pub database: String,
+    /// Databases where the role has settings of its own (ResetSettings clears each).
+    pub setting_databases: Vec<String>,
+}
+
+/// The statements of one step (pure): every identifier we name is checked and quoted, every one
+/// found in the catalog is quoted.
+pub fn statements(tenant: &TenantName, step: &Op, facts: &Facts) -> Result<Vec<String>> {
     let role = quote_ident(&tenant.pg_role())?;
     let schema = quote_ident(&tenant.pg_schema())?;
     let group = quote_ident(TENANT_GROUP)?;
@@ -420,27 +331,22 @@ pub async fn apply(pool: &PgPool, tenant: &TenantName, step: &Op) -> Result<()> 
     );
     let sql: Vec<String> = match step {
         Op::CreateRole => {
-            let db = current_db(pool).await?;
             vec![
                 format!("CREATE ROLE {role} {attrs}"),
-                format!("COMMENT ON ROLE {role} IS '{}'", role_comment(&db)),
+                format!(
+                    "COMMENT ON ROLE {role} IS '{}'",
+                    role_comment(&facts.database).replace('\'', "''")
+                ),
                 // CONNECT comes through the tenant group (migration 0008), granted once.
                 format!("ALTER ROLE {role} SET temp_file_limit = '{TEMP_FILE_LIMIT}'"),
             ]
         }
         Op::AlterRole => vec![format!("ALTER ROLE {role} {attrs}")],
         Op::ResetSettings { .. } => {
-            let databases: Vec<String> = sqlx::query_scalar(
-                "SELECT d.datname::text FROM pg_db_role_setting s \
-                 JOIN pg_database d ON d.oid = s.setdatabase JOIN pg_roles r ON r.oid = s.setrole \
-                 WHERE r.rolname = $1",
-            )
-            .bind(tenant.pg_role())
-            .fetch_all(pool)
-            .await?;
             let mut sql = vec![format!("ALTER ROLE {role} RESET ALL")];
             sql.extend(
-                databases
+                facts
+                    .setting_databases
                     .iter()
                     .map(|d| format!("ALTER ROLE {role} IN DATABASE {} RESET ALL", quote_any(d))),
             );
@@ -485,8 +391,36 @@ pub async fn apply(pool: &PgPool, tenant: &TenantName, step: &Op) -> Result<()> 
             vec![format!("REVOKE ALL ON SCHEMA {} FROM {role}", quote_any(s))]
         }
         Op::GrantRdsIam => vec![format!("GRANT {} TO {role}", quote_ident(RDS_IAM)?)],
-        Op::Drop => return drop_all(pool, tenant).await,
+        Op::Drop => {
+            return Err(ReconcileError::Internal(
+                "the tenant's footprint is dropped by drop_all, not by statements".into(),
+            ))
+        }
     };
+    Ok(sql)
+}
+
+pub async fn apply(pool: &PgPool, tenant: &TenantName, step: &Op) -> Result<()> {
+    let facts = match step {
+        Op::Drop => return drop_all(pool, tenant).await,
+        Op::CreateRole => Facts {
+            database: current_db(pool).await?,
+            ..Facts::default()
+        },
+        Op::ResetSettings { .. } => Facts {
+            setting_databases: sqlx::query_scalar(
+                "SELECT d.datname::text FROM pg_db_role_setting s \
+                 JOIN pg_database d ON d.oid = s.setdatabase JOIN pg_roles r ON r.oid = s.setrole \
+                 WHERE r.rolname = $1",
+            )
+            .bind(tenant.pg_role())
+            .fetch_all(pool)
+            .await?,
+            ..Facts::default()
+        },
+        _ => Facts::default(),
+    };
+    let sql = statements(tenant, step, &facts)?;
     let mut tx = pool.begin().await?;
     for s in sql {
         sqlx::query(&s).execute(&mut *tx).await?;
@@ -522,88 +456,6 @@ async fn drop_all(pool: &PgPool, tenant: &TenantName) -> Result<()> {
     }
     tx.commit().await?;
     Ok(())
-}
-
-/// The settings of each of `roles` that exists (for the isolation audit).
-pub async fn role_settings(pool: &PgPool, roles: &[String]) -> Result<Vec<(String, Vec<String>)>> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT r.rolname::text, {SETTINGS_SQL} FROM pg_roles r WHERE r.rolname = ANY($1) ORDER BY 1"
-    ))
-    .bind(roles)
-    .fetch_all(pool)
-    .await?)
-}
-
-/// One catalog query (the batched observation): every tenant role of this database with its attributes, memberships,
-/// schema, and grants outside its schema.
-pub async fn catalog(pool: &PgPool) -> Result<BTreeMap<String, ObservedPg>> {
-    let rows = sqlx::query(&format!(
-        "SELECT r.rolname::text AS role, r.rolcanlogin, r.rolsuper, r.rolcreatedb, \
-           r.rolcreaterole, r.rolreplication, r.rolbypassrls, r.rolinherit, r.rolconnlimit, \
-           coalesce(shobj_description(r.oid, 'pg_authid') = \
-             'openclaw tenant role in database ' || current_database(), false) AS ours, \
-           EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = r.rolname) AS schema_exists, \
-           CASE WHEN EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = r.rolname) \
-             THEN has_schema_privilege(r.oid, r.rolname::text, 'USAGE') ELSE false END AS schema_usage, \
-           coalesce((SELECT array_agg(g.rolname::text ORDER BY g.rolname) FROM pg_auth_members m \
-             JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid), '{{}}') AS memberships, \
-           coalesce((SELECT array_agg(format('%s.%s:%s', t.table_schema, t.table_name, t.privilege_type) ORDER BY 1) \
-             FROM information_schema.role_table_grants t \
-             WHERE t.grantee = r.rolname AND t.table_schema <> r.rolname), '{{}}') AS foreign_grants, \
-           coalesce((SELECT array_agg(DISTINCT n.nspname::text) FROM pg_namespace n, aclexplode(n.nspacl) a \
-             WHERE a.grantee = r.oid AND n.nspname <> r.rolname), '{{}}') AS foreign_schema_grants, \
-           (SELECT count(*) = 4 FROM pg_tables WHERE schemaname = r.rolname \
-             AND tablename IN ('tasks', 'signals', 'accounts', 'integrations')) AS tables_exist, \
-           {SETTINGS_SQL} AS settings \
-         FROM pg_roles r WHERE r.rolname LIKE 'tenant\\_%'"
-    ))
-    .fetch_all(pool)
-    .await?;
-    let rds_iam_exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam')")
-            .fetch_one(pool)
-            .await?;
-    let mut out = BTreeMap::new();
-    for r in rows {
-        let role: String = r.try_get("role")?;
-        let memberships: Vec<String> = r.try_get("memberships")?;
-        let ours: bool = r.try_get("ours")?;
-        if !ours {
-            // Another database's tenant, or not ours at all: a conflict is reported by the
-            // targeted pass of the tenant that wants this name.
-            continue;
-        }
-        out.insert(
-            role,
-            ObservedPg {
-                role: Some(PgRoleAttrs {
-                    ours,
-                    login: r.try_get("rolcanlogin")?,
-                    superuser: r.try_get("rolsuper")?,
-                    createdb: r.try_get("rolcreatedb")?,
-                    createrole: r.try_get("rolcreaterole")?,
-                    replication: r.try_get("rolreplication")?,
-                    bypassrls: r.try_get("rolbypassrls")?,
-                    inherit: r.try_get("rolinherit")?,
-                    connection_limit: r.try_get("rolconnlimit")?,
-                }),
-                schema_exists: r.try_get("schema_exists")?,
-                schema_usage: r.try_get("schema_usage")?,
-                in_group: memberships.iter().any(|m| m == TENANT_GROUP),
-                rds_iam_exists,
-                rds_iam_member: memberships.iter().any(|m| m == RDS_IAM),
-                foreign_memberships: memberships
-                    .into_iter()
-                    .filter(|m| m != TENANT_GROUP && m != RDS_IAM)
-                    .collect(),
-                foreign_grants: r.try_get("foreign_grants")?,
-                foreign_schema_grants: r.try_get("foreign_schema_grants")?,
-                tables_exist: r.try_get("tables_exist")?,
-                settings: r.try_get("settings")?,
-            },
-        );
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -792,6 +644,62 @@ mod tests {
             assert_eq!(got_lines, expect, "{case}");
             assert!(got.iter().all(|c| c.security == security), "{case}");
         }
+    }
+
+    #[test]
+    fn statements_quote_every_identifier_and_bound_the_role() {
+        let t = TenantName::parse("abc").expect("name");
+        let facts = Facts {
+            database: "cell's db".into(),
+            setting_databases: vec!["other\"db".into()],
+        };
+        let create = statements(&t, &Op::CreateRole, &facts).expect("create");
+        assert_eq!(
+            create,
+            [
+                "CREATE ROLE \"tenant_abc\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT CONNECTION LIMIT 20",
+                "COMMENT ON ROLE \"tenant_abc\" IS 'openclaw tenant role in database cell''s db'",
+                "ALTER ROLE \"tenant_abc\" SET temp_file_limit = '1GB'",
+            ]
+        );
+        assert!(
+            !create.iter().any(|s| s.contains("GRANT CONNECT")),
+            "CONNECT comes through the group, granted once by the migrations"
+        );
+        assert_eq!(
+            statements(
+                &t,
+                &Op::ResetSettings {
+                    foreign: vec!["work_mem".into()]
+                },
+                &facts
+            )
+            .expect("reset"),
+            [
+                "ALTER ROLE \"tenant_abc\" RESET ALL",
+                "ALTER ROLE \"tenant_abc\" IN DATABASE \"other\"\"db\" RESET ALL",
+                "ALTER ROLE \"tenant_abc\" SET temp_file_limit = '1GB'",
+            ]
+        );
+        // Names found in the catalog are quoted, whatever they hold.
+        assert_eq!(
+            statements(
+                &t,
+                &Op::RevokeTableGrant("we\"ird.t; DROP:SELECT".into()),
+                &facts
+            )
+            .expect("revoke"),
+            ["REVOKE ALL ON TABLE \"we\"\"ird\".\"t; DROP\" FROM \"tenant_abc\""]
+        );
+        assert_eq!(
+            statements(&t, &Op::RevokeMembership("pg_read_all_data".into()), &facts)
+                .expect("revoke"),
+            ["REVOKE \"pg_read_all_data\" FROM \"tenant_abc\""]
+        );
+        // The schema is closed to PUBLIC before the role is given anything in it.
+        let schema = statements(&t, &Op::CreateSchema, &facts).expect("schema");
+        assert_eq!(schema[1], "REVOKE ALL ON SCHEMA \"tenant_abc\" FROM PUBLIC");
+        assert!(statements(&t, &Op::Drop, &facts).is_err());
     }
 
     #[test]
