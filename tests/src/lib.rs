@@ -53,6 +53,43 @@ impl TestDb {
         TestDb { name, url, pool }
     }
 
+    /// A database owned by `role`, a login shaped like RDS's master user (LOGIN CREATEROLE
+    /// CREATEDB, NOSUPERUSER, no BYPASSRLS), migrated by that role; the superuser only makes the
+    /// role and hands it what RDS hands its master user.
+    pub async fn owned_by_rds_like(role: &str) -> TestDb {
+        let admin = admin_url();
+        let name = unique_name("openclaw-t").replace('-', "_");
+        let mut conn = PgConnection::connect(&admin)
+            .await
+            .expect("connect to the test PostgreSQL (is the stack up? see tests/run)");
+        sqlx::raw_sql(&format!(
+            "DO $$ BEGIN CREATE ROLE \"{role}\" LOGIN CREATEROLE CREATEDB NOSUPERUSER NOBYPASSRLS; \
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$; \
+             GRANT SET ON PARAMETER temp_file_limit TO \"{role}\"; \
+             GRANT pg_signal_backend, pg_read_all_stats TO \"{role}\";"
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("the operator's role");
+        sqlx::query(&format!("CREATE DATABASE {name} OWNER \"{role}\""))
+            .execute(&mut conn)
+            .await
+            .expect("the operator's database");
+        let url = match admin.rsplit_once("//") {
+            Some((scheme, rest)) => {
+                let host_db = rest.split_once('@').map_or(rest, |(_, h)| h);
+                let host = host_db.rsplit_once('/').map_or(host_db, |(h, _)| h);
+                format!("{scheme}//{role}@{host}/{name}")
+            }
+            None => panic!("admin URL has no scheme"),
+        };
+        let pool = operator::store::connect(&url, 8).await.expect("connect");
+        operator::store::migrate(&pool)
+            .await
+            .expect("migrate as a non-superuser");
+        TestDb { name, url, pool }
+    }
+
     pub async fn conn(&self) -> sqlx::pool::PoolConnection<sqlx::Postgres> {
         self.pool.acquire().await.expect("acquire")
     }
@@ -108,10 +145,18 @@ impl Harness {
 
     /// A harness on the cell described by `config` (e.g. a private emulator's).
     pub async fn build(
+        config: operator::config::Config,
+        edit: impl FnOnce(&mut operator::config::Config),
+    ) -> Harness {
+        Harness::build_on(TestDb::new().await, config, edit).await
+    }
+
+    /// A harness whose operator works in `db`.
+    pub async fn build_on(
+        db: TestDb,
         mut config: operator::config::Config,
         edit: impl FnOnce(&mut operator::config::Config),
     ) -> Harness {
-        let db = TestDb::new().await;
         config.database_url = Some(db.url.clone());
         if let Some(cell) = config.cell.as_mut() {
             cell.name = unique_name("cell");

@@ -10,10 +10,15 @@ use crds::naming::TenantName;
 use openclaw_tests::{unique_name, Harness};
 use sqlx::{Connection, PgConnection};
 
+/// `h`'s database URL with `role` as the user (trust auth on the local server).
+fn url_as(h: &Harness, role: &str) -> String {
+    let (scheme, rest) = h.db.url.split_once("//").expect("scheme");
+    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}//{role}@{host}")
+}
+
 async fn connect_as(h: &Harness, role: &str) -> PgConnection {
-    let url =
-        h.db.url
-            .replacen("postgres://postgres@", &format!("postgres://{role}@"), 1);
+    let url = url_as(h, role);
     PgConnection::connect(&url)
         .await
         .expect("connect as the tenant")
@@ -273,13 +278,9 @@ async fn a_tenant_that_listens_hears_no_names_and_its_notify_steers_nothing() {
     let a = TenantName::parse(&attacker).expect("name");
     let mut session = connect_as(&h, &a.pg_role()).await;
     // Any session of the database may LISTEN.
-    let mut ears = sqlx::postgres::PgListener::connect(&h.db.url.replacen(
-        "postgres://postgres@",
-        &format!("postgres://{}@", a.pg_role()),
-        1,
-    ))
-    .await
-    .expect("tenant listener");
+    let mut ears = sqlx::postgres::PgListener::connect(&url_as(&h, &a.pg_role()))
+        .await
+        .expect("tenant listener");
     ears.listen(operator::store::CHANNEL).await.expect("listen");
     // The leader's first pass of its term looks at every tenant; let it settle.
     wait_until(60, "the leader's first pass", || async {
@@ -355,4 +356,83 @@ async fn a_tenants_usage_row_ids_reveal_nothing_of_other_tenants_volume() {
         sequence, None,
         "shared.usage draws ids from a shared sequence"
     );
+}
+
+/// The operator's own login in production is RDS's master user: no superuser, no BYPASSRLS.
+#[tokio::test]
+async fn the_operator_onboards_erases_and_reports_cost_as_a_non_superuser() {
+    let db = openclaw_tests::TestDb::owned_by_rds_like("openclaw_operator_t").await;
+    let is_super: bool = sqlx::query_scalar(
+        "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("role");
+    assert!(
+        !is_super,
+        "the test must run the operator without superuser or BYPASSRLS"
+    );
+    let h = Harness::build_on(db, openclaw_tests::stack_config(), |_| {}).await;
+    let a = onboarded(&h, "nosup").await;
+    let b = onboarded(&h, "nosupb").await;
+    // Each tenant writes usage rows as itself.
+    for (t, n) in [(&a, 2), (&b, 3)] {
+        let mut s = connect_as(&h, &t.pg_role()).await;
+        for _ in 0..n {
+            sqlx::query("INSERT INTO shared.usage (agent, model, input_tokens, output_tokens, latency_ms) VALUES ('scout', 'amazon.nova-lite-v1:0', 1000, 100, 5)")
+                .execute(&mut s)
+                .await
+                .expect("usage as the tenant");
+        }
+    }
+    // Cost sees every tenant's rows, though FORCE ROW LEVEL SECURITY binds the table's owner.
+    let since = chrono::Utc::now() - chrono::Duration::hours(1);
+    let report = operator::cost::report(&h.db.pool, &h.config.operator.prices, Some(since))
+        .await
+        .expect("cost");
+    let tokens = |t: &TenantName| {
+        report
+            .iter()
+            .filter(|r| r.tenant == t.as_str())
+            .flat_map(|r| r.tokens.iter().map(|(_, input, _)| *input))
+            .sum::<i64>()
+    };
+    assert_eq!((tokens(&a), tokens(&b)), (2000, 3000), "{report:?}");
+    // Role-setting drift is repaired without superuser.
+    let mut s = connect_as(&h, &a.pg_role()).await;
+    sqlx::query("ALTER ROLE CURRENT_USER SET work_mem = '1GB'")
+        .execute(&mut s)
+        .await
+        .expect("set");
+    drop(s);
+    let report = h.resync(3600).await;
+    assert!(
+        report
+            .drifted
+            .iter()
+            .any(|d| d.tenant == a.as_str() && d.security),
+        "{report:?}"
+    );
+    // Erasure removes the tenant's shared rows, its schema and its role.
+    sqlx::query("DELETE FROM openclaw.tenants WHERE name = $1")
+        .bind(a.as_str())
+        .execute(&h.db.pool)
+        .await
+        .expect("delete");
+    h.converge(&[a.as_str()]).await;
+    let admin = sqlx::PgPool::connect(&url_as(&h, "postgres"))
+        .await
+        .expect("admin");
+    let left: (i64, i64, bool) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM shared.usage WHERE tenant = $1), \
+                (SELECT count(*) FROM shared.usage WHERE tenant = $2), \
+                EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $3)",
+    )
+    .bind(a.as_str())
+    .bind(b.as_str())
+    .bind(a.pg_role())
+    .fetch_one(&admin)
+    .await
+    .expect("left");
+    assert_eq!(left, (0, 3, false), "A's rows and role gone, B's rows kept");
 }

@@ -456,3 +456,36 @@ async fn the_inventory_accepts_exactly_the_list_of_kinds() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_database_that_ran_a_migration_before_its_rewrite_still_migrates() {
+    let db = TestDb::new().await;
+    for (version, shipped) in operator::store::REWRITTEN {
+        sqlx::query("UPDATE _sqlx_migrations SET checksum = decode($1, 'hex') WHERE version = $2")
+            .bind(shipped)
+            .bind(version)
+            .execute(&db.pool)
+            .await
+            .expect("pretend the shipped version ran");
+        operator::store::migrate(&db.pool)
+            .await
+            .expect("the rewritten migration is accepted");
+        let now: Vec<u8> =
+            sqlx::query_scalar("SELECT checksum FROM _sqlx_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_one(&db.pool)
+                .await
+                .expect("checksum");
+        let current = crds::MIGRATOR
+            .iter()
+            .find(|m| m.version == version)
+            .expect("migration");
+        assert_eq!(now, current.checksum.as_ref());
+    }
+    // Any other change to a shipped migration is still refused.
+    sqlx::query("UPDATE _sqlx_migrations SET checksum = decode('00', 'hex') WHERE version = 1")
+        .execute(&db.pool)
+        .await
+        .expect("tamper");
+    assert!(operator::store::migrate(&db.pool).await.is_err());
+}

@@ -58,10 +58,43 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreErr
         .map_err(|source| StoreError::Connect { url: shown, source })
 }
 
+/// Migrations rewritten after they shipped, with the checksum of the version that shipped. The
+/// rewrite has the same effect where the old one ran (0005 now skips, under a non-superuser, the
+/// revoke only a superuser may do), so a database that ran the old one records the new checksum
+/// instead of refusing to start.
+pub const REWRITTEN: [(i64, &str); 1] = [(
+    5,
+    "b43479d813cd8f30a7ff107a35d86c3408965efa15f9feb00ab0aa4ba370860817f49a73fdcd40e03e9c3b75471a1850",
+)];
+
+async fn accept_rewritten_migrations(pool: &PgPool) -> Result<(), StoreError> {
+    let table: Option<String> = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
+        .fetch_one(pool)
+        .await?;
+    if table.is_none() {
+        return Ok(());
+    }
+    for (version, old) in REWRITTEN {
+        let Some(m) = crds::MIGRATOR.iter().find(|m| m.version == version) else {
+            continue;
+        };
+        sqlx::query(
+            "UPDATE _sqlx_migrations SET checksum = $1 WHERE version = $2 AND checksum = decode($3, 'hex')",
+        )
+        .bind(m.checksum.as_ref())
+        .bind(version)
+        .bind(old)
+        .execute(pool)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Runs the migrations. Databases of one server share their roles, so two databases migrated at
 /// once can race on creating the same cluster-wide role; the loser's migration rolls back whole
 /// and is run again, once the winner's role exists.
 pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    accept_rewritten_migrations(pool).await?;
     let mut attempt = 0;
     loop {
         match crds::MIGRATOR.run(pool).await {

@@ -87,8 +87,11 @@ pub struct ObservedPg {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
     CreateRole,
-    /// Reset attributes that widen access (superuser, bypassrls, …).
-    AlterRole,
+    /// Reset the attributes that drifted, and only those: changing SUPERUSER, REPLICATION or
+    /// BYPASSRLS at all takes a superuser, which RDS's master user is not.
+    AlterRole {
+        clauses: Vec<String>,
+    },
     /// Remove every role setting, in every database, and put back the operator's.
     ResetSettings {
         foreign: Vec<String>,
@@ -112,7 +115,7 @@ impl Op {
     pub fn is_security(&self) -> bool {
         matches!(
             self,
-            Op::AlterRole
+            Op::AlterRole { .. }
                 | Op::RevokeMembership(_)
                 | Op::RevokeTableGrant(_)
                 | Op::RevokeSchemaGrant(_)
@@ -122,12 +125,17 @@ impl Op {
     fn reason(&self) -> String {
         match self {
             Op::CreateRole => "tenant role missing".to_owned(),
-            Op::AlterRole => "role attributes widened (superuser, bypassrls, createrole, createdb, replication or connection limit)".to_owned(),
+            Op::AlterRole { clauses } => {
+                format!("role attributes changed; restoring {}", clauses.join(", "))
+            }
             Op::ResetSettings { foreign } if foreign.is_empty() => {
                 "role settings missing (temp_file_limit)".to_owned()
             }
             Op::ResetSettings { foreign } => {
-                format!("role settings not set by the operator: {}", foreign.join(", "))
+                format!(
+                    "role settings not set by the operator: {}",
+                    foreign.join(", ")
+                )
             }
             Op::CreateSchema => "tenant schema missing".to_owned(),
             Op::CreateTables => "tenant tables missing".to_owned(),
@@ -158,7 +166,7 @@ impl Operation for Op {
             Op::RevokeMembership(_) | Op::RevokeTableGrant(_) | Op::RevokeSchemaGrant(_) => {
                 Verb::Revoke
             }
-            Op::AlterRole
+            Op::AlterRole { .. }
             | Op::ResetSettings { .. }
             | Op::GrantSchema
             | Op::JoinGroup
@@ -213,16 +221,24 @@ fn steps(role: &str, observed: &ObservedPg, iam_auth: bool) -> Result<Vec<Op>> {
             })
         }
         Some(attrs) => {
-            if !attrs.login
-                || attrs.superuser
-                || attrs.createdb
-                || attrs.createrole
-                || attrs.replication
-                || attrs.bypassrls
-                || !attrs.inherit
-                || attrs.connection_limit != CONNECTION_LIMIT
-            {
-                steps.push(Op::AlterRole);
+            let clauses: Vec<String> = [
+                (!attrs.login, "LOGIN".to_owned()),
+                (attrs.superuser, "NOSUPERUSER".to_owned()),
+                (attrs.createdb, "NOCREATEDB".to_owned()),
+                (attrs.createrole, "NOCREATEROLE".to_owned()),
+                (attrs.replication, "NOREPLICATION".to_owned()),
+                (attrs.bypassrls, "NOBYPASSRLS".to_owned()),
+                (!attrs.inherit, "INHERIT".to_owned()),
+                (
+                    attrs.connection_limit != CONNECTION_LIMIT,
+                    format!("CONNECTION LIMIT {CONNECTION_LIMIT}"),
+                ),
+            ]
+            .into_iter()
+            .filter_map(|(drifted, clause)| drifted.then_some(clause))
+            .collect();
+            if !clauses.is_empty() {
+                steps.push(Op::AlterRole { clauses });
             }
             if observed.settings != desired_settings() {
                 steps.push(Op::ResetSettings {
@@ -341,7 +357,28 @@ pub fn statements(tenant: &TenantName, step: &Op, facts: &Facts) -> Result<Vec<S
                 format!("ALTER ROLE {role} SET temp_file_limit = '{TEMP_FILE_LIMIT}'"),
             ]
         }
-        Op::AlterRole => vec![format!("ALTER ROLE {role} {attrs}")],
+        Op::AlterRole { clauses } => {
+            // Only clauses from the fixed list above: never text from the catalog.
+            let known = [
+                "LOGIN",
+                "NOSUPERUSER",
+                "NOCREATEDB",
+                "NOCREATEROLE",
+                "NOREPLICATION",
+                "NOBYPASSRLS",
+                "INHERIT",
+            ];
+            let limit = format!("CONNECTION LIMIT {CONNECTION_LIMIT}");
+            if let Some(bad) = clauses
+                .iter()
+                .find(|c| !known.contains(&c.as_str()) && **c != limit)
+            {
+                return Err(ReconcileError::Internal(format!(
+                    "refusing role clause {bad:?}"
+                )));
+            }
+            vec![format!("ALTER ROLE {role} {}", clauses.join(" "))]
+        }
         Op::ResetSettings { .. } => {
             let mut sql = vec![format!("ALTER ROLE {role} RESET ALL")];
             sql.extend(
@@ -447,6 +484,11 @@ async fn drop_all(pool: &PgPool, tenant: &TenantName) -> Result<()> {
         .execute(&mut *tx)
         .await?;
     if exists {
+        // DROP OWNED takes the role's privileges: a non-superuser operator gets them by
+        // membership (its CREATEROLE may grant it).
+        sqlx::query(&format!("GRANT {role} TO CURRENT_USER"))
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(&format!("DROP OWNED BY {role}"))
             .execute(&mut *tx)
             .await?;
