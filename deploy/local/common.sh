@@ -113,16 +113,75 @@ ensure_postgres() {
   export OPENCLAW_PG_ADMIN_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 }
 
+# The operator's login: a role shaped like RDS's master user (LOGIN CREATEROLE CREATEDB, NOSUPERUSER,
+# no BYPASSRLS). The superuser only creates it and hands it what RDS hands its master user: setting
+# temp_file_limit on roles, and seeing and ending other roles' sessions.
+OPERATOR_ROLE="${OPENCLAW_OPERATOR_ROLE:-openclaw_operator}"
+
+ensure_operator_role() {
+  [[ "$OPERATOR_ROLE" =~ ^[a-z_][a-z0-9_]*$ ]] || die "operator role must match [a-z_][a-z0-9_]*: $OPERATOR_ROLE"
+  "$PG_BIN/psql" -w -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -Atq -v ON_ERROR_STOP=1 <<SQL
+DO \$\$ BEGIN
+  CREATE ROLE "$OPERATOR_ROLE" LOGIN CREATEROLE CREATEDB NOSUPERUSER NOBYPASSRLS;
+EXCEPTION WHEN duplicate_object THEN NULL;
+END \$\$;
+GRANT SET ON PARAMETER temp_file_limit TO "$OPERATOR_ROLE";
+GRANT pg_signal_backend, pg_read_all_stats TO "$OPERATOR_ROLE";
+SQL
+}
+
 ensure_database() { # NAME
   local name="$1"
   [[ "$name" =~ ^[a-z_][a-z0-9_]*$ ]] || die "database name must match [a-z_][a-z0-9_]*: $name"
   [[ -n "${PG_PORT:-}" ]] || die "ensure_database needs ensure_postgres first"
-  local psql=("$PG_BIN/psql" -w -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -Atq -v ON_ERROR_STOP=1 -v "db=$name")
-  if [[ -z "$("${psql[@]}" <<<"select 1 from pg_database where datname = :'db'")" ]]; then
-    "${psql[@]}" <<<'create database :"db"'
-    log "created database $name"
+  ensure_operator_role
+  local psql=("$PG_BIN/psql" -w -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -Atq -v ON_ERROR_STOP=1 -v "db=$name" -v "op=$OPERATOR_ROLE")
+  local owner
+  owner="$("${psql[@]}" <<<"select pg_get_userbyid(datdba) from pg_database where datname = :'db'")"
+  if [[ -z "$owner" ]]; then
+    "${psql[@]}" <<<'create database :"db" owner :"op"'
+    log "created database $name, owned by $OPERATOR_ROLE"
+  elif [[ "$owner" != "$OPERATOR_ROLE" ]]; then
+    # A stack from before the operator ran as a non-superuser: hand it the database and what the
+    # operator made in it, so nothing stored is lost.
+    log "handing database $name and its objects from $owner to $OPERATOR_ROLE"
+    "${psql[@]}" <<<'alter database :"db" owner to :"op"'
+    "$PG_BIN/psql" -w -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "$name" -Atq -v ON_ERROR_STOP=1 -v "op=$OPERATOR_ROLE" <<'SQL'
+SELECT set_config('openclaw.operator_role', :'op', false);
+DO $$
+DECLARE
+  op text := current_setting('openclaw.operator_role');
+  r record;
+BEGIN
+  FOR r IN SELECT n.nspname FROM pg_namespace n
+           WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname NOT IN ('information_schema', 'public')
+             AND pg_get_userbyid(n.nspowner) <> op LOOP
+    EXECUTE format('ALTER SCHEMA %I OWNER TO %I', r.nspname, op);
+  END LOOP;
+  FOR r IN SELECT c.oid::regclass AS rel FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
+             AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+             AND pg_get_userbyid(c.relowner) <> op LOOP
+    EXECUTE format('ALTER TABLE %s OWNER TO %I', r.rel, op);
+  END LOOP;
+  FOR r IN SELECT p.oid::regprocedure AS fn FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
+             AND pg_get_userbyid(p.proowner) <> op LOOP
+    EXECUTE format('ALTER ROUTINE %s OWNER TO %I', r.fn, op);
+  END LOOP;
+END $$;
+SQL
   fi
-  export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/$name"
+  # Hardening only a superuser may do (migration 0005 skips it under the operator): a self-managed
+  # server's deployer does it once; RDS cannot (SECURITY.md).
+  "$PG_BIN/psql" -w -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "$name" -Atq -v ON_ERROR_STOP=1 <<'SQL'
+REVOKE EXECUTE ON FUNCTION
+  lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea), lo_put(oid, bigint, bytea),
+  lo_open(oid, integer), lo_get(oid), lo_get(oid, bigint, integer), lo_unlink(oid),
+  lo_import(text), lo_import(text, oid), lo_export(oid, text)
+FROM PUBLIC;
+SQL
+  export DATABASE_URL="postgres://$OPERATOR_ROLE@127.0.0.1:$PG_PORT/$name"
 }
 
 # --- moto -------------------------------------------------------------------------------------------

@@ -26,15 +26,38 @@ pub mod fakes;
 pub mod moto;
 pub mod process;
 
+/// The operator's login in the tests and the local stack: a role shaped like RDS's master user
+/// (deploy/local/common.sh makes the same one).
+pub const OPERATOR_ROLE: &str = "openclaw_operator";
+
+/// `url` with `role` as its user (trust auth on the local server).
+pub fn url_as(url: &str, role: &str) -> String {
+    let (scheme, rest) = url.split_once("//").expect("URL scheme");
+    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}//{role}@{host}")
+}
+
 /// A database of its own for one test, migrated.
 pub struct TestDb {
     pub name: String,
+    /// The operator's connection string (the non-superuser, unless made by `superuser`).
     pub url: String,
+    /// The operator's pool.
     pub pool: PgPool,
+    /// The superuser, in the same database: for planting what only a superuser can (drift the
+    /// operator must repair), never for the operator's own work.
+    pub admin: PgPool,
 }
 
 impl TestDb {
+    /// A database the operator works in as the RDS-shaped role [`OPERATOR_ROLE`].
     pub async fn new() -> TestDb {
+        TestDb::owned_by_rds_like(OPERATOR_ROLE).await
+    }
+
+    /// A database the operator works in as the `postgres` superuser: only for the drift that only
+    /// a superuser can make or repair (BYPASSRLS).
+    pub async fn superuser() -> TestDb {
         let admin = admin_url();
         let name = unique_name("openclaw-t").replace('-', "_");
         let mut conn = PgConnection::connect(&admin)
@@ -50,7 +73,13 @@ impl TestDb {
         };
         let pool = operator::store::connect(&url, 8).await.expect("connect");
         operator::store::migrate(&pool).await.expect("migrate");
-        TestDb { name, url, pool }
+        let admin = pool.clone();
+        TestDb {
+            name,
+            url,
+            pool,
+            admin,
+        }
     }
 
     /// A database owned by `role`, a login shaped like RDS's master user (LOGIN CREATEROLE
@@ -62,11 +91,18 @@ impl TestDb {
         let mut conn = PgConnection::connect(&admin)
             .await
             .expect("connect to the test PostgreSQL (is the stack up? see tests/run)");
+        // Tests start at once and the role is cluster-wide: one of them makes it (a test-only lock
+        // on the superuser's own connection, nothing the operator waits on).
         sqlx::raw_sql(&format!(
-            "DO $$ BEGIN CREATE ROLE \"{role}\" LOGIN CREATEROLE CREATEDB NOSUPERUSER NOBYPASSRLS; \
-             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$; \
-             GRANT SET ON PARAMETER temp_file_limit TO \"{role}\"; \
-             GRANT pg_signal_backend, pg_read_all_stats TO \"{role}\";"
+            "SELECT pg_advisory_lock(hashtext('openclaw-tests: operator role')); \
+             DO $$ BEGIN \
+               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN \
+                 CREATE ROLE \"{role}\" LOGIN CREATEROLE CREATEDB NOSUPERUSER NOBYPASSRLS; \
+                 GRANT SET ON PARAMETER temp_file_limit TO \"{role}\"; \
+                 GRANT pg_signal_backend, pg_read_all_stats TO \"{role}\"; \
+               END IF; \
+             END $$; \
+             SELECT pg_advisory_unlock(hashtext('openclaw-tests: operator role'));"
         ))
         .execute(&mut conn)
         .await
@@ -83,11 +119,29 @@ impl TestDb {
             }
             None => panic!("admin URL has no scheme"),
         };
+        let admin = operator::store::connect(&url_as(&url, "postgres"), 2)
+            .await
+            .expect("connect as the superuser");
+        // The hardening only a superuser may do (migration 0005 skips it under the operator), as
+        // deploy/local/common.sh does it for the local stack; RDS cannot (SECURITY.md).
+        sqlx::raw_sql(
+            "REVOKE EXECUTE ON FUNCTION lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea), \
+             lo_put(oid, bigint, bytea), lo_open(oid, integer), lo_get(oid), lo_get(oid, bigint, integer), \
+             lo_unlink(oid), lo_import(text), lo_import(text, oid), lo_export(oid, text) FROM PUBLIC",
+        )
+        .execute(&admin)
+        .await
+        .expect("large-object hardening");
         let pool = operator::store::connect(&url, 8).await.expect("connect");
         operator::store::migrate(&pool)
             .await
             .expect("migrate as a non-superuser");
-        TestDb { name, url, pool }
+        TestDb {
+            name,
+            url,
+            pool,
+            admin,
+        }
     }
 
     pub async fn conn(&self) -> sqlx::pool::PoolConnection<sqlx::Postgres> {

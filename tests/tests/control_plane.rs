@@ -10,11 +10,8 @@ use crds::naming::TenantName;
 use openclaw_tests::{unique_name, Harness};
 use sqlx::{Connection, PgConnection};
 
-/// `h`'s database URL with `role` as the user (trust auth on the local server).
 fn url_as(h: &Harness, role: &str) -> String {
-    let (scheme, rest) = h.db.url.split_once("//").expect("scheme");
-    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
-    format!("{scheme}//{role}@{host}")
+    openclaw_tests::url_as(&h.db.url, role)
 }
 
 async fn connect_as(h: &Harness, role: &str) -> PgConnection {

@@ -428,11 +428,23 @@ async fn a_dropped_tenant_schema_is_recreated() {
     assert!(usage);
 }
 
+/// Only a superuser can give a role BYPASSRLS, or take it away: this one test runs the operator
+/// as the superuser (RDS's master user could neither make this drift nor repair it).
 #[tokio::test]
 async fn bypassrls_is_security_drift_and_is_revoked() {
-    let (h, n, t) = converged("bypass").await;
+    let h = Harness::build_on(
+        openclaw_tests::TestDb::superuser().await,
+        openclaw_tests::stack_config(),
+        |_| {},
+    )
+    .await;
+    let n = unique_name("bypass");
+    h.insert_tenant(&n, &[("butler", &["gmail"]), ("scout", &[])])
+        .await;
+    h.converge(&[&n]).await;
+    let t = TenantName::parse(&n).expect("name");
     sqlx::query(&format!("ALTER ROLE \"{}\" BYPASSRLS", t.pg_role()))
-        .execute(&h.db.pool)
+        .execute(&h.db.admin)
         .await
         .expect("bypassrls");
     resync_repairs(&h, &n, &t.pg_role(), true).await;

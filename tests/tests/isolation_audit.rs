@@ -86,7 +86,7 @@ async fn audit_isolation_is_clean_when_fresh_and_reports_each_planted_path() {
     sqlx::raw_sql(&format!(
         "GRANT SELECT ON \"{sb}\".tasks TO \"{ra}\"; GRANT \"{rb}\" TO \"{ra}\"; ALTER ROLE \"{ra}\" BYPASSRLS; \
          ALTER TABLE shared.usage NO FORCE ROW LEVEL SECURITY;"
-    )).execute(&h.db.pool).await.expect("plant pg");
+    )).execute(&h.db.admin).await.expect("plant pg");
     // 10. A role setting the tenant gave itself (it may: ALTER ROLE CURRENT_USER SET ...).
     sqlx::raw_sql(&format!("ALTER ROLE \"{ra}\" SET work_mem = '1GB'"))
         .execute(&h.db.pool)

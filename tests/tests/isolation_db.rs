@@ -6,10 +6,7 @@ use openclaw_tests::{unique_name, Harness};
 use sqlx::{Connection, PgConnection};
 
 async fn connect_as(h: &Harness, role: &str) -> Result<PgConnection, sqlx::Error> {
-    let url =
-        h.db.url
-            .replacen("postgres://postgres@", &format!("postgres://{role}@"), 1);
-    PgConnection::connect(&url).await
+    PgConnection::connect(&openclaw_tests::url_as(&h.db.url, role)).await
 }
 
 async fn two_tenants() -> (Harness, crds::naming::TenantName, crds::naming::TenantName) {

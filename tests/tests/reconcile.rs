@@ -193,10 +193,11 @@ async fn three_tenants_inserted_by_sql_become_ready_with_the_right_resources() {
     let t1 = TenantName::parse(&names[1]).expect("name");
     assert_eq!(secret_names(&h, &t1).await.len(), 2);
     // The DB secret's password works for the tenant role (its SCRAM verifier is set).
+    // (Only the superuser may read pg_authid; the operator never does.)
     let verifier: Option<String> =
         sqlx::query_scalar("SELECT rolpassword FROM pg_authid WHERE rolname = $1")
             .bind(t0.pg_role())
-            .fetch_one(&h.db.pool)
+            .fetch_one(&h.db.admin)
             .await
             .expect("verifier");
     assert!(verifier
