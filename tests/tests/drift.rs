@@ -5,6 +5,7 @@ use aws_sdk_ecs::types::{AssignPublicIp, AwsVpcConfiguration, NetworkConfigurati
 use crds::api::AgentKind;
 use crds::naming::TenantName;
 use openclaw_tests::{unique_name, Harness};
+use sqlx::Connection;
 
 const SCOUT: AgentKind = AgentKind::Scout;
 
@@ -501,6 +502,72 @@ async fn disabled_or_dropped_row_level_security_is_restored() {
     .await
     .expect("audit");
     assert_eq!(n, 3);
+}
+
+/// Permissive policies add up: one more policy on shared.usage, `USING (true)`, shows every
+/// tenant every row, though RLS stays enabled and forced and tenant_isolation is untouched. So do
+/// a loosened tenant_isolation and an operator_all opened to everyone.
+#[tokio::test]
+async fn a_policy_that_widens_the_shared_tables_is_security_drift_and_is_removed() {
+    let h = Harness::new().await;
+    let a = unique_name("rlsa");
+    let b = unique_name("rlsb");
+    h.insert_tenant(&a, &[("scout", &[])]).await;
+    h.insert_tenant(&b, &[("scout", &[])]).await;
+    h.converge(&[&a, &b]).await;
+    let ta = TenantName::parse(&a).expect("a");
+    let tb = TenantName::parse(&b).expect("b");
+    for t in [&ta, &tb] {
+        let mut s = sqlx::PgConnection::connect(&openclaw_tests::url_as(&h.db.url, &t.pg_role()))
+            .await
+            .expect("tenant");
+        sqlx::query("INSERT INTO shared.usage (agent, model, input_tokens, output_tokens, latency_ms) VALUES ('scout', 'm', 1, 1, 1)")
+            .execute(&mut s)
+            .await
+            .expect("usage");
+    }
+    let seen_by_a = || async {
+        let mut s = sqlx::PgConnection::connect(&openclaw_tests::url_as(&h.db.url, &ta.pg_role()))
+            .await
+            .expect("tenant a");
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM shared.usage")
+            .fetch_one(&mut s)
+            .await
+            .expect("count")
+    };
+    assert_eq!(seen_by_a().await, 1);
+    for widening in [
+        "CREATE POLICY leak ON shared.usage USING (true)",
+        "ALTER POLICY tenant_isolation ON shared.usage USING (true)",
+        "ALTER POLICY operator_all ON shared.usage TO PUBLIC",
+    ] {
+        sqlx::query(widening)
+            .execute(&h.db.pool)
+            .await
+            .expect(widening);
+        assert_eq!(
+            seen_by_a().await,
+            2,
+            "{widening}: the widening shows A B's row"
+        );
+        let findings = operator::isolation::pg_findings(&h.db.pool, &[ta.clone(), tb.clone()])
+            .await
+            .expect("audit");
+        assert!(
+            findings.iter().any(|f| f.kind == "pg_rls"),
+            "{widening}: {findings:?}"
+        );
+        let report = h.resync(3600).await;
+        assert!(report.shared_rls_repaired, "{widening}: not repaired");
+        assert_eq!(seen_by_a().await, 1, "{widening}: still widened");
+    }
+    assert!(h.repaired("pg_rls", true) >= 3);
+    // The operator's own policy is back, for the operator only: cost still sees both tenants.
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM shared.usage")
+        .fetch_one(&h.db.pool)
+        .await
+        .expect("operator count");
+    assert_eq!(rows, 2);
 }
 
 #[tokio::test]
