@@ -343,9 +343,13 @@ pub async fn pg_findings(pool: &PgPool, tenants: &[TenantName]) -> Result<Vec<Fi
             detail: format!("member of {group}: inherits its rights"),
         });
     }
+    // From the tables' ACLs: information_schema hides grants the (non-superuser) caller has no
+    // part in.
     let grants: Vec<(String, String, String, String)> = sqlx::query_as(
-        "SELECT grantee::text, table_schema::text, table_name::text, privilege_type::text \
-         FROM information_schema.role_table_grants WHERE grantee = ANY($1) AND table_schema <> grantee",
+        "SELECT r.rolname::text, n.nspname::text, c.relname::text, a.privilege_type::text \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a \
+         JOIN pg_roles r ON r.oid = a.grantee \
+         WHERE r.rolname = ANY($1) AND n.nspname <> r.rolname AND c.relkind IN ('r', 'p', 'v', 'm', 'f')",
     )
     .bind(&names)
     .fetch_all(pool)

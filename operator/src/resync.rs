@@ -85,7 +85,7 @@ pub async fn detect(r: &Reconciler, orphan_grace: Duration) -> Result<Report> {
 
     if !inv.shared_rls.intact() {
         tracing::warn!(state = ?inv.shared_rls, "security drift: row-level security on shared.usage was weakened; restoring it");
-        shared_rls::repair(&r.pool).await?;
+        shared_rls::repair(&r.pool, &inv.shared_rls).await?;
         let mut conn = r.pool.acquire().await.map_err(store::StoreError::from)?;
         store::append_audit(
             &mut conn,

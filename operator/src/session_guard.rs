@@ -69,11 +69,11 @@ pub async fn sweep(
 ) -> Result<usize> {
     let mut conn = pool.acquire().await.map_err(store::StoreError::from)?;
     let mut by_role: BTreeMap<String, (String, SessionLimits)> = BTreeMap::new();
-    for row in store::list_tenants(&mut conn).await? {
-        let (Ok(name), Some(tier)) = (TenantName::parse(&row.name), Tier::parse(&row.tier)) else {
+    for (tenant, tier) in store::tenant_tiers(&mut conn).await? {
+        let (Ok(name), Some(tier)) = (TenantName::parse(&tenant), Tier::parse(&tier)) else {
             continue;
         };
-        by_role.insert(name.pg_role(), (row.name.clone(), limits(tier)));
+        by_role.insert(name.pg_role(), (tenant, limits(tier)));
     }
     if by_role.is_empty() {
         return Ok(0);

@@ -111,13 +111,9 @@ impl TestDb {
             .execute(&mut conn)
             .await
             .expect("the operator's database");
-        let url = match admin.rsplit_once("//") {
-            Some((scheme, rest)) => {
-                let host_db = rest.split_once('@').map_or(rest, |(_, h)| h);
-                let host = host_db.rsplit_once('/').map_or(host_db, |(h, _)| h);
-                format!("{scheme}//{role}@{host}/{name}")
-            }
-            None => panic!("admin URL has no scheme"),
+        let url = match admin.rsplit_once('/') {
+            Some((base, _)) => url_as(&format!("{base}/{name}"), role),
+            None => panic!("admin URL has no database part"),
         };
         let admin = operator::store::connect(&url_as(&url, "postgres"), 2)
             .await
@@ -246,6 +242,11 @@ impl Harness {
                 secrets: aws_sdk_secretsmanager::Client::new(&sdk),
             },
         }
+    }
+
+    /// A session as `role` (a tenant's login, the way its agent connects).
+    pub async fn connect_as(&self, role: &str) -> Result<PgConnection, sqlx::Error> {
+        PgConnection::connect(&url_as(&self.db.url, role)).await
     }
 
     pub fn cell(&self) -> &operator::config::CellConfig {

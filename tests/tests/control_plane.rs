@@ -2,7 +2,8 @@
 //! local stack's trust login): what the tenant database shares with the operator must not let one
 //! tenant stall the operator, change its own role unseen, or collide with other onboardings.
 //!
-//! Each test was first seen to fail on the code before its fix (see the issue's closing note).
+//! Each attack was first seen to succeed against the code before its fix (so each test failed
+//! there; see the issue's closing note).
 
 use std::time::Duration;
 
@@ -10,15 +11,8 @@ use crds::naming::TenantName;
 use openclaw_tests::{unique_name, Harness};
 use sqlx::{Connection, PgConnection};
 
-fn url_as(h: &Harness, role: &str) -> String {
-    openclaw_tests::url_as(&h.db.url, role)
-}
-
 async fn connect_as(h: &Harness, role: &str) -> PgConnection {
-    let url = url_as(h, role);
-    PgConnection::connect(&url)
-        .await
-        .expect("connect as the tenant")
+    h.connect_as(role).await.expect("connect as the tenant")
 }
 
 async fn onboarded(h: &Harness, prefix: &str) -> TenantName {
@@ -242,7 +236,7 @@ async fn a_tenant_session_that_lifts_its_statement_timeout_is_ended_and_counted(
     .await
     .expect("audit");
     assert_eq!(audited, 1);
-    // The operator keeps converging other tenants meanwhile (the sweep ended only the attacker).
+    // The operator still onboards other tenants once the attacker's session is gone.
     let other = onboarded(&h, "calm").await;
     assert_eq!(h.phase(other.as_str()).await.as_deref(), Some("Ready"));
     let _ = sqlx::query("SELECT pg_cancel_backend($1)")
@@ -275,9 +269,10 @@ async fn a_tenant_that_listens_hears_no_names_and_its_notify_steers_nothing() {
     let a = TenantName::parse(&attacker).expect("name");
     let mut session = connect_as(&h, &a.pg_role()).await;
     // Any session of the database may LISTEN.
-    let mut ears = sqlx::postgres::PgListener::connect(&url_as(&h, &a.pg_role()))
-        .await
-        .expect("tenant listener");
+    let mut ears =
+        sqlx::postgres::PgListener::connect(&openclaw_tests::url_as(&h.db.url, &a.pg_role()))
+            .await
+            .expect("tenant listener");
     ears.listen(operator::store::CHANNEL).await.expect("listen");
     // The leader's first pass of its term looks at every tenant; let it settle.
     wait_until(60, "the leader's first pass", || async {
@@ -417,9 +412,7 @@ async fn the_operator_onboards_erases_and_reports_cost_as_a_non_superuser() {
         .await
         .expect("delete");
     h.converge(&[a.as_str()]).await;
-    let admin = sqlx::PgPool::connect(&url_as(&h, "postgres"))
-        .await
-        .expect("admin");
+    let admin = &h.db.admin;
     let left: (i64, i64, bool) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM shared.usage WHERE tenant = $1), \
                 (SELECT count(*) FROM shared.usage WHERE tenant = $2), \
@@ -428,7 +421,7 @@ async fn the_operator_onboards_erases_and_reports_cost_as_a_non_superuser() {
     .bind(a.as_str())
     .bind(b.as_str())
     .bind(a.pg_role())
-    .fetch_one(&admin)
+    .fetch_one(admin)
     .await
     .expect("left");
     assert_eq!(left, (0, 3, false), "A's rows and role gone, B's rows kept");

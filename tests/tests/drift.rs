@@ -5,7 +5,6 @@ use aws_sdk_ecs::types::{AssignPublicIp, AwsVpcConfiguration, NetworkConfigurati
 use crds::api::AgentKind;
 use crds::naming::TenantName;
 use openclaw_tests::{unique_name, Harness};
-use sqlx::Connection;
 
 const SCOUT: AgentKind = AgentKind::Scout;
 
@@ -518,18 +517,14 @@ async fn a_policy_that_widens_the_shared_tables_is_security_drift_and_is_removed
     let ta = TenantName::parse(&a).expect("a");
     let tb = TenantName::parse(&b).expect("b");
     for t in [&ta, &tb] {
-        let mut s = sqlx::PgConnection::connect(&openclaw_tests::url_as(&h.db.url, &t.pg_role()))
-            .await
-            .expect("tenant");
+        let mut s = h.connect_as(&t.pg_role()).await.expect("tenant");
         sqlx::query("INSERT INTO shared.usage (agent, model, input_tokens, output_tokens, latency_ms) VALUES ('scout', 'm', 1, 1, 1)")
             .execute(&mut s)
             .await
             .expect("usage");
     }
     let seen_by_a = || async {
-        let mut s = sqlx::PgConnection::connect(&openclaw_tests::url_as(&h.db.url, &ta.pg_role()))
-            .await
-            .expect("tenant a");
+        let mut s = h.connect_as(&ta.pg_role()).await.expect("tenant a");
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM shared.usage")
             .fetch_one(&mut s)
             .await

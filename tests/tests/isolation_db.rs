@@ -3,10 +3,10 @@
 //! PostgreSQL gave.
 
 use openclaw_tests::{unique_name, Harness};
-use sqlx::{Connection, PgConnection};
+use sqlx::PgConnection;
 
 async fn connect_as(h: &Harness, role: &str) -> Result<PgConnection, sqlx::Error> {
-    PgConnection::connect(&openclaw_tests::url_as(&h.db.url, role)).await
+    h.connect_as(role).await
 }
 
 async fn two_tenants() -> (Harness, crds::naming::TenantName, crds::naming::TenantName) {

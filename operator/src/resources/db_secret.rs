@@ -156,9 +156,10 @@ pub async fn apply(
     }
 }
 
-/// Generates a password, sets it on the role (as a SCRAM verifier), then stores it. Role first:
-/// a crash in between leaves a secret that is re-written on the next pass, never a secret that
-/// does not work.
+/// Generates a password, sets it on the role (as a SCRAM verifier), then stores it. Role first, so
+/// a secret never holds a password the role does not have yet. If the store fails after the role
+/// changed, a first create is retried whole (the secret is still missing); a failed rotation is
+/// not replanned, and the secret keeps a stale password until the role is recreated (a known gap).
 async fn set_password(
     ctx: &Ctx<'_>,
     tenant: &TenantName,

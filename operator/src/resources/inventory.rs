@@ -70,8 +70,6 @@ impl Inventory {
         }
         if let Some(pg) = self.pg.get(&tenant.pg_role()) {
             o.pg = pg.clone();
-        } else {
-            o.pg.schema_exists = false;
         }
         o
     }

@@ -66,9 +66,9 @@ pub async fn observe(pool: &PgPool) -> Result<SharedRls> {
     })
 }
 
-/// Puts the guard back (security drift): drops every other policy and recreates the two.
-pub async fn repair(pool: &PgPool) -> Result<()> {
-    let found = observe(pool).await?;
+/// Puts the guard back (security drift): drops the other policies `found` lists and recreates the
+/// two.
+pub async fn repair(pool: &PgPool, found: &SharedRls) -> Result<()> {
     let mut tx = pool.begin().await?;
     for name in &found.foreign_policies {
         sqlx::query(&format!(

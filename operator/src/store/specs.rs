@@ -188,13 +188,7 @@ pub async fn get_tenant(
     conn: &mut PgConnection,
     name: &str,
 ) -> Result<Option<TenantRow>, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {TENANT_COLS} FROM openclaw.tenants WHERE name = $1"
-    ))
-    .bind(name)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(row.as_ref().map(tenant_from).transpose()?)
+    one_tenant(conn, name, "").await
 }
 
 /// Locks the tenant row for the rest of the transaction.
@@ -202,8 +196,16 @@ pub async fn lock_tenant(
     conn: &mut PgConnection,
     name: &str,
 ) -> Result<Option<TenantRow>, StoreError> {
+    one_tenant(conn, name, " FOR UPDATE").await
+}
+
+async fn one_tenant(
+    conn: &mut PgConnection,
+    name: &str,
+    lock: &str,
+) -> Result<Option<TenantRow>, StoreError> {
     let row = sqlx::query(&format!(
-        "SELECT {TENANT_COLS} FROM openclaw.tenants WHERE name = $1 FOR UPDATE"
+        "SELECT {TENANT_COLS} FROM openclaw.tenants WHERE name = $1{lock}"
     ))
     .bind(name)
     .fetch_optional(&mut *conn)

@@ -79,6 +79,15 @@ pub async fn tenants_needing_work(conn: &mut PgConnection) -> Result<Vec<String>
     .await?)
 }
 
+/// Every tenant's name and tier (the session guard's input, read every few seconds).
+pub async fn tenant_tiers(conn: &mut PgConnection) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT name, tier FROM openclaw.tenants ORDER BY name")
+            .fetch_all(&mut *conn)
+            .await?,
+    )
+}
+
 /// Tenants by phase, for the metrics.
 pub async fn phase_counts(conn: &mut PgConnection) -> Result<Vec<(String, i64)>, StoreError> {
     Ok(

@@ -107,7 +107,11 @@ pub enum Op {
     /// IAM database authentication: membership in `rds_iam`.
     GrantRdsIam,
     /// Teardown: the schema, the tenant's shared rows, its grants and the role.
-    Drop,
+    Drop {
+        /// The role is ours (by its comment) and goes too; a role of the name that is not ours
+        /// stays.
+        role: bool,
+    },
 }
 
 impl Op {
@@ -145,7 +149,7 @@ impl Op {
             Op::RevokeTableGrant(g) => format!("role was granted {g} outside its schema"),
             Op::RevokeSchemaGrant(s) => format!("role was granted rights on schema {s}"),
             Op::GrantRdsIam => "IAM database authentication: role joins rds_iam".to_owned(),
-            Op::Drop => "tenant deleted".to_owned(),
+            Op::Drop { .. } => "tenant deleted".to_owned(),
         }
     }
 }
@@ -171,7 +175,7 @@ impl Operation for Op {
             | Op::GrantSchema
             | Op::JoinGroup
             | Op::GrantRdsIam => Verb::Update,
-            Op::Drop => Verb::Delete,
+            Op::Drop { .. } => Verb::Delete,
         }
     }
 
@@ -181,7 +185,7 @@ impl Operation for Op {
 
     fn removes_also(&self, tenant: &TenantName) -> Vec<(Kind, String)> {
         match self {
-            Op::Drop => vec![(Kind::PgSchema, tenant.pg_schema())],
+            Op::Drop { .. } => vec![(Kind::PgSchema, tenant.pg_schema())],
             _ => Vec::new(),
         }
     }
@@ -204,7 +208,11 @@ pub fn diff(role: &str, observed: &ObservedPg, iam_auth: bool) -> Result<Vec<Cha
 /// Plans the removal of the footprint when any of it is ours (pure).
 pub fn teardown(observed: &ObservedPg) -> Vec<Change<Op>> {
     if observed.role.as_ref().is_some_and(|r| r.ours) || observed.schema_exists {
-        vec![Change::new(Op::Drop, Op::Drop.reason(), false)]
+        let op = Op::Drop {
+            role: observed.role.as_ref().is_some_and(|r| r.ours),
+        };
+        let reason = op.reason();
+        vec![Change::new(op, reason, false)]
     } else {
         Vec::new()
     }
@@ -428,7 +436,7 @@ pub fn statements(tenant: &TenantName, step: &Op, facts: &Facts) -> Result<Vec<S
             vec![format!("REVOKE ALL ON SCHEMA {} FROM {role}", quote_any(s))]
         }
         Op::GrantRdsIam => vec![format!("GRANT {} TO {role}", quote_ident(RDS_IAM)?)],
-        Op::Drop => {
+        Op::Drop { .. } => {
             return Err(ReconcileError::Internal(
                 "the tenant's footprint is dropped by drop_all, not by statements".into(),
             ))
@@ -439,7 +447,7 @@ pub fn statements(tenant: &TenantName, step: &Op, facts: &Facts) -> Result<Vec<S
 
 pub async fn apply(pool: &PgPool, tenant: &TenantName, step: &Op) -> Result<()> {
     let facts = match step {
-        Op::Drop => return drop_all(pool, tenant).await,
+        Op::Drop { role } => return drop_all(pool, tenant, *role).await,
         Op::CreateRole => Facts {
             database: current_db(pool).await?,
             ..Facts::default()
@@ -467,7 +475,7 @@ pub async fn apply(pool: &PgPool, tenant: &TenantName, step: &Op) -> Result<()> 
 }
 
 /// Removes the tenant's schema, its rows in shared tables, its grants and its role.
-async fn drop_all(pool: &PgPool, tenant: &TenantName) -> Result<()> {
+async fn drop_all(pool: &PgPool, tenant: &TenantName, drop_role: bool) -> Result<()> {
     let role = quote_ident(&tenant.pg_role())?;
     let schema = quote_ident(&tenant.pg_schema())?;
     let exists: bool =
@@ -483,7 +491,7 @@ async fn drop_all(pool: &PgPool, tenant: &TenantName) -> Result<()> {
         .bind(tenant.as_str())
         .execute(&mut *tx)
         .await?;
-    if exists {
+    if exists && drop_role {
         // DROP OWNED takes the role's privileges: a non-superuser operator gets them by
         // membership (its CREATEROLE may grant it).
         sqlx::query(&format!("GRANT {role} TO CURRENT_USER"))
@@ -741,7 +749,7 @@ mod tests {
         // The schema is closed to PUBLIC before the role is given anything in it.
         let schema = statements(&t, &Op::CreateSchema, &facts).expect("schema");
         assert_eq!(schema[1], "REVOKE ALL ON SCHEMA \"tenant_abc\" FROM PUBLIC");
-        assert!(statements(&t, &Op::Drop, &facts).is_err());
+        assert!(statements(&t, &Op::Drop { role: true }, &facts).is_err());
     }
 
     #[test]
@@ -776,5 +784,20 @@ mod tests {
         assert!(teardown(&foreign_only).is_empty());
         assert_eq!(lines(&teardown(&converged())).len(), 1);
         assert!(teardown(&ObservedPg::default()).is_empty());
+        // A schema of the tenant's name with a role that is not ours: the schema goes, the
+        // role stays.
+        let schema_only = ObservedPg {
+            role: foreign.role.clone(),
+            schema_exists: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            teardown(&schema_only)
+                .iter()
+                .map(|c| &c.op)
+                .collect::<Vec<_>>(),
+            [&Op::Drop { role: false }]
+        );
+        assert_eq!(teardown(&converged())[0].op, Op::Drop { role: true });
     }
 }

@@ -18,6 +18,15 @@ const SETTINGS_SQL: &str = "coalesce((SELECT array_agg(x.e ORDER BY x.e) FROM ( 
        FROM pg_db_role_setting s CROSS JOIN LATERAL unnest(s.setconfig) c \
        LEFT JOIN pg_database d ON d.oid = s.setdatabase WHERE s.setrole = r.oid) x), '{}')";
 
+/// Table privileges granted to role `r` outside the schema of its own name, as
+/// `schema.table:PRIVILEGE`, read from the tables' ACLs: `information_schema.role_table_grants`
+/// hides grants in which the caller has no part, and the operator is no superuser.
+const FOREIGN_GRANTS_SQL: &str = "coalesce((SELECT array_agg(x.g ORDER BY x.g) FROM ( \
+       SELECT format('%s.%s:%s', n.nspname, c.relname, a.privilege_type) AS g \
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a \
+       WHERE a.grantee = r.oid AND n.nspname <> r.rolname \
+         AND c.relkind IN ('r', 'p', 'v', 'm', 'f')) x), '{}')";
+
 /// A role's attributes from a row with `pg_roles`' columns and `ours`.
 fn attrs_from(r: &sqlx::postgres::PgRow) -> Result<PgRoleAttrs, sqlx::Error> {
     Ok(PgRoleAttrs {
@@ -92,14 +101,11 @@ pub async fn observe(pool: &PgPool, tenant: &TenantName) -> Result<ObservedPg> {
         .into_iter()
         .filter(|m| m != TENANT_GROUP && m != RDS_IAM)
         .collect();
-    obs.foreign_grants = sqlx::query_scalar(
-        "SELECT format('%s.%s:%s', table_schema, table_name, privilege_type) \
-         FROM information_schema.role_table_grants \
-         WHERE grantee = $1 AND table_schema <> $2 ORDER BY 1",
-    )
+    obs.foreign_grants = sqlx::query_scalar(&format!(
+        "SELECT {FOREIGN_GRANTS_SQL} FROM pg_roles r WHERE r.rolname = $1"
+    ))
     .bind(&role)
-    .bind(&schema)
-    .fetch_all(pool)
+    .fetch_one(pool)
     .await?;
     obs.foreign_schema_grants = sqlx::query_scalar(
         "SELECT n.nspname::text FROM pg_namespace n, aclexplode(n.nspacl) a \
@@ -142,9 +148,7 @@ pub async fn catalog(pool: &PgPool) -> Result<BTreeMap<String, ObservedPg>> {
              THEN has_schema_privilege(r.oid, r.rolname::text, 'USAGE') ELSE false END AS schema_usage, \
            coalesce((SELECT array_agg(g.rolname::text ORDER BY g.rolname) FROM pg_auth_members m \
              JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid), '{{}}') AS memberships, \
-           coalesce((SELECT array_agg(format('%s.%s:%s', t.table_schema, t.table_name, t.privilege_type) ORDER BY 1) \
-             FROM information_schema.role_table_grants t \
-             WHERE t.grantee = r.rolname AND t.table_schema <> r.rolname), '{{}}') AS foreign_grants, \
+           {FOREIGN_GRANTS_SQL} AS foreign_grants, \
            coalesce((SELECT array_agg(DISTINCT n.nspname::text) FROM pg_namespace n, aclexplode(n.nspacl) a \
              WHERE a.grantee = r.oid AND n.nspname <> r.rolname), '{{}}') AS foreign_schema_grants, \
            (SELECT count(*) = 4 FROM pg_tables WHERE schemaname = r.rolname \
