@@ -10,7 +10,9 @@ users do and checks what a plan would only find at apply time, or never:
     NoResourceLevelPermissions;
   - deploy/operator/task-definition.json, rendered by deploy/operator/render_task_definition.py
     (the deploy pipeline) with digests: Fargate, awsvpc, read-only root, non-root user, all
-    capabilities dropped, DATABASE_URL only from Secrets Manager, no secret-looking environment.
+    capabilities dropped, DATABASE_URL and TENANT_DATABASE_URL only from Secrets Manager, no
+    secret-looking environment; the operator module's task_definition_inputs output (what the
+    pipeline renders with) carries every placeholder but the images and the configuration.
 
 Usage: iac_templates.py REPO_ROOT
 """
@@ -62,6 +64,24 @@ def template_vars_passed(module_main: Path, template_name: str) -> set[str]:
     return set(re.findall(r"^\s*(\w+)\s*=", named[0][1], re.M))
 
 
+def output_map_keys(module_outputs: Path, output_name: str) -> set[str]:
+    """Top-level keys of the map an output's value is (value = { key = ..., ... })."""
+    text = module_outputs.read_text()
+    m = re.search(r'output\s+"' + re.escape(output_name) + r'"\s*\{.*?\bvalue\s*=\s*\{', text, re.S)
+    if not m:
+        raise AssertionError(f"{module_outputs}: no output {output_name} whose value is a map")
+    i, depth, start = m.end(), 1, m.end()
+    while depth and i < len(text):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        i += 1
+    body = text[start : i - 1]
+    return set(re.findall(r"^    (\w+)\s*=", body, re.M))
+
+
+# Environment variables the operator's container must get from Secrets Manager, never in plain text.
+SECRET_ENV = ("DATABASE_URL", "TENANT_DATABASE_URL")
+
+
 def dummy_render(text: str) -> str:
     return PLACEHOLDER.sub(lambda m: f"PLACEHOLDER_{m.group(1)}", text)
 
@@ -105,6 +125,13 @@ def check_task_definition(root: Path, problems: list[str]) -> None:
     passed = template_vars_passed(root / "terraform/modules/operator/main.tf", "task-definition.json")
     if used != passed:
         problems.append(f"{path}: placeholders {sorted(used)} but Terraform passes {sorted(passed)}")
+    outputs = root / "terraform/modules/operator/outputs.tf"
+    pipeline = output_map_keys(outputs, "task_definition_inputs")
+    expected = (used - {"image", "cell_config_json"}) | {"cell_config"}
+    if pipeline != expected:
+        problems.append(
+            f"{outputs}: task_definition_inputs has {sorted(pipeline)}, the pipeline needs {sorted(expected)}"
+        )
     inputs = {name: f"x-{name}" for name in used if name not in ("image", "cell_config_json")}
     inputs["cell_config"] = {"cell": {"name": "test", "account_id": "123456789012"}}
     digest = "@sha256:" + "0" * 64
@@ -135,9 +162,13 @@ def check_task_definition(root: Path, problems: list[str]) -> None:
         for key in env:
             if re.search(r"PASSWORD|SECRET|TOKEN|DATABASE_URL|KEY", key):
                 problems.append(f"{path}: container {name}: {key} looks like a secret in plain environment")
-        secrets = {s["name"] for s in c.get("secrets", [])}
-        if "DATABASE_URL" not in secrets:
-            problems.append(f"{path}: container {name}: DATABASE_URL must come from Secrets Manager (secrets)")
+        secrets = {s["name"]: s.get("valueFrom") for s in c.get("secrets", [])}
+        for var in SECRET_ENV:
+            if var not in secrets:
+                problems.append(f"{path}: container {name}: {var} must come from Secrets Manager (secrets)")
+        arns = [secrets[v] for v in SECRET_ENV if v in secrets]
+        if len(set(arns)) != len(arns):
+            problems.append(f"{path}: container {name}: {' and '.join(SECRET_ENV)} name one secret")
         config = json.loads(env.get("OPENCLAW_CONFIG_YAML", "{}"))
         if config.get("cell", {}).get("agent_image") != "openclaw/agent" + digest:
             problems.append(f"{path}: container {name}: cell.agent_image is not the agent digest")

@@ -130,6 +130,8 @@ GRANT pg_signal_backend, pg_read_all_stats TO "$OPERATOR_ROLE";
 SQL
 }
 
+# Makes (or takes over) a database owned by the operator; prints nothing. The caller names what it
+# is for: the control store, or the cell's tenant database.
 ensure_database() { # NAME
   local name="$1"
   [[ "$name" =~ ^[a-z_][a-z0-9_]*$ ]] || die "database name must match [a-z_][a-z0-9_]*: $name"
@@ -181,7 +183,10 @@ REVOKE EXECUTE ON FUNCTION
   lo_import(text), lo_import(text, oid), lo_export(oid, text)
 FROM PUBLIC;
 SQL
-  export DATABASE_URL="postgres://$OPERATOR_ROLE@127.0.0.1:$PG_PORT/$name"
+}
+
+database_url() { # NAME
+  printf 'postgres://%s@127.0.0.1:%s/%s\n' "$OPERATOR_ROLE" "$PG_PORT" "$1"
 }
 
 # --- moto -------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job, locally: starts PostgreSQL and the AWS emulator (deploy/local/up.sh), builds
-# openclaw, migrates the store, onboards the example tenants and runs the operator in the
+# openclaw, migrates both databases, onboards the example tenants and runs the operator in the
 # foreground. Ctrl-C stops the operator; deploy/local/down.sh stops the stack.
 #   In another terminal:  source .local/stack.env
 #                         target/debug/openclaw get tenants
@@ -16,6 +16,7 @@ source .local/stack.env
 echo "== building openclaw"
 cargo build --quiet --bin openclaw
 bin=target/debug/openclaw
+"$bin" upgrade split-control-store   # a stack from before the split; otherwise a no-op
 "$bin" migrate
 "$bin" apply -f crds/examples/tenants.yaml
 echo "== operator running (metrics on http://127.0.0.1:9464/metrics); Ctrl-C to stop"

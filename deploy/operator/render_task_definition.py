@@ -5,7 +5,9 @@ Usage:
   render_task_definition.py INPUTS_JSON OPERATOR_IMAGE AGENT_IMAGE > task-definition.rendered.json
 
 INPUTS_JSON is `terraform output -json operator_task_definition_inputs` of the environment (the
-operator module's task_definition_inputs). Both images must be pinned by digest
+operator module's task_definition_inputs), among them the two secrets ECS injects:
+database_url_secret_arn (DATABASE_URL, the control store) and tenant_database_url_secret_arn
+(TENANT_DATABASE_URL, the cell's tenant database). Both images must be pinned by digest
 (`<repository>@sha256:<64 hex>`): a release never refers to a tag. The agent image becomes
 cell.agent_image of the operator's configuration, so tenants' task definitions pin it too.
 
@@ -33,7 +35,11 @@ def render(inputs: dict, operator_image: str, agent_image: str, template: str | 
     values["image"] = operator_image
     # The configuration travels as JSON text (JSON is YAML) inside a JSON string value.
     values["cell_config_json"] = json.dumps(json.dumps(config, separators=(",", ":"), sort_keys=True))
-    text = string.Template(template if template is not None else TEMPLATE.read_text()).substitute(values)
+    tpl = string.Template(template if template is not None else TEMPLATE.read_text())
+    missing = sorted(set(tpl.get_identifiers()) - set(values))
+    if missing:
+        raise ValueError(f"the inputs lack {missing}: apply the Terraform that outputs them first")
+    text = tpl.substitute(values)
     return json.loads(text)
 
 

@@ -39,8 +39,9 @@ impl CallCounter {
     }
 }
 
-/// Reads are Describe/List/Get; everything else changes something.
+/// Reads are Describe/List/Get (and their Batch forms); everything else changes something.
 pub fn is_write(operation: &str) -> bool {
+    let operation = operation.strip_prefix("Batch").unwrap_or(operation);
     !["Describe", "List", "Get"]
         .iter()
         .any(|p| operation.starts_with(p))
@@ -235,7 +236,12 @@ mod tests {
 
     #[test]
     fn writes_are_everything_but_reads() {
-        for op in ["DescribeServices", "ListSecrets", "GetRolePolicy"] {
+        for op in [
+            "DescribeServices",
+            "ListSecrets",
+            "GetRolePolicy",
+            "BatchGetSecretValue",
+        ] {
             assert!(!is_write(op), "{op}");
         }
         for op in [
@@ -243,6 +249,7 @@ mod tests {
             "PutRolePolicy",
             "TagResource",
             "RestoreSecret",
+            "BatchDeleteItem",
         ] {
             assert!(is_write(op), "{op}");
         }

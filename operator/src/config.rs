@@ -15,9 +15,13 @@ use crate::redact::redact_text;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Store connection string; `DATABASE_URL` wins over it.
+    /// The control store's connection string; `DATABASE_URL` wins over it.
     #[serde(default)]
     pub database_url: Option<String>,
+    /// The cell's tenant database (tenant schemas, `shared`); `TENANT_DATABASE_URL` wins over it.
+    /// Never the control store's database: tenants connect here, and only here.
+    #[serde(default)]
+    pub tenant_database_url: Option<String>,
     #[serde(default)]
     pub cell: Option<CellConfig>,
     #[serde(default)]
@@ -166,6 +170,12 @@ pub enum ConfigError {
     Parse { path: String, message: String },
     #[error("no store configured: set DATABASE_URL, or database_url in the configuration file")]
     NoDatabase,
+    #[error(
+        "no tenant database configured: set TENANT_DATABASE_URL, or tenant_database_url in the \
+         configuration file (the control store and the tenant database are two databases; see \
+         docs/UPGRADE.md)"
+    )]
+    NoTenantDatabase,
     #[error("no cell configured: the configuration file needs a `cell:` section for this command")]
     NoCell,
     #[error("configuration: {field}: {rule}")]
@@ -210,9 +220,48 @@ impl Config {
             .ok_or(ConfigError::NoDatabase)
     }
 
+    /// `TENANT_DATABASE_URL` from the environment wins over the file. Refused when it names the
+    /// control store's database.
+    pub fn tenant_database_url(&self) -> Result<String, ConfigError> {
+        let url = std::env::var("TENANT_DATABASE_URL")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .or_else(|| self.tenant_database_url.clone())
+            .ok_or(ConfigError::NoTenantDatabase)?;
+        if let Ok(control) = self.database_url() {
+            if same_database(&control, &url) {
+                return Err(ConfigError::Invalid {
+                    field: "tenant_database_url".into(),
+                    rule: "must name another database than database_url: tenants connect to it, \
+                           and never to the control store"
+                        .into(),
+                });
+            }
+        }
+        Ok(url)
+    }
+
     pub fn cell(&self) -> Result<&CellConfig, ConfigError> {
         self.cell.as_ref().ok_or(ConfigError::NoCell)
     }
+}
+
+/// Whether two connection strings name one database (host, port and database name; the user
+/// and options do not matter).
+pub fn same_database(a: &str, b: &str) -> bool {
+    use std::str::FromStr;
+    let key = |url: &str| {
+        sqlx::postgres::PgConnectOptions::from_str(url)
+            .ok()
+            .map(|o| {
+                (
+                    o.get_host().to_ascii_lowercase(),
+                    o.get_port(),
+                    o.get_database().map(str::to_owned),
+                )
+            })
+    };
+    matches!((key(a), key(b)), (Some(x), Some(y)) if x == y)
 }
 
 impl CellConfig {

@@ -166,6 +166,7 @@ async fn lead(
                 tokio::time::sleep(SESSION_GUARD_INTERVAL).await;
                 if let Err(e) = session_guard::sweep(
                     &reconciler.pool,
+                    &reconciler.tenant_db,
                     &reconciler.metrics,
                     &reconciler.actor,
                     Tier::session_limits,
@@ -336,6 +337,7 @@ async fn gauge_loop(
     prices: crate::cost::Prices,
 ) {
     let pool = reconciler.pool.clone();
+    let tenant_db = reconciler.tenant_db.clone();
     let mut last_accrual = Instant::now();
     loop {
         metrics.queue_depth.set(queue.depth() as i64);
@@ -374,7 +376,7 @@ async fn gauge_loop(
             {
                 tracing::warn!(error = %e, "cannot accrue Fargate usage");
             }
-            if let Err(e) = crate::cost::export(&pool, &prices, &metrics).await {
+            if let Err(e) = crate::cost::export(&pool, &tenant_db, &prices, &metrics).await {
                 tracing::warn!(error = %e, "cannot export cost counters");
             }
         }

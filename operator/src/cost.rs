@@ -1,6 +1,7 @@
-//! Cost transparency per tenant: Bedrock tokens and their price (from `shared.usage`, priced by
-//! a configurable table), and Fargate vCPU-seconds and GB-seconds (each agent's running tasks
-//! times its task size, accrued by the leader into `openclaw.fargate_usage`).
+//! Cost transparency per tenant: Bedrock tokens and their price (from `shared.usage` in the tenant
+//! database, priced by a configurable table), and Fargate vCPU-seconds and GB-seconds (each
+//! agent's running tasks times its task size, accrued by the leader into `openclaw.fargate_usage`
+//! in the control store).
 //!
 //! Owns: the arithmetic and the cost queries. Exported counters equal the stored totals, so they
 //! only ever grow and survive restarts. Must never: read a tenant's data beyond usage figures.
@@ -73,7 +74,8 @@ pub struct TenantCost {
 
 /// Cost per tenant since `since` (all time when `None`).
 pub async fn report(
-    pool: &PgPool,
+    control: &PgPool,
+    tenant_db: &PgPool,
     prices: &Prices,
     since: Option<DateTime<Utc>>,
 ) -> Result<Vec<TenantCost>, StoreError> {
@@ -83,14 +85,14 @@ pub async fn report(
          FROM shared.usage WHERE at >= $1 GROUP BY tenant, model ORDER BY tenant, model",
     )
     .bind(since)
-    .fetch_all(pool)
+    .fetch_all(tenant_db)
     .await?;
     let fargate: Vec<(String, f64, f64)> = sqlx::query_as(
         "SELECT tenant, sum(vcpu_seconds), sum(gb_seconds) FROM openclaw.fargate_usage \
          WHERE hour >= date_trunc('hour', $1::timestamptz) GROUP BY tenant ORDER BY tenant",
     )
     .bind(since)
-    .fetch_all(pool)
+    .fetch_all(control)
     .await?;
     let mut out: BTreeMap<String, TenantCost> = BTreeMap::new();
     for (tenant, model, input, output) in tokens {
@@ -114,8 +116,13 @@ pub async fn report(
 }
 
 /// Sets the per-tenant cost counters to the stored all-time totals.
-pub async fn export(pool: &PgPool, prices: &Prices, metrics: &Metrics) -> Result<(), StoreError> {
-    for c in report(pool, prices, None).await? {
+pub async fn export(
+    control: &PgPool,
+    tenant_db: &PgPool,
+    prices: &Prices,
+    metrics: &Metrics,
+) -> Result<(), StoreError> {
+    for c in report(control, tenant_db, prices, None).await? {
         for (model, input, output) in &c.tokens {
             let l = [c.tenant.as_str(), model.as_str()];
             raise_to(

@@ -184,6 +184,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("store: row for {what} holds an invalid value: {message}")]
     Corrupt { what: String, message: String },
+    #[error("store layout: {0}")]
+    Layout(String),
 }
 
 /// Turns a database error into a store error that names the violated rule where there is one.

@@ -26,7 +26,8 @@ use crate::resources::{
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Finding {
     /// iam_policy, iam_wildcard, iam_trust, iam_managed_policy, iam_boundary, secret_policy,
-    /// secret_reader, pg_grant, pg_membership, pg_role_attribute, pg_role_setting, pg_rls.
+    /// secret_reader, pg_grant, pg_membership, pg_role_attribute, pg_role_setting, pg_rls,
+    /// pg_control_connect.
     pub kind: &'static str,
     /// Who could act (a role).
     pub subject: String,
@@ -297,6 +298,50 @@ async fn policy_document(r: &Reconciler, arn: &str) -> Result<Option<Value>> {
         .and_then(policy::decode_document))
 }
 
+/// Who may connect to the control store: nobody but its owner and superusers. A tenant role (or
+/// PUBLIC, or the tenant group) with CONNECT there could lock, hear and list the control plane.
+/// The roles are looked up in the control store's own server, where they may not exist at all.
+pub async fn control_store_findings(
+    control: &PgPool,
+    tenants: &[TenantName],
+) -> Result<Vec<Finding>> {
+    let mut out = Vec::new();
+    let public: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_database d, aclexplode(d.datacl) a \
+         WHERE d.datname = current_database() AND a.grantee = 0 AND a.privilege_type = 'CONNECT') \
+         OR (SELECT datacl IS NULL FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_one(control)
+    .await?;
+    if public {
+        out.push(Finding {
+            kind: "pg_control_connect",
+            subject: "PUBLIC".into(),
+            reaches: "the control store".into(),
+            detail: "every login of the server may connect to the control database".into(),
+        });
+    }
+    let mut names: Vec<String> = tenants.iter().map(|t| t.pg_role()).collect();
+    names.push(crate::resources::pg_tenant::TENANT_GROUP.to_owned());
+    let connecting: Vec<String> = sqlx::query_scalar(
+        "SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1) \
+         AND has_database_privilege(oid, current_database(), 'CONNECT') ORDER BY rolname",
+    )
+    .bind(&names)
+    .fetch_all(control)
+    .await?;
+    for role in connecting {
+        out.push(Finding {
+            kind: "pg_control_connect",
+            subject: role,
+            reaches: "the control store".into(),
+            detail: "may connect to the control database (LISTEN, locks, catalog of every tenant)"
+                .into(),
+        });
+    }
+    Ok(out)
+}
+
 /// PostgreSQL paths: role attributes, memberships, grants across tenant schemas or on the control
 /// plane, and the shared tables' RLS guard.
 pub async fn pg_findings(pool: &PgPool, tenants: &[TenantName]) -> Result<Vec<Finding>> {
@@ -479,7 +524,8 @@ pub async fn audit(r: &Reconciler, operator_role: Option<&str>) -> Result<Vec<Fi
         operator_role,
     );
     out.extend(secret_policy_findings(r, &secrets, &tenants).await?);
-    out.extend(pg_findings(&r.pool, &tenants).await?);
+    out.extend(pg_findings(&r.tenant_db, &tenants).await?);
+    out.extend(control_store_findings(&r.pool, &tenants).await?);
     let boundary_arn = &r.cell.permissions_boundary_arn;
     match policy_document(r, boundary_arn).await? {
         Some(doc) => out.extend(boundary_findings(

@@ -47,7 +47,10 @@ impl Requeue {
 
 /// Everything one reconcile needs.
 pub struct Reconciler {
+    /// The control store.
     pub pool: PgPool,
+    /// The cell's tenant database (tenant schemas and roles, `shared`).
+    pub tenant_db: PgPool,
     pub clients: Clients,
     pub cell: CellConfig,
     pub db: DbEndpoint,
@@ -191,6 +194,7 @@ impl Reconciler {
         Ctx {
             clients: &self.clients,
             pool: &self.pool,
+            tenant_db: &self.tenant_db,
             cell: &self.cell,
             db: &self.db,
             td_cache: &self.td_cache,
@@ -308,7 +312,8 @@ impl Reconciler {
         desired: Option<&DesiredTenant>,
     ) -> Result<(ObservedTenant, Plan)> {
         let observed =
-            resources::observe_tenant(&self.clients, &self.pool, &self.cell, &l.tenant).await?;
+            resources::observe_tenant(&self.clients, &self.tenant_db, &self.cell, &l.tenant)
+                .await?;
         for td in observed.task_definitions.values() {
             self.td_cache.insert(td.clone());
         }

@@ -79,13 +79,13 @@ pub async fn detect(r: &Reconciler, orphan_grace: Duration) -> Result<Report> {
         let names = store::all_inventory_names(&mut conn).await?;
         (tenants, agents, own_tds, names)
     };
-    let inv = inventory::build(&r.clients, &r.pool, &r.cell, &own_tds, &r.td_cache).await?;
+    let inv = inventory::build(&r.clients, &r.tenant_db, &r.cell, &own_tds, &r.td_cache).await?;
     report.inventory_size = inv.size();
     report.tenants = tenants.len();
 
     if !inv.shared_rls.intact() {
         tracing::warn!(state = ?inv.shared_rls, "security drift: row-level security on shared.usage was weakened; restoring it");
-        shared_rls::repair(&r.pool, &inv.shared_rls).await?;
+        shared_rls::repair(&r.tenant_db, &inv.shared_rls).await?;
         let mut conn = r.pool.acquire().await.map_err(store::StoreError::from)?;
         store::append_audit(
             &mut conn,

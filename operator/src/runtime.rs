@@ -9,7 +9,6 @@ use std::time::Duration;
 use anyhow::Context;
 use rand::Rng;
 use sqlx::postgres::PgConnectOptions;
-use sqlx::PgPool;
 
 use crate::aws::Clients;
 use crate::config::Config;
@@ -17,9 +16,11 @@ use crate::controller::{self, LoopConfig};
 use crate::metrics::Metrics;
 use crate::reconcile::Reconciler;
 use crate::render::DbEndpoint;
+use crate::store::Databases;
 use crate::throttle::Throttle;
 
-/// Where agents reach the store: `cell.agent_database_host` (host[:port]) or the operator's own.
+/// Where agents reach the tenant database: `cell.agent_database_host` (host[:port]), or the
+/// address the operator uses (`url`).
 pub fn db_endpoint(config: &Config, url: &str) -> anyhow::Result<DbEndpoint> {
     let opts = PgConnectOptions::from_str(url).context("store connection string")?;
     let dbname = opts.get_database().unwrap_or("postgres").to_owned();
@@ -53,21 +54,10 @@ pub fn holder_id() -> String {
     format!("{host}-{}-{n:04x}", std::process::id())
 }
 
+/// The reconciler of the configured cell, working in `dbs`.
 pub async fn reconciler(
     config: &Config,
-    pool: PgPool,
-    metrics: Arc<Metrics>,
-    actor: String,
-) -> anyhow::Result<Reconciler> {
-    let url = config.database_url()?;
-    reconciler_for(config, &url, pool, metrics, actor).await
-}
-
-/// As [`reconciler`], with the store's URL given (for agents' DB endpoint).
-pub async fn reconciler_for(
-    config: &Config,
-    url: &str,
-    pool: PgPool,
+    dbs: &Databases,
     metrics: Arc<Metrics>,
     actor: String,
 ) -> anyhow::Result<Reconciler> {
@@ -75,15 +65,27 @@ pub async fn reconciler_for(
     let throttle = Throttle::new(config.operator.aws_rate_scale);
     let clients = Clients::new(&cell, metrics.clone(), throttle).await;
     Ok(Reconciler {
-        pool,
+        pool: dbs.control.clone(),
+        tenant_db: dbs.tenants.clone(),
         clients,
-        db: db_endpoint(config, url)?,
+        db: db_endpoint(config, &dbs.tenants_url)?,
         cell,
         metrics,
         actor,
         td_cache: Arc::new(crate::resources::TaskDefinitionCache::default()),
         cell_db: std::sync::RwLock::new(None),
     })
+}
+
+/// Connects to both configured databases (and migrates them, with `migrate`).
+pub async fn open_databases(
+    config: &Config,
+    max_connections: u32,
+    migrate: bool,
+) -> anyhow::Result<Databases> {
+    let control = config.database_url()?;
+    let tenants = config.tenant_database_url()?;
+    Ok(crate::store::open(&control, &tenants, max_connections, migrate).await?)
 }
 
 /// Resolves on SIGTERM or SIGINT.
@@ -104,18 +106,12 @@ pub async fn shutdown_signal() {
 }
 
 /// `openclaw operator`: runs until SIGTERM/SIGINT.
-pub async fn run_operator(config: Config, pool: PgPool) -> anyhow::Result<()> {
+pub async fn run_operator(config: Config, dbs: Databases) -> anyhow::Result<()> {
+    let pool = dbs.control.clone();
     let metrics = Arc::new(Metrics::new());
     let holder = holder_id();
-    let reconciler = Arc::new(
-        reconciler(
-            &config,
-            pool.clone(),
-            metrics.clone(),
-            format!("operator/{holder}"),
-        )
-        .await?,
-    );
+    let reconciler =
+        Arc::new(reconciler(&config, &dbs, metrics.clone(), format!("operator/{holder}")).await?);
     let ready = Arc::new(AtomicBool::new(false));
     let listener = tokio::net::TcpListener::bind(&config.operator.listen)
         .await

@@ -62,12 +62,14 @@ pub fn overrun(s: &Session, limits: &SessionLimits) -> Option<Overrun> {
 /// One pass: every session of a tenant role that overran its tier's limits is ended. `limits`
 /// maps a tier to its limits (the tier's own, except in tests). Returns the sessions ended.
 pub async fn sweep(
-    pool: &PgPool,
+    control: &PgPool,
+    tenant_db: &PgPool,
     metrics: &Metrics,
     actor: &str,
     limits: impl Fn(Tier) -> SessionLimits,
 ) -> Result<usize> {
-    let mut conn = pool.acquire().await.map_err(store::StoreError::from)?;
+    let mut conn = control.acquire().await.map_err(store::StoreError::from)?;
+    let mut tenant_conn = tenant_db.acquire().await.map_err(store::StoreError::from)?;
     let mut by_role: BTreeMap<String, (String, SessionLimits)> = BTreeMap::new();
     for (tenant, tier) in store::tenant_tiers(&mut conn).await? {
         let (Ok(name), Some(tier)) = (TenantName::parse(&tenant), Tier::parse(&tier)) else {
@@ -87,7 +89,7 @@ pub async fn sweep(
          WHERE usename = ANY($1) AND pid <> pg_backend_pid() AND state IS NOT NULL",
     )
     .bind(&roles)
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut *tenant_conn)
     .await
     .map_err(store::StoreError::from)?;
     let mut ended = 0;
@@ -110,7 +112,7 @@ pub async fn sweep(
         )
         .bind(s.pid)
         .bind(&s.role)
-        .fetch_optional(&mut *conn)
+        .fetch_optional(&mut *tenant_conn)
         .await
         .map_err(store::StoreError::from)?;
         if done != Some(true) {

@@ -1,4 +1,5 @@
-//! Shared harness for the end-to-end tests: a fresh database per test on the real PostgreSQL,
+//! Shared harness for the end-to-end tests: a fresh pair of databases (control store and tenant
+//! database) per test on the real PostgreSQL,
 //! unique tenant names, and the local AWS emulator's address.
 //!
 //! The stack comes from `tests/run` (which sources `deploy/local/up.sh`); run alone, the tests
@@ -24,6 +25,7 @@ pub fn unique_name(prefix: &str) -> String {
 
 pub mod fakes;
 pub mod moto;
+pub mod pg_server;
 pub mod process;
 
 /// The operator's login in the tests and the local stack: a role shaped like RDS's master user
@@ -37,25 +39,40 @@ pub fn url_as(url: &str, role: &str) -> String {
     format!("{scheme}//{role}@{host}")
 }
 
-/// A database of its own for one test, migrated.
+/// The two databases of one test, migrated: its control store and its tenant database.
 pub struct TestDb {
+    /// The control store's database name (the tenant database's is `<name>_tenants`).
     pub name: String,
-    /// The operator's connection string (the non-superuser, unless made by `superuser`).
+    /// The operator's connection string for the control store (the non-superuser, unless made by
+    /// `superuser`).
     pub url: String,
-    /// The operator's pool.
+    /// The operator's pool on the control store.
     pub pool: PgPool,
-    /// The superuser, in the same database: for planting what only a superuser can (drift the
-    /// operator must repair), never for the operator's own work.
+    /// The superuser, on the control store: for planting what only a superuser can, never for the
+    /// operator's own work.
     pub admin: PgPool,
+    /// The operator's connection string for the tenant database.
+    pub tenant_url: String,
+    /// The operator's pool on the tenant database.
+    pub tenants: PgPool,
+    /// The superuser, on the tenant database (drift the operator must repair).
+    pub tenant_admin: PgPool,
+}
+
+fn db_url(admin: &str, name: &str) -> String {
+    match admin.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => panic!("admin URL has no database part"),
+    }
 }
 
 impl TestDb {
-    /// A database the operator works in as the RDS-shaped role [`OPERATOR_ROLE`].
+    /// Databases the operator works in as the RDS-shaped role [`OPERATOR_ROLE`].
     pub async fn new() -> TestDb {
         TestDb::owned_by_rds_like(OPERATOR_ROLE).await
     }
 
-    /// A database the operator works in as the `postgres` superuser: only for the drift that only
+    /// Databases the operator works in as the `postgres` superuser: only for the drift that only
     /// a superuser can make or repair (BYPASSRLS).
     pub async fn superuser() -> TestDb {
         let admin = admin_url();
@@ -63,59 +80,83 @@ impl TestDb {
         let mut conn = PgConnection::connect(&admin)
             .await
             .expect("connect to the test PostgreSQL (is the stack up? see tests/run)");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
+        for db in [name.clone(), format!("{name}_tenants")] {
+            sqlx::query(&format!("CREATE DATABASE {db}"))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+        }
+        let url = db_url(&admin, &name);
+        let tenant_url = db_url(&admin, &format!("{name}_tenants"));
+        let dbs = operator::store::open(&url, &tenant_url, 8, true)
             .await
-            .expect("create test database");
-        let url = match admin.rsplit_once('/') {
-            Some((base, _)) => format!("{base}/{name}"),
-            None => panic!("admin URL has no database part"),
-        };
-        let pool = operator::store::connect(&url, 8).await.expect("connect");
-        operator::store::migrate(&pool).await.expect("migrate");
-        let admin = pool.clone();
+            .expect("open and migrate");
         TestDb {
             name,
             url,
-            pool,
-            admin,
+            admin: dbs.control.clone(),
+            pool: dbs.control,
+            tenant_url,
+            tenant_admin: dbs.tenants.clone(),
+            tenants: dbs.tenants,
         }
     }
 
-    /// A database owned by `role`, a login shaped like RDS's master user (LOGIN CREATEROLE
+    /// Databases owned by `role`, a login shaped like RDS's master user (LOGIN CREATEROLE
     /// CREATEDB, NOSUPERUSER, no BYPASSRLS), migrated by that role; the superuser only makes the
     /// role and hands it what RDS hands its master user.
     pub async fn owned_by_rds_like(role: &str) -> TestDb {
+        TestDb::with_tenant_server(role, &admin_url()).await
+    }
+
+    /// As [`owned_by_rds_like`], with the tenant database on the server `tenant_server` reaches.
+    pub async fn with_tenant_server(role: &str, tenant_server: &str) -> TestDb {
+        let (name, url, tenant_url) = TestDb::create_rds_like_on(role, tenant_server).await;
+        let dbs = operator::store::open(&url, &tenant_url, 8, true)
+            .await
+            .expect("open and migrate as a non-superuser");
+        TestDb::from_parts(name, url, tenant_url, dbs).await
+    }
+
+    /// The two empty databases of [`owned_by_rds_like`] (the tenant one hardened as the superuser
+    /// hardens it), not migrated: (control name, control URL, tenant URL).
+    pub async fn create_rds_like(role: &str) -> (String, String, String) {
+        TestDb::create_rds_like_on(role, &admin_url()).await
+    }
+
+    /// As [`create_rds_like`], with the tenant database on the server `tenant_server` reaches.
+    pub async fn create_rds_like_on(role: &str, tenant_server: &str) -> (String, String, String) {
         let admin = admin_url();
         let name = unique_name("openclaw-t").replace('-', "_");
-        let mut conn = PgConnection::connect(&admin)
-            .await
-            .expect("connect to the test PostgreSQL (is the stack up? see tests/run)");
-        // Tests start at once and the role is cluster-wide: one of them makes it (a test-only lock
-        // on the superuser's own connection, nothing the operator waits on).
-        sqlx::raw_sql(&format!(
-            "SELECT pg_advisory_lock(hashtext('openclaw-tests: operator role')); \
-             DO $$ BEGIN \
-               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN \
-                 CREATE ROLE \"{role}\" LOGIN CREATEROLE CREATEDB NOSUPERUSER NOBYPASSRLS; \
-                 GRANT SET ON PARAMETER temp_file_limit TO \"{role}\"; \
-                 GRANT pg_signal_backend, pg_read_all_stats TO \"{role}\"; \
-               END IF; \
-             END $$; \
-             SELECT pg_advisory_unlock(hashtext('openclaw-tests: operator role'));"
-        ))
-        .execute(&mut conn)
-        .await
-        .expect("the operator's role");
-        sqlx::query(&format!("CREATE DATABASE {name} OWNER \"{role}\""))
+        let tenant_name = format!("{name}_tenants");
+        for (server, db) in [(admin.as_str(), &name), (tenant_server, &tenant_name)] {
+            let mut conn = PgConnection::connect(server)
+                .await
+                .expect("connect to the test PostgreSQL (is the stack up? see tests/run)");
+            // Tests start at once and the role is cluster-wide: one of them makes it (a test-only
+            // lock on the superuser's own connection, nothing the operator waits on).
+            sqlx::raw_sql(&format!(
+                "SELECT pg_advisory_lock(hashtext('openclaw-tests: operator role')); \
+                 DO $$ BEGIN \
+                   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN \
+                     CREATE ROLE \"{role}\" LOGIN CREATEROLE CREATEDB NOSUPERUSER NOBYPASSRLS; \
+                     GRANT SET ON PARAMETER temp_file_limit TO \"{role}\"; \
+                     GRANT pg_signal_backend, pg_read_all_stats TO \"{role}\"; \
+                   END IF; \
+                 END $$; \
+                 SELECT pg_advisory_unlock(hashtext('openclaw-tests: operator role'));"
+            ))
             .execute(&mut conn)
             .await
-            .expect("the operator's database");
-        let url = match admin.rsplit_once('/') {
-            Some((base, _)) => url_as(&format!("{base}/{name}"), role),
-            None => panic!("admin URL has no database part"),
-        };
-        let admin = operator::store::connect(&url_as(&url, "postgres"), 2)
+            .expect("the operator's role");
+            sqlx::query(&format!("CREATE DATABASE {db} OWNER \"{role}\""))
+                .execute(&mut conn)
+                .await
+                .expect("the operator's database");
+        }
+        let url = url_as(&db_url(&admin, &name), role);
+        let tenant_url = url_as(&db_url(tenant_server, &tenant_name), role);
+        let tenant_admin = PgPool::connect(&url_as(&tenant_url, "postgres"))
             .await
             .expect("connect as the superuser");
         // The hardening only a superuser may do (migration 0005 skips it under the operator), as
@@ -125,18 +166,43 @@ impl TestDb {
              lo_put(oid, bigint, bytea), lo_open(oid, integer), lo_get(oid), lo_get(oid, bigint, integer), \
              lo_unlink(oid), lo_import(text), lo_import(text, oid), lo_export(oid, text) FROM PUBLIC",
         )
-        .execute(&admin)
+        .execute(&tenant_admin)
         .await
         .expect("large-object hardening");
-        let pool = operator::store::connect(&url, 8).await.expect("connect");
-        operator::store::migrate(&pool)
+        tenant_admin.close().await;
+        (name, url, tenant_url)
+    }
+
+    /// A test database from what [`create_rds_like`] made and `dbs` opened.
+    pub async fn from_parts(
+        name: String,
+        url: String,
+        tenant_url: String,
+        dbs: operator::store::Databases,
+    ) -> TestDb {
+        let admin = operator::store::connect(&url_as(&url, "postgres"), 2)
             .await
-            .expect("migrate as a non-superuser");
+            .expect("connect as the superuser");
+        let tenant_admin = operator::store::connect(&url_as(&tenant_url, "postgres"), 2)
+            .await
+            .expect("connect as the superuser");
         TestDb {
             name,
             url,
-            pool,
+            pool: dbs.control,
             admin,
+            tenant_url,
+            tenants: dbs.tenants,
+            tenant_admin,
+        }
+    }
+
+    /// Both databases, as the operator opens them.
+    pub fn dbs(&self) -> operator::store::Databases {
+        operator::store::Databases {
+            control: self.pool.clone(),
+            tenants: self.tenants.clone(),
+            tenants_url: self.tenant_url.clone(),
         }
     }
 
@@ -208,21 +274,17 @@ impl Harness {
         edit: impl FnOnce(&mut operator::config::Config),
     ) -> Harness {
         config.database_url = Some(db.url.clone());
+        config.tenant_database_url = Some(db.tenant_url.clone());
         if let Some(cell) = config.cell.as_mut() {
             cell.name = unique_name("cell");
         }
         edit(&mut config);
         let cell = config.cell().expect("cell").clone();
         let metrics = std::sync::Arc::new(operator::metrics::Metrics::new());
-        let reconciler = operator::runtime::reconciler_for(
-            &config,
-            &db.url,
-            db.pool.clone(),
-            metrics.clone(),
-            "test".into(),
-        )
-        .await
-        .expect("reconciler");
+        let reconciler =
+            operator::runtime::reconciler(&config, &db.dbs(), metrics.clone(), "test".into())
+                .await
+                .expect("reconciler");
         let sdk = {
             let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .region(aws_config::Region::new(cell.region.clone()));
@@ -244,8 +306,13 @@ impl Harness {
         }
     }
 
-    /// A session as `role` (a tenant's login, the way its agent connects).
+    /// A session as `role` on the tenant database (a tenant's login, the way its agent connects).
     pub async fn connect_as(&self, role: &str) -> Result<PgConnection, sqlx::Error> {
+        PgConnection::connect(&url_as(&self.db.tenant_url, role)).await
+    }
+
+    /// A session as `role` on the control store (which no tenant may open).
+    pub async fn connect_control_as(&self, role: &str) -> Result<PgConnection, sqlx::Error> {
         PgConnection::connect(&url_as(&self.db.url, role)).await
     }
 

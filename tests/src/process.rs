@@ -57,6 +57,7 @@ impl Operator {
         let child = Command::new(binary())
             .args(["--config", cfg_path.to_str().expect("utf8"), "operator"])
             .env("DATABASE_URL", &h.db.url)
+            .env("TENANT_DATABASE_URL", &h.db.tenant_url)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log"))

@@ -193,7 +193,7 @@ impl World {
         ))
         .bind(kind)
         .bind(input)
-        .fetch_one(&self.h.db.pool)
+        .fetch_one(&self.h.db.tenants)
         .await
         .expect("task")
     }
@@ -204,7 +204,7 @@ impl World {
             self.t.pg_schema()
         ))
         .bind(id)
-        .fetch_one(&self.h.db.pool)
+        .fetch_one(&self.h.db.tenants)
         .await
         .expect("task row")
     }
@@ -222,7 +222,7 @@ impl World {
 
     async fn usage(&self, kind: &str) -> Vec<(String, i64, i64)> {
         sqlx::query_as("SELECT model, input_tokens, output_tokens FROM shared.usage WHERE tenant = $1 AND agent = $2 ORDER BY at, model, input_tokens")
-            .bind(&self.name).bind(kind).fetch_all(&self.h.db.pool).await.expect("usage")
+            .bind(&self.name).bind(kind).fetch_all(&self.h.db.tenants).await.expect("usage")
     }
 }
 
@@ -238,7 +238,7 @@ async fn each_kind_completes_a_task_end_to_end_with_correct_results_and_usage() 
          INSERT INTO \"{s}\".accounts (id, name, domain, crm_id, notes) VALUES \
            ('acc-1', 'Initech', 'initech.example', '9001', 'Renewal due in Q1');"
     ))
-    .execute(&w.h.db.pool)
+    .execute(&w.h.db.tenants)
     .await
     .expect("seed");
     let butler_task = w.add_task("butler", json!({"query": "is:unread"})).await;
@@ -352,7 +352,7 @@ async fn two_agents_of_one_tenant_share_a_queue_without_duplicates_or_losses() {
         let n: i64 = sqlx::query_scalar(&format!(
             "SELECT count(*) FROM \"{schema}\".tasks WHERE status = 'done'"
         ))
-        .fetch_one(&w.h.db.pool)
+        .fetch_one(&w.h.db.tenants)
         .await
         .expect("count");
         n == 24
@@ -361,7 +361,7 @@ async fn two_agents_of_one_tenant_share_a_queue_without_duplicates_or_losses() {
     let rows: Vec<(String, i32)> = sqlx::query_as(&format!(
         "SELECT claimed_by, attempts FROM \"{schema}\".tasks ORDER BY id"
     ))
-    .fetch_all(&w.h.db.pool)
+    .fetch_all(&w.h.db.tenants)
     .await
     .expect("rows");
     assert!(
@@ -394,7 +394,7 @@ async fn a_revoked_grant_marks_the_integration_and_the_agent_keeps_running() {
         "SELECT state FROM \"{}\".integrations WHERE name = 'gmail'",
         w.t.pg_schema()
     ))
-    .fetch_one(&w.h.db.pool)
+    .fetch_one(&w.h.db.tenants)
     .await
     .expect("integration");
     assert_eq!(state, "needs_consent");
@@ -427,7 +427,7 @@ async fn bedrock_throttling_retries_then_releases_then_dead_letters() {
         w.t.pg_schema()
     ))
     .bind(id)
-    .execute(&w.h.db.pool)
+    .execute(&w.h.db.tenants)
     .await
     .expect("max attempts");
     let scout = w.spawn(AgentKind::Scout, &[]);

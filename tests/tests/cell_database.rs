@@ -201,15 +201,9 @@ async fn iam_mode_replaces_the_password_once_roles_can_log_in_with_iam() {
     // The same store, the cell switched to IAM authentication.
     let mut config = h.config.clone();
     with_db(id, DbAuth::Iam, false)(&mut config);
-    let iam = operator::runtime::reconciler_for(
-        &config,
-        &h.db.url,
-        h.db.pool.clone(),
-        h.metrics.clone(),
-        "iam".into(),
-    )
-    .await
-    .expect("reconciler");
+    let iam = operator::runtime::reconciler(&config, &h.db.dbs(), h.metrics.clone(), "iam".into())
+        .await
+        .expect("reconciler");
     iam.refresh_cell().await.expect("discover");
     for _ in 0..4 {
         iam.reconcile(&n).await.expect("reconcile");

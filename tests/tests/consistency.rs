@@ -263,7 +263,9 @@ fn operator_requests(action: &str) -> Vec<(String, Vec<(&'static str, String)>)>
         ("ecs:task-definition", task_def.clone()),
     ];
     match action {
-        "iam:GetAccountAuthorizationDetails" | "secretsmanager:ListSecrets" => {
+        "iam:GetAccountAuthorizationDetails"
+        | "secretsmanager:ListSecrets"
+        | "secretsmanager:BatchGetSecretValue" => {
             vec![("*".into(), vec![])]
         }
         "iam:PassRole" => vec![
@@ -536,4 +538,30 @@ fn the_boundary_alone_keeps_a_widened_tenant_role_out_of_other_tenants_data() {
         policy::effective(&[&widened], Some(&b), &untagged),
         Decision::Allow
     );
+}
+
+/// The operator reads a tenant's database secret (the login probe) and no other secret: OAuth
+/// grants stay write-only to it.
+#[test]
+fn the_operator_reads_database_secrets_only() {
+    let doc = operator_policy();
+    let read = |name: &str| {
+        let resource = format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}-AbC123");
+        policy::evaluate(
+            &[&doc],
+            &Request {
+                action: "secretsmanager:GetSecretValue",
+                resource: &resource,
+                context: vec![],
+            },
+        )
+    };
+    assert_eq!(read("/openclaw/acme/db"), Decision::Allow);
+    for other in [
+        "/openclaw/acme/gmail-oauth",
+        "/openclaw/acme/hubspot-oauth",
+        "openclaw-operator/database-url",
+    ] {
+        assert_eq!(read(other), Decision::NotAllowed, "{other}");
+    }
 }

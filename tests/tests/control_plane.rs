@@ -205,9 +205,10 @@ async fn a_tenant_session_that_lifts_its_statement_timeout_is_ended_and_counted(
         statement: Duration::from_secs(1),
         idle_in_transaction: Duration::from_secs(1),
     };
-    let ended = operator::session_guard::sweep(&h.db.pool, &h.metrics, "test", limits)
-        .await
-        .expect("sweep");
+    let ended =
+        operator::session_guard::sweep(&h.db.pool, &h.db.tenants, &h.metrics, "test", limits)
+            .await
+            .expect("sweep");
     assert_eq!(ended, 1, "exactly the attacker's session is ended");
     let outcome = tokio::time::timeout(HANG_GUARD, attack)
         .await
@@ -268,11 +269,26 @@ async fn a_tenant_that_listens_hears_no_names_and_its_notify_steers_nothing() {
     let _op = Operator::spawn(&h, "  resync_interval_seconds: 3600\n");
     let a = TenantName::parse(&attacker).expect("name");
     let mut session = connect_as(&h, &a.pg_role()).await;
-    // Any session of the database may LISTEN.
-    let mut ears =
-        sqlx::postgres::PgListener::connect(&openclaw_tests::url_as(&h.db.url, &a.pg_role()))
-            .await
-            .expect("tenant listener");
+    // 1. The channel lives in the control store, which the tenant cannot even open.
+    let refused = h
+        .connect_control_as(&a.pg_role())
+        .await
+        .expect_err("a tenant connected to the control store");
+    assert_eq!(
+        refused
+            .as_database_error()
+            .and_then(|d| d.code())
+            .as_deref(),
+        Some("42501"),
+        "{refused}"
+    );
+    // Its LISTEN in the tenant database, where it may connect, hears nothing of the control plane.
+    let mut ears = sqlx::postgres::PgListener::connect(&openclaw_tests::url_as(
+        &h.db.tenant_url,
+        &a.pg_role(),
+    ))
+    .await
+    .expect("tenant listener");
     ears.listen(operator::store::CHANNEL).await.expect("listen");
     // The leader's first pass of its term looks at every tenant; let it settle.
     wait_until(60, "the leader's first pass", || async {
@@ -282,17 +298,16 @@ async fn a_tenant_that_listens_hears_no_names_and_its_notify_steers_nothing() {
     })
     .await;
     let before = status_updated_at(&h, &victim).await;
-    // 1. It hears a new customer's onboarding, but not its name.
     let newcomer = unique_name("newco");
     h.insert_tenant(&newcomer, &[("scout", &[])]).await;
-    let heard = tokio::time::timeout(HANG_GUARD, ears.recv())
-        .await
-        .expect("a notification")
-        .expect("recv");
+    wait_until(HANG_GUARD.as_secs(), "the newcomer Ready", || async {
+        h.phase(&newcomer).await.as_deref() == Some("Ready")
+    })
+    .await;
+    let heard = tokio::time::timeout(Duration::from_secs(1), ears.try_recv()).await;
     assert!(
-        !heard.payload().contains(&newcomer) && heard.payload().is_empty(),
-        "a tenant heard {:?}",
-        heard.payload()
+        !matches!(heard, Ok(Ok(Some(_)))),
+        "a tenant heard the control plane: {heard:?}"
     );
     // 2. Its NOTIFY naming the victim makes the operator reconcile nothing of the victim's.
     for _ in 0..50 {
@@ -301,10 +316,14 @@ async fn a_tenant_that_listens_hears_no_names_and_its_notify_steers_nothing() {
             .await
             .expect("any session may NOTIFY");
     }
-    // The newcomer is onboarded through the same channel, after the attacker's notifications.
-    wait_until(HANG_GUARD.as_secs(), "the newcomer Ready", || async {
-        h.phase(&newcomer).await.as_deref() == Some("Ready")
-    })
+    // A second newcomer is onboarded through the real channel, after the attacker's notifications.
+    let second = unique_name("newco");
+    h.insert_tenant(&second, &[("scout", &[])]).await;
+    wait_until(
+        HANG_GUARD.as_secs(),
+        "the second newcomer Ready",
+        || async { h.phase(&second).await.as_deref() == Some("Ready") },
+    )
     .await;
     assert_eq!(
         status_updated_at(&h, &victim).await,
@@ -341,7 +360,7 @@ async fn a_tenants_usage_row_ids_reveal_nothing_of_other_tenants_volume() {
     );
     let sequence: Option<String> =
         sqlx::query_scalar("SELECT pg_get_serial_sequence('shared.usage', 'id')")
-            .fetch_one(&h.db.pool)
+            .fetch_one(&h.db.tenants)
             .await
             .expect("sequence");
     assert_eq!(
@@ -379,9 +398,14 @@ async fn the_operator_onboards_erases_and_reports_cost_as_a_non_superuser() {
     }
     // Cost sees every tenant's rows, though FORCE ROW LEVEL SECURITY binds the table's owner.
     let since = chrono::Utc::now() - chrono::Duration::hours(1);
-    let report = operator::cost::report(&h.db.pool, &h.config.operator.prices, Some(since))
-        .await
-        .expect("cost");
+    let report = operator::cost::report(
+        &h.db.pool,
+        &h.db.tenants,
+        &h.config.operator.prices,
+        Some(since),
+    )
+    .await
+    .expect("cost");
     let tokens = |t: &TenantName| {
         report
             .iter()
@@ -412,7 +436,7 @@ async fn the_operator_onboards_erases_and_reports_cost_as_a_non_superuser() {
         .await
         .expect("delete");
     h.converge(&[a.as_str()]).await;
-    let admin = &h.db.admin;
+    let admin = &h.db.tenant_admin;
     let left: (i64, i64, bool) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM shared.usage WHERE tenant = $1), \
                 (SELECT count(*) FROM shared.usage WHERE tenant = $2), \
@@ -425,4 +449,104 @@ async fn the_operator_onboards_erases_and_reports_cost_as_a_non_superuser() {
     .await
     .expect("left");
     assert_eq!(left, (0, 3, false), "A's rows and role gone, B's rows kept");
+}
+
+async fn stored_password(h: &Harness, t: &TenantName) -> String {
+    let v = h
+        .aws
+        .secrets
+        .get_secret_value()
+        .secret_id(t.db_secret_name())
+        .send()
+        .await
+        .expect("secret");
+    let v: serde_json::Value =
+        serde_json::from_str(v.secret_string().expect("string")).expect("json");
+    v["password"].as_str().expect("password").to_owned()
+}
+
+/// A login as the tenant with `password`, on the tenant database: Ok, or the SQLSTATE.
+async fn login(h: &Harness, t: &TenantName, password: &str) -> Result<(), String> {
+    let options: sqlx::postgres::PgConnectOptions =
+        h.db.tenant_url
+            .parse::<sqlx::postgres::PgConnectOptions>()
+            .expect("url")
+            .username(&t.pg_role())
+            .password(password);
+    match PgConnection::connect_with(&options).await {
+        Ok(c) => {
+            let _ = c.close().await;
+            Ok(())
+        }
+        Err(e) => Err(e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| e.to_string())),
+    }
+}
+
+/// Any role may `ALTER ROLE CURRENT_USER PASSWORD`: a login the operator does not know. Only a
+/// server that checks passwords shows it, so this test runs its tenant database on a server of its
+/// own that does (the shared test server trusts loopback logins).
+#[tokio::test]
+async fn a_password_the_tenant_set_itself_is_detected_and_replaced() {
+    let server = openclaw_tests::pg_server::PasswordServer::start();
+    let db = openclaw_tests::TestDb::with_tenant_server(
+        openclaw_tests::OPERATOR_ROLE,
+        &server.admin_url(),
+    )
+    .await;
+    let h = Harness::build_on(db, openclaw_tests::stack_config(), |_| {}).await;
+    let t = onboarded(&h, "pwd").await;
+    let stored = stored_password(&h, &t).await;
+    login(&h, &t, &stored).await.expect("the stored password");
+    assert_eq!(login(&h, &t, "guess").await, Err("28P01".into()));
+
+    // The tenant gives itself a password of its own: the one in the secret stops working.
+    let options: sqlx::postgres::PgConnectOptions =
+        h.db.tenant_url
+            .parse::<sqlx::postgres::PgConnectOptions>()
+            .expect("url")
+            .username(&t.pg_role())
+            .password(&stored);
+    let mut session = PgConnection::connect_with(&options).await.expect("session");
+    sqlx::query("ALTER ROLE CURRENT_USER PASSWORD 'chosen-by-the-tenant-1'")
+        .execute(&mut session)
+        .await
+        .expect("any role may change its own password");
+    drop(session);
+    assert_eq!(login(&h, &t, &stored).await, Err("28P01".into()));
+    login(&h, &t, "chosen-by-the-tenant-1")
+        .await
+        .expect("the tenant's own password");
+
+    let report = h.resync(3600).await;
+    assert!(
+        report
+            .drifted
+            .iter()
+            .any(|d| d.tenant == t.as_str() && d.security),
+        "{report:?}"
+    );
+    let fresh = stored_password(&h, &t).await;
+    assert_ne!(fresh, stored);
+    login(&h, &t, &fresh)
+        .await
+        .expect("the new stored password");
+    assert_eq!(
+        login(&h, &t, "chosen-by-the-tenant-1").await,
+        Err("28P01".into()),
+        "the tenant's own password still works"
+    );
+    let audit = h.drift_audit(t.as_str(), &t.db_secret_name()).await;
+    assert!(
+        audit
+            .iter()
+            .any(|(action, security)| action == "rotate" && *security),
+        "{audit:?}"
+    );
+    // Converged again, and no further rotation: the new password is the one that logs in.
+    h.converge(&[t.as_str()]).await;
+    assert_eq!(stored_password(&h, &t).await, fresh);
 }

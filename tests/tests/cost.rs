@@ -28,7 +28,7 @@ async fn cost_figures_match_usage_rows_and_task_sizes() {
         ("amazon.nova-lite-v1:0", 5_000, 1_000),
     ] {
         sqlx::query("INSERT INTO shared.usage (tenant, agent, model, input_tokens, output_tokens, latency_ms) VALUES ($1, 'scout', $2, $3, $4, 100)")
-            .bind(&t).bind(model).bind(input).bind(output).execute(&h.db.pool).await.expect("usage");
+            .bind(&t).bind(model).bind(input).bind(output).execute(&h.db.tenants).await.expect("usage");
     }
     let now = chrono::Utc::now();
     cost::accrue_fargate(&h.db.pool, 60.0, now)
@@ -39,7 +39,7 @@ async fn cost_figures_match_usage_rows_and_task_sizes() {
         .expect("accrue");
 
     let prices = Prices::default();
-    let rows = cost::report(&h.db.pool, &prices, None)
+    let rows = cost::report(&h.db.pool, &h.db.tenants, &prices, None)
         .await
         .expect("report");
     let c = rows.iter().find(|c| c.tenant == t).expect("tenant row");
@@ -87,10 +87,10 @@ async fn cost_figures_match_usage_rows_and_task_sizes() {
             && line.contains("540.0"),
         "{line}"
     );
-    cost::export(&h.db.pool, &prices, &h.metrics)
+    cost::export(&h.db.pool, &h.db.tenants, &prices, &h.metrics)
         .await
         .expect("export");
-    cost::export(&h.db.pool, &prices, &h.metrics)
+    cost::export(&h.db.pool, &h.db.tenants, &prices, &h.metrics)
         .await
         .expect("export twice does not double");
     assert!(
@@ -112,9 +112,14 @@ async fn cost_figures_match_usage_rows_and_task_sizes() {
     );
 
     // --since limits the Bedrock figures to the period.
-    let future = cost::report(&h.db.pool, &prices, Some(now + chrono::Duration::hours(2)))
-        .await
-        .expect("report");
+    let future = cost::report(
+        &h.db.pool,
+        &h.db.tenants,
+        &prices,
+        Some(now + chrono::Duration::hours(2)),
+    )
+    .await
+    .expect("report");
     assert!(future.iter().all(|c| c.tenant != t));
     let since = cli::parse_since("1h").expect("age");
     assert!(since < chrono::Utc::now());

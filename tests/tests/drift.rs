@@ -415,14 +415,14 @@ async fn removed_ownership_tags_are_put_back() {
 async fn a_dropped_tenant_schema_is_recreated() {
     let (h, n, t) = converged("schema").await;
     sqlx::query(&format!("DROP SCHEMA \"{}\" CASCADE", t.pg_schema()))
-        .execute(&h.db.pool)
+        .execute(&h.db.tenants)
         .await
         .expect("drop");
     resync_repairs(&h, &n, &t.pg_schema(), false).await;
     let usage: bool = sqlx::query_scalar("SELECT has_schema_privilege($1, $2, 'USAGE')")
         .bind(t.pg_role())
         .bind(t.pg_schema())
-        .fetch_one(&h.db.pool)
+        .fetch_one(&h.db.tenants)
         .await
         .expect("usage");
     assert!(usage);
@@ -461,15 +461,16 @@ async fn bypassrls_is_security_drift_and_is_revoked() {
 async fn a_grant_outside_the_tenant_schema_is_revoked() {
     let (h, n, t) = converged("grant").await;
     sqlx::raw_sql(&format!(
-        "GRANT USAGE ON SCHEMA openclaw TO \"{0}\"; GRANT SELECT ON openclaw.tenants TO \"{0}\"",
+        "CREATE SCHEMA stash; CREATE TABLE stash.kept (x text); \
+         GRANT USAGE ON SCHEMA stash TO \"{0}\"; GRANT SELECT ON stash.kept TO \"{0}\"",
         t.pg_role()
     ))
-    .execute(&h.db.pool)
+    .execute(&h.db.tenants)
     .await
     .expect("grant");
     resync_repairs(&h, &n, &t.pg_role(), true).await;
-    let can: (bool, bool) = sqlx::query_as("SELECT has_table_privilege($1, 'openclaw.tenants', 'SELECT'), has_schema_privilege($1, 'openclaw', 'USAGE')")
-        .bind(t.pg_role()).fetch_one(&h.db.pool).await.expect("privilege");
+    let can: (bool, bool) = sqlx::query_as("SELECT has_table_privilege($1, 'stash.kept', 'SELECT'), has_schema_privilege($1, 'stash', 'USAGE')")
+        .bind(t.pg_role()).fetch_one(&h.db.tenants).await.expect("privilege");
     assert_eq!(can, (false, false));
 }
 
@@ -482,7 +483,7 @@ async fn disabled_or_dropped_row_level_security_is_restored() {
         "DROP POLICY tenant_isolation ON shared.usage",
     ] {
         sqlx::query(breakage)
-            .execute(&h.db.pool)
+            .execute(&h.db.tenants)
             .await
             .expect(breakage);
         let report = h.resync(3600).await;
@@ -490,7 +491,7 @@ async fn disabled_or_dropped_row_level_security_is_restored() {
         let (on, forced, policy): (bool, bool, bool) = sqlx::query_as(
             "SELECT c.relrowsecurity, c.relforcerowsecurity, EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'tenant_isolation') \
              FROM pg_class c WHERE c.oid = 'shared.usage'::regclass")
-            .fetch_one(&h.db.pool).await.expect("rls");
+            .fetch_one(&h.db.tenants).await.expect("rls");
         assert_eq!((on, forced, policy), (true, true, true), "{breakage}");
     }
     assert!(h.repaired("pg_rls", true) >= 3);
@@ -537,7 +538,7 @@ async fn a_policy_that_widens_the_shared_tables_is_security_drift_and_is_removed
         "ALTER POLICY operator_all ON shared.usage TO PUBLIC",
     ] {
         sqlx::query(widening)
-            .execute(&h.db.pool)
+            .execute(&h.db.tenants)
             .await
             .expect(widening);
         assert_eq!(
@@ -545,7 +546,7 @@ async fn a_policy_that_widens_the_shared_tables_is_security_drift_and_is_removed
             2,
             "{widening}: the widening shows A B's row"
         );
-        let findings = operator::isolation::pg_findings(&h.db.pool, &[ta.clone(), tb.clone()])
+        let findings = operator::isolation::pg_findings(&h.db.tenants, &[ta.clone(), tb.clone()])
             .await
             .expect("audit");
         assert!(
@@ -559,7 +560,7 @@ async fn a_policy_that_widens_the_shared_tables_is_security_drift_and_is_removed
     assert!(h.repaired("pg_rls", true) >= 3);
     // The operator's own policy is back, for the operator only: cost still sees both tenants.
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM shared.usage")
-        .fetch_one(&h.db.pool)
+        .fetch_one(&h.db.tenants)
         .await
         .expect("operator count");
     assert_eq!(rows, 2);

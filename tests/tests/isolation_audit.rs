@@ -86,12 +86,20 @@ async fn audit_isolation_is_clean_when_fresh_and_reports_each_planted_path() {
     sqlx::raw_sql(&format!(
         "GRANT SELECT ON \"{sb}\".tasks TO \"{ra}\"; GRANT \"{rb}\" TO \"{ra}\"; ALTER ROLE \"{ra}\" BYPASSRLS; \
          ALTER TABLE shared.usage NO FORCE ROW LEVEL SECURITY;"
-    )).execute(&h.db.admin).await.expect("plant pg");
+    )).execute(&h.db.tenant_admin).await.expect("plant pg");
     // 10. A role setting the tenant gave itself (it may: ALTER ROLE CURRENT_USER SET ...).
     sqlx::raw_sql(&format!("ALTER ROLE \"{ra}\" SET work_mem = '1GB'"))
         .execute(&h.db.pool)
         .await
         .expect("plant 10");
+    // 12. A tenant role that may connect to the control store.
+    sqlx::raw_sql(&format!(
+        "GRANT CONNECT ON DATABASE \"{}\" TO \"{ra}\"",
+        h.db.name
+    ))
+    .execute(&h.db.admin)
+    .await
+    .expect("plant 12");
     // 11. A boundary without the per-tenant wall: every tenant's secrets and objects.
     let open_boundary = json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "arn:aws:secretsmanager:*:*:secret:/openclaw/*"},
@@ -165,6 +173,11 @@ async fn audit_isolation_is_clean_when_fresh_and_reports_each_planted_path() {
         "plant 11:\n{}",
         shown.join("\n")
     );
+    assert!(
+        has("pg_control_connect", &ra),
+        "plant 12:\n{}",
+        shown.join("\n")
+    );
 
     // The command exits non-zero and prints the findings.
     let out = Command::new(binary())
@@ -175,6 +188,7 @@ async fn audit_isolation_is_clean_when_fresh_and_reports_each_planted_path() {
             "isolation",
         ])
         .env("DATABASE_URL", &h.db.url)
+        .env("TENANT_DATABASE_URL", &h.db.tenant_url)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .output()
@@ -189,7 +203,7 @@ async fn audit_isolation_is_clean_when_fresh_and_reports_each_planted_path() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("finding(s)"));
     sqlx::raw_sql("ALTER TABLE shared.usage FORCE ROW LEVEL SECURITY")
-        .execute(&h.db.pool)
+        .execute(&h.db.tenants)
         .await
         .expect("restore");
 }

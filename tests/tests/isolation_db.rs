@@ -19,7 +19,7 @@ async fn two_tenants() -> (Harness, crds::naming::TenantName, crds::naming::Tena
     for (t, n) in [(&a, 3), (&b, 5)] {
         for _ in 0..n {
             sqlx::query("INSERT INTO shared.usage (tenant, agent, model, input_tokens, output_tokens, latency_ms) VALUES ($1, 'scout', 'm', 1, 1, 1)")
-                .bind(t).execute(&h.db.pool).await.expect("usage");
+                .bind(t).execute(&h.db.tenants).await.expect("usage");
         }
     }
     let tb = crds::naming::TenantName::parse(&b).expect("b");
@@ -27,7 +27,7 @@ async fn two_tenants() -> (Harness, crds::naming::TenantName, crds::naming::Tena
         "INSERT INTO \"{}\".tasks (kind, input) VALUES ('scout', '{{\"secret\": \"b\"}}')",
         tb.pg_schema()
     ))
-    .execute(&h.db.pool)
+    .execute(&h.db.tenants)
     .await
     .expect("b task");
     (h, crds::naming::TenantName::parse(&a).expect("a"), tb)

@@ -173,7 +173,7 @@ async fn three_tenants_inserted_by_sql_become_ready_with_the_right_resources() {
         let schema: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
                 .bind(t.pg_schema())
-                .fetch_one(&h.db.pool)
+                .fetch_one(&h.db.tenants)
                 .await
                 .expect("schema");
         assert!(schema);
@@ -408,7 +408,7 @@ async fn deleting_a_tenant_removes_everything_it_owned_and_nothing_of_another() 
     assert!(secret_names(&h, &tg).await.is_empty());
     let pg: (bool, bool) = sqlx::query_as(
         "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1), EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
-    ).bind(tg.pg_role()).fetch_one(&h.db.pool).await.expect("pg");
+    ).bind(tg.pg_role()).fetch_one(&h.db.tenants).await.expect("pg");
     assert_eq!(pg, (false, false));
 
     // The other tenant is whole.

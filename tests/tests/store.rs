@@ -464,19 +464,19 @@ async fn a_database_that_ran_a_migration_before_its_rewrite_still_migrates() {
         sqlx::query("UPDATE _sqlx_migrations SET checksum = decode($1, 'hex') WHERE version = $2")
             .bind(shipped)
             .bind(version)
-            .execute(&db.pool)
+            .execute(&db.tenants)
             .await
             .expect("pretend the shipped version ran");
-        operator::store::migrate(&db.pool)
+        operator::store::migrate_tenants(&db.tenants)
             .await
             .expect("the rewritten migration is accepted");
         let now: Vec<u8> =
             sqlx::query_scalar("SELECT checksum FROM _sqlx_migrations WHERE version = $1")
                 .bind(version)
-                .fetch_one(&db.pool)
+                .fetch_one(&db.tenants)
                 .await
                 .expect("checksum");
-        let current = crds::MIGRATOR
+        let current = crds::TENANT_MIGRATOR
             .iter()
             .find(|m| m.version == version)
             .expect("migration");
@@ -487,5 +487,17 @@ async fn a_database_that_ran_a_migration_before_its_rewrite_still_migrates() {
         .execute(&db.pool)
         .await
         .expect("tamper");
-    assert!(operator::store::migrate(&db.pool).await.is_err());
+    assert!(operator::store::migrate_control(&db.pool).await.is_err());
+}
+
+/// The two migration sets never share a version: before the split one database ran both, and
+/// its `_sqlx_migrations` must say unambiguously which ran.
+#[test]
+fn the_two_migration_sets_share_no_version() {
+    let control: std::collections::BTreeSet<i64> =
+        crds::CONTROL_MIGRATOR.iter().map(|m| m.version).collect();
+    let tenant: std::collections::BTreeSet<i64> =
+        crds::TENANT_MIGRATOR.iter().map(|m| m.version).collect();
+    assert!(control.is_disjoint(&tenant), "{control:?} / {tenant:?}");
+    assert!(control.contains(&1) && tenant.contains(&2));
 }

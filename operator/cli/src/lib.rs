@@ -61,8 +61,13 @@ pub enum Command {
         /// The agent kind, for `delete agent`.
         kind: Option<String>,
     },
-    /// Run the store's migrations.
+    /// Run the migrations of both databases (the control store and the tenant database).
     Migrate,
+    /// One-off steps between releases.
+    Upgrade {
+        #[command(subcommand)]
+        command: UpgradeCommand,
+    },
     /// Cost per tenant: Bedrock tokens and USD, Fargate vCPU-seconds, GB-seconds and USD.
     Cost {
         /// Start of the period: RFC 3339 (2026-11-01T00:00:00Z) or an age (24h, 7d, 30m).
@@ -107,6 +112,14 @@ pub enum DeleteWhat {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum UpgradeCommand {
+    /// Move the control store (schema `openclaw`) out of the old single database, which stays as
+    /// the tenant database (`tenant_database_url`), into the new, empty `database_url`. Run it
+    /// with every operator stopped; running it again changes nothing.
+    SplitControlStore,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Recompute the audit log's hash chain and report the first broken row.
     Verify,
@@ -121,31 +134,44 @@ pub enum AuditCommand {
 /// Runs one command; the returned string is printed on success.
 pub async fn run(cli: Cli) -> anyhow::Result<String> {
     let config = Config::load(cli.config.as_deref())?;
-    let url = config.database_url()?;
+    let open = |n: u32, migrate: bool| operator::runtime::open_databases(&config, n, migrate);
+    let metrics = || std::sync::Arc::new(operator::metrics::Metrics::new());
     match cli.command {
         Command::Operator => {
             init_tracing();
-            let pool = store::connect(&url, config.operator.concurrency as u32 + 6).await?;
-            store::migrate(&pool).await?;
-            operator::runtime::run_operator(config, pool).await?;
+            let dbs = open(config.operator.concurrency as u32 + 6, true).await?;
+            operator::runtime::run_operator(config, dbs).await?;
             Ok(String::new())
         }
+        Command::Migrate => {
+            open(2, true).await?;
+            Ok("migrations applied (control store and tenant database)\n".into())
+        }
+        Command::Upgrade {
+            command: UpgradeCommand::SplitControlStore,
+        } => {
+            let control = store::connect(&config.database_url()?, 2).await?;
+            let tenants = store::connect(&config.tenant_database_url()?, 2).await?;
+            let report = store::split_control_store(&control, &tenants).await?;
+            Ok(format!("{report}\n"))
+        }
         Command::Plan { tenant } => {
-            let pool = store::connect(&url, 4).await?;
-            plan(&config, &pool, tenant.as_deref()).await
+            let dbs = open(4, false).await?;
+            plan(&config, &dbs, tenant.as_deref()).await
         }
         Command::Cost { since } => {
-            let pool = store::connect(&url, 2).await?;
+            let dbs = open(2, false).await?;
             let since = since.as_deref().map(parse_since).transpose()?;
-            let rows = operator::cost::report(&pool, &config.operator.prices, since).await?;
+            let rows =
+                operator::cost::report(&dbs.control, &dbs.tenants, &config.operator.prices, since)
+                    .await?;
             Ok(show::cost_table(&rows))
         }
         Command::Audit {
             command: AuditCommand::Isolation { operator_role },
         } => {
-            let pool = store::connect(&url, 4).await?;
-            let metrics = std::sync::Arc::new(operator::metrics::Metrics::new());
-            let r = operator::runtime::reconciler(&config, pool, metrics, "audit".into()).await?;
+            let dbs = open(4, false).await?;
+            let r = operator::runtime::reconciler(&config, &dbs, metrics(), "audit".into()).await?;
             let findings = operator::isolation::audit(&r, operator_role.as_deref()).await?;
             if findings.is_empty() {
                 return Ok("isolation audit: no path across tenants found\n".into());
@@ -161,18 +187,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<String> {
             what: DescribeWhat::Cell,
             ..
         } => {
-            let pool = store::connect(&url, 2).await?;
-            let metrics = std::sync::Arc::new(operator::metrics::Metrics::new());
+            let dbs = open(2, false).await?;
             let r =
-                operator::runtime::reconciler(&config, pool.clone(), metrics, "describe".into())
-                    .await?;
+                operator::runtime::reconciler(&config, &dbs, metrics(), "describe".into()).await?;
             describe_cell(&r).await
         }
         Command::Resync => {
             init_tracing();
-            let pool = store::connect(&url, 4).await?;
-            let metrics = std::sync::Arc::new(operator::metrics::Metrics::new());
-            let r = operator::runtime::reconciler(&config, pool, metrics, "resync".into()).await?;
+            let dbs = open(4, false).await?;
+            let r =
+                operator::runtime::reconciler(&config, &dbs, metrics(), "resync".into()).await?;
             let grace = std::time::Duration::from_secs(config.operator.orphan_grace_seconds);
             let report = operator::resync::run_once(&r, grace).await?;
             Ok(format!(
@@ -190,7 +214,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<String> {
             ))
         }
         command => {
-            let pool = store::connect(&url, 4).await?;
+            let pool = store::connect(&config.database_url()?, 4).await?;
             execute(&pool, command).await
         }
     }
@@ -251,15 +275,15 @@ pub async fn describe_cell(r: &operator::reconcile::Reconciler) -> anyhow::Resul
 /// `openclaw plan [TENANT]`.
 pub async fn plan(
     config: &Config,
-    pool: &sqlx::PgPool,
+    dbs: &store::Databases,
     tenant: Option<&str>,
 ) -> anyhow::Result<String> {
     let metrics = std::sync::Arc::new(operator::metrics::Metrics::new());
-    let r = operator::runtime::reconciler(config, pool.clone(), metrics, "plan".into()).await?;
+    let r = operator::runtime::reconciler(config, dbs, metrics, "plan".into()).await?;
     let names = match tenant {
         Some(t) => vec![t.to_owned()],
         None => {
-            let mut conn = pool.acquire().await.context("store connection")?;
+            let mut conn = dbs.control.acquire().await.context("store connection")?;
             store::tenant_names(&mut conn).await?
         }
     };
@@ -273,11 +297,13 @@ pub async fn plan(
     Ok(out)
 }
 
-/// Runs one store command against `pool`.
+/// Runs one command of the control store alone against `pool`.
 pub async fn execute(pool: &sqlx::PgPool, command: Command) -> anyhow::Result<String> {
     let mut conn = pool.acquire().await.context("store connection")?;
     match command {
         Command::Operator
+        | Command::Migrate
+        | Command::Upgrade { .. }
         | Command::Plan { .. }
         | Command::Resync
         | Command::Cost { .. }
@@ -288,11 +314,7 @@ pub async fn execute(pool: &sqlx::PgPool, command: Command) -> anyhow::Result<St
             what: DescribeWhat::Cell,
             ..
         } => {
-            bail!("operator and plan need the cell configuration; use cli::run")
-        }
-        Command::Migrate => {
-            store::migrate(pool).await?;
-            Ok("migrations applied\n".into())
+            bail!("this command needs both databases or the cell configuration; use cli::run")
         }
         Command::Apply { file } => {
             let text = read_manifest(&file)?;

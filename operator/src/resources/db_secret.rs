@@ -6,6 +6,8 @@
 //! Owns: the password's life (create, rotate on a recreated role, restore, tag, delete). Must
 //! never: put the password into a statement (only its verifier), a log, an error or the audit log.
 
+use std::collections::BTreeMap;
+
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use crds::naming::TenantName;
@@ -14,7 +16,7 @@ use rand::Rng;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
-use crate::aws::AwsError;
+use crate::aws::{AwsError, Clients};
 use crate::config::DbEndpoint;
 use crate::error::{ReconcileError, Result};
 use crate::kind::Kind;
@@ -55,13 +57,27 @@ impl Operation for Op {
     }
 }
 
+/// What logging in as the tenant's role with the password in its secret showed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Login {
+    /// Not tried, or no clear answer (no secret, the role's connection limit reached, the role
+    /// unable to log in at all: the other diffs judge those).
+    #[default]
+    Unknown,
+    Accepted,
+    /// The server refused the stored password: the role's password was set by someone else.
+    Rejected,
+}
+
 /// What the tenant wants of its database login.
 #[derive(Debug, Clone, Copy)]
 pub enum Desired<'a> {
-    /// A password kept in `secret`; `role_recreated` when this pass creates the role afresh.
+    /// A password kept in `secret`; `role_recreated` when this pass creates the role afresh;
+    /// `login` what a login with the stored password showed.
     Password {
         secret: &'a DesiredSecret,
         role_recreated: bool,
+        login: Login,
     },
     /// IAM authentication: the password goes, but only once the role can log in with IAM.
     Iam { login_ready: bool },
@@ -85,6 +101,7 @@ pub fn diff(
             Desired::Password {
                 secret,
                 role_recreated,
+                login,
             },
             Some(o),
         ) => {
@@ -102,6 +119,14 @@ pub fn diff(
                     Op::Rotate,
                     "tenant role recreated; its password is rotated",
                     false,
+                ));
+            } else if *login == Login::Rejected && !o.scheduled_for_deletion {
+                // Any role may ALTER ROLE CURRENT_USER PASSWORD: a login the operator does not
+                // know, kept past a rotation of the secret. A fresh password replaces it.
+                out.push(Change::new(
+                    Op::Rotate,
+                    "the role's password is not the one in its secret (set outside the operator)",
+                    true,
                 ));
             }
         }
@@ -158,8 +183,8 @@ pub async fn apply(
 
 /// Generates a password, sets it on the role (as a SCRAM verifier), then stores it. Role first, so
 /// a secret never holds a password the role does not have yet. If the store fails after the role
-/// changed, a first create is retried whole (the secret is still missing); a failed rotation is
-/// not replanned, and the secret keeps a stale password until the role is recreated (a known gap).
+/// changed, a first create is retried whole (the secret is still missing); after a failed rotation
+/// the secret's password is refused at the next login probe, which plans a rotation again.
 async fn set_password(
     ctx: &Ctx<'_>,
     tenant: &TenantName,
@@ -168,7 +193,7 @@ async fn set_password(
 ) -> Result<Option<String>> {
     let c = ctx.clients;
     let password = generate_password();
-    set_role_password(ctx.pool, tenant, &password).await?;
+    set_role_password(ctx.tenant_db, tenant, &password).await?;
     let value = secret_value(ctx.db, tenant, &password);
     c.throttle.acquire(Bucket::SecretsWrite).await;
     if create {
@@ -201,6 +226,94 @@ async fn set_password(
         .await
         .map_err(|e| AwsError::from_sdk("SecretsManager", "PutSecretValue", &e))?;
     Ok(r.arn().map(str::to_owned))
+}
+
+/// Logs in to the tenant database as the tenant's role with the password its secret holds. Nobody
+/// but a superuser may read a role's verifier, so this is how a password set outside the operator
+/// shows. The password goes from the secret into the login and nowhere else: no error, log or
+/// result carries it.
+pub async fn probe_login(clients: &Clients, tenant_db: &PgPool, tenant: &TenantName) -> Login {
+    clients.throttle.acquire(Bucket::SecretsRead).await;
+    let Ok(got) = clients
+        .secrets
+        .get_secret_value()
+        .secret_id(tenant.db_secret_name())
+        .send()
+        .await
+    else {
+        return Login::Unknown;
+    };
+    login_with(tenant_db, tenant, got.secret_string()).await
+}
+
+/// Secrets Manager's batch read takes at most this many secret ids.
+const BATCH: usize = 20;
+
+/// [`probe_login`] for many tenants, reading their secrets 20 to a call (BatchGetSecretValue), as
+/// the resync's batched inventory does. Keyed by tenant name.
+pub async fn probe_logins(
+    clients: &Clients,
+    tenant_db: &PgPool,
+    tenants: &[TenantName],
+) -> BTreeMap<String, Login> {
+    let mut out = BTreeMap::new();
+    for chunk in tenants.chunks(BATCH) {
+        clients.throttle.acquire(Bucket::SecretsRead).await;
+        let names: Vec<String> = chunk.iter().map(|t| t.db_secret_name()).collect();
+        let Ok(got) = clients
+            .secrets
+            .batch_get_secret_value()
+            .set_secret_id_list(Some(names))
+            .send()
+            .await
+        else {
+            continue;
+        };
+        for t in chunk {
+            let value = got
+                .secret_values()
+                .iter()
+                .find(|v| v.name() == Some(t.db_secret_name().as_str()))
+                .and_then(|v| v.secret_string());
+            if value.is_some() {
+                out.insert(t.as_str().to_owned(), login_with(tenant_db, t, value).await);
+            }
+        }
+    }
+    out
+}
+
+async fn login_with(tenant_db: &PgPool, tenant: &TenantName, value: Option<&str>) -> Login {
+    let Some(password) = value
+        .and_then(|v| serde_json::from_str::<serde_json::Value>(v).ok())
+        .and_then(|v| {
+            v.get("password")
+                .and_then(|p| p.as_str())
+                .map(str::to_owned)
+        })
+    else {
+        return Login::Unknown;
+    };
+    let options = (*tenant_db.connect_options())
+        .clone()
+        .username(&tenant.pg_role())
+        .password(&password)
+        .application_name("openclaw-login-probe");
+    let attempt = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        <sqlx::PgConnection as sqlx::Connection>::connect_with(&options),
+    )
+    .await;
+    match attempt {
+        Ok(Ok(conn)) => {
+            let _ = sqlx::Connection::close(conn).await;
+            Login::Accepted
+        }
+        Ok(Err(sqlx::Error::Database(e))) if e.code().as_deref() == Some("28P01") => {
+            Login::Rejected
+        }
+        _ => Login::Unknown,
+    }
 }
 
 /// The secret's value (pure): where to connect and the login, in the shape RDS's own database
@@ -285,6 +398,7 @@ mod tests {
         let password = |role_recreated| Desired::Password {
             secret,
             role_recreated,
+            login: Login::Accepted,
         };
         let cases: Vec<(&str, Desired<'_>, Option<ObservedSecret>, Vec<&str>)> = vec![
             (
@@ -348,6 +462,44 @@ mod tests {
         }
     }
 
+    /// A password set outside the operator is security drift, repaired by a fresh password; an
+    /// unclear login, or a recreated role (rotated anyway), plans nothing more.
+    #[test]
+    fn a_rejected_stored_password_is_security_drift() {
+        let d = desired();
+        let secret = &d.secrets[0];
+        let ours = observed(false, secret.tags.clone());
+        let recorded: Recorded = [("secret".to_owned(), NAME.to_owned())].into();
+        let own = Ownership {
+            recorded: &recorded,
+        };
+        let want = |login, role_recreated| Desired::Password {
+            secret,
+            role_recreated,
+            login,
+        };
+        let got = diff(&own, NAME, &want(Login::Rejected, false), Some(&ours)).expect("diff");
+        assert_eq!(lines(&got), vec!["rotate secret /openclaw/acme/db"]);
+        assert!(got[0].security);
+        for (login, recreated, expect) in [
+            (Login::Unknown, false, vec![]),
+            (Login::Accepted, false, vec![]),
+            (
+                Login::Rejected,
+                true,
+                vec!["rotate secret /openclaw/acme/db"],
+            ),
+        ] {
+            let got = diff(&own, NAME, &want(login, recreated), Some(&ours)).expect("diff");
+            assert_eq!(lines(&got), expect, "{login:?} {recreated}");
+            assert!(got.iter().all(|c| !c.security), "{login:?} {recreated}");
+        }
+        // Restoring a secret scheduled for deletion comes first; its password is judged after.
+        let scheduled = observed(true, secret.tags.clone());
+        let got = diff(&own, NAME, &want(Login::Rejected, false), Some(&scheduled)).expect("diff");
+        assert_eq!(lines(&got), vec!["restore secret /openclaw/acme/db"]);
+    }
+
     #[test]
     fn a_secret_that_is_not_ours_is_a_conflict_and_never_deleted() {
         let d = desired();
@@ -359,6 +511,7 @@ mod tests {
         let want = Desired::Password {
             secret: &d.secrets[0],
             role_recreated: false,
+            login: Login::Rejected,
         };
         let err = diff(&own, NAME, &want, Some(&foreign)).expect_err("conflict");
         assert_eq!(err.code(), "ResourceConflict");

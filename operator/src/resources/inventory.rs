@@ -5,7 +5,8 @@
 //! Reads: ECS ListServices + DescribeServices (10 per call, tags included); IAM
 //! GetAccountAuthorizationDetails (roles with inline policies, boundary, tags); Secrets Manager
 //! ListSecrets on `/openclaw/` including secrets scheduled for deletion; one catalog query for
-//! every tenant role. Task definitions are immutable: a revision already seen is never described
+//! every tenant role; in password mode, one login per tenant with the password its database secret
+//! holds (BatchGetSecretValue, 20 secrets a call). Task definitions are immutable: a revision already seen is never described
 //! again (the cache below). Pagination is always followed, even where the emulator returns one page.
 //!
 //! Must never: write anything.
@@ -21,8 +22,9 @@ use crate::config::CellConfig;
 use crate::error::Result;
 use crate::resources::shared_rls::{self, SharedRls};
 use crate::resources::{
-    ecs_service, iam_role, pg_tenant, secrets_manager, task_definition, ObservedPg, ObservedRole,
-    ObservedSecret, ObservedService, ObservedTaskDefinition, ObservedTenant, TaskDefinitionCache,
+    db_secret, ecs_service, iam_role, pg_tenant, secrets_manager, should_probe_login,
+    task_definition, ObservedPg, ObservedRole, ObservedSecret, ObservedService,
+    ObservedTaskDefinition, ObservedTenant, TaskDefinitionCache,
 };
 
 #[derive(Debug, Default)]
@@ -34,6 +36,8 @@ pub struct Inventory {
     pub task_definitions: BTreeMap<String, ObservedTaskDefinition>,
     /// Per tenant role name.
     pub pg: BTreeMap<String, ObservedPg>,
+    /// Per tenant name: a login with the password in its database secret.
+    pub db_logins: BTreeMap<String, db_secret::Login>,
     pub shared_rls: SharedRls,
 }
 
@@ -71,6 +75,11 @@ impl Inventory {
         if let Some(pg) = self.pg.get(&tenant.pg_role()) {
             o.pg = pg.clone();
         }
+        o.db_login = self
+            .db_logins
+            .get(tenant.as_str())
+            .copied()
+            .unwrap_or_default();
         o
     }
 }
@@ -79,7 +88,7 @@ impl Inventory {
 /// current revision per family (ARN); each is described only the first time it is seen.
 pub async fn build(
     clients: &Clients,
-    pool: &PgPool,
+    tenant_db: &PgPool,
     cell: &CellConfig,
     own_task_definitions: &BTreeMap<String, String>,
     cache: &TaskDefinitionCache,
@@ -99,7 +108,17 @@ pub async fn build(
             inv.task_definitions.insert(family.clone(), td);
         }
     }
-    inv.pg = pg_tenant::catalog(pool).await?;
-    inv.shared_rls = shared_rls::observe(pool).await?;
+    inv.pg = pg_tenant::catalog(tenant_db).await?;
+    inv.shared_rls = shared_rls::observe(tenant_db).await?;
+    let tenants: Vec<TenantName> = inv
+        .secrets
+        .keys()
+        .filter_map(|name| naming::parse_secret_name(name).filter(|t| t.db_secret_name() == *name))
+        .collect();
+    let probed: Vec<TenantName> = tenants
+        .into_iter()
+        .filter(|t| should_probe_login(&inv.observed_for(t), t))
+        .collect();
+    inv.db_logins = db_secret::probe_logins(clients, tenant_db, &probed).await;
     Ok(inv)
 }

@@ -65,6 +65,8 @@ pub struct ObservedTenant {
     pub task_definitions: BTreeMap<String, ObservedTaskDefinition>,
     pub services: BTreeMap<String, ObservedService>,
     pub pg: ObservedPg,
+    /// A login with the password in the database secret (password mode only).
+    pub db_login: db_secret::Login,
 }
 
 /// What an operation does, for the audit log, metrics and `openclaw plan`.
@@ -260,7 +262,10 @@ impl Links {
 /// What applying needs: the clients, the tenant database, the cell.
 pub struct Ctx<'a> {
     pub clients: &'a Clients,
+    /// The control store (inventory and audit rows).
     pub pool: &'a PgPool,
+    /// The cell's tenant database (the PostgreSQL kinds).
+    pub tenant_db: &'a PgPool,
     pub cell: &'a CellConfig,
     /// Where tenants connect (written into the database secret).
     pub db: &'a DbEndpoint,
@@ -297,6 +302,7 @@ pub fn diff(
                 Some(secret) => db_secret::Desired::Password {
                     secret,
                     role_recreated,
+                    login: observed.db_login,
                 },
                 None => db_secret::Desired::Iam {
                     login_ready: d.pg.iam_auth && observed.pg.rds_iam_exists,
@@ -421,7 +427,9 @@ pub async fn apply(
     action: &Action,
 ) -> Result<Option<String>> {
     match action {
-        Action::Pg(op) => pg_tenant::apply(ctx.pool, tenant, op).await.map(|()| None),
+        Action::Pg(op) => pg_tenant::apply(ctx.tenant_db, tenant, op)
+            .await
+            .map(|()| None),
         Action::DbSecret(op) => {
             db_secret::apply(
                 ctx,
@@ -443,11 +451,22 @@ pub async fn apply(
     }
 }
 
+/// A login is tried only where it can tell something: the secret is live and the role may log in
+/// with a password (not an `rds_iam` member, whose logins are IAM tokens).
+pub(crate) fn should_probe_login(observed: &ObservedTenant, tenant: &TenantName) -> bool {
+    let secret_live = observed
+        .secrets
+        .get(&tenant.db_secret_name())
+        .is_some_and(|s| !s.scheduled_for_deletion);
+    let can_log_in = observed.pg.role.as_ref().is_some_and(|r| r.login);
+    secret_live && can_log_in && !observed.pg.rds_iam_member
+}
+
 /// Targeted observation of one tenant: every kind of agent is looked at, so that strays and
 /// agents being torn down are seen too.
 pub async fn observe_tenant(
     clients: &Clients,
-    pool: &PgPool,
+    tenant_db: &PgPool,
     cell: &CellConfig,
     tenant: &TenantName,
 ) -> Result<ObservedTenant> {
@@ -469,7 +488,10 @@ pub async fn observe_tenant(
     for s in ecs_service::describe(clients, &cell.ecs_cluster, &service_names).await? {
         observed.services.insert(s.name.clone(), s);
     }
-    observed.pg = pg_tenant::observe(pool, tenant).await?;
+    observed.pg = pg_tenant::observe(tenant_db, tenant).await?;
+    if should_probe_login(&observed, tenant) {
+        observed.db_login = db_secret::probe_login(clients, tenant_db, tenant).await;
+    }
     Ok(observed)
 }
 

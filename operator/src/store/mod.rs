@@ -1,5 +1,6 @@
-//! The desired-state store (PostgreSQL schema `openclaw`): every SQL statement the operator and
-//! the CLI run against it lives here.
+//! The desired-state store (PostgreSQL schema `openclaw`, in the control database): every SQL
+//! statement the operator and the CLI run against it lives here, with the opening and migrating
+//! of both databases (the control store and the cell's tenant database).
 //!
 //! Owns: reading specs, writing status, the inventory, the audit log, leases and the cell record,
 //! one submodule each. Must never: write a spec column outside `apply`, or put a secret into any
@@ -12,14 +13,17 @@ mod audit;
 mod cells;
 mod inventory;
 mod specs;
+mod split;
 mod status;
 
 pub use audit::*;
 pub use cells::*;
 pub use inventory::*;
 pub use specs::*;
+pub use split::*;
 pub use status::*;
 
+use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
@@ -58,6 +62,69 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreErr
         .map_err(|source| StoreError::Connect { url: shown, source })
 }
 
+/// The operator's two databases. Tenants connect only to the second; the control store is closed
+/// to them (no CONNECT), so nothing of it can be locked, heard, signalled or listed by a tenant.
+#[derive(Clone)]
+pub struct Databases {
+    /// The control store (schema `openclaw`): specs, status, inventory, audit, leases, cells.
+    pub control: PgPool,
+    /// The cell's tenant database: tenant schemas and the `shared` tables.
+    pub tenants: PgPool,
+    /// The tenant database's connection string: agents' endpoint is derived from it.
+    pub tenants_url: String,
+}
+
+/// Connects to both databases; with `migrate`, runs both migration sets. Refuses a layout from
+/// before the split, or the two roles swapped, before changing anything.
+pub async fn open(
+    control_url: &str,
+    tenants_url: &str,
+    max_connections: u32,
+    migrate: bool,
+) -> Result<Databases, StoreError> {
+    let dbs = Databases {
+        control: connect(control_url, max_connections).await?,
+        tenants: connect(tenants_url, max_connections.div_ceil(2).max(2)).await?,
+        tenants_url: tenants_url.to_owned(),
+    };
+    check_layout(&dbs).await?;
+    if migrate {
+        migrate_control(&dbs.control).await?;
+        migrate_tenants(&dbs.tenants).await?;
+        check_layout(&dbs).await?;
+    }
+    Ok(dbs)
+}
+
+async fn has_schema(pool: &PgPool, schema: &str) -> Result<bool, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+            .bind(schema)
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// The control store holds no tenant data, and the tenant database no control store.
+pub async fn check_layout(dbs: &Databases) -> Result<(), StoreError> {
+    if has_schema(&dbs.control, "shared").await? {
+        return Err(StoreError::Layout(
+            "database_url names a database that holds tenant data (schema shared): before the \
+             split, that database is the tenant database (tenant_database_url), and the control \
+             store is a new, empty one; see docs/UPGRADE.md"
+                .into(),
+        ));
+    }
+    if has_schema(&dbs.tenants, "openclaw").await? {
+        return Err(StoreError::Layout(
+            "the tenant database still holds the control store (schema openclaw): run \
+             `openclaw upgrade split-control-store` with the operator stopped; see docs/UPGRADE.md"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Migrations rewritten after they shipped, with the checksum of the version that shipped. The
 /// rewrite has the same effect where the old one ran (0005 now skips, under a non-superuser, the
 /// revoke only a superuser may do), so a database that ran the old one records the new checksum
@@ -67,7 +134,7 @@ pub const REWRITTEN: [(i64, &str); 1] = [(
     "b43479d813cd8f30a7ff107a35d86c3408965efa15f9feb00ab0aa4ba370860817f49a73fdcd40e03e9c3b75471a1850",
 )];
 
-async fn accept_rewritten_migrations(pool: &PgPool) -> Result<(), StoreError> {
+async fn accept_rewritten_migrations(pool: &PgPool, migrator: &Migrator) -> Result<(), StoreError> {
     let table: Option<String> = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
         .fetch_one(pool)
         .await?;
@@ -75,7 +142,7 @@ async fn accept_rewritten_migrations(pool: &PgPool) -> Result<(), StoreError> {
         return Ok(());
     }
     for (version, old) in REWRITTEN {
-        let Some(m) = crds::MIGRATOR.iter().find(|m| m.version == version) else {
+        let Some(m) = migrator.iter().find(|m| m.version == version) else {
             continue;
         };
         sqlx::query(
@@ -90,14 +157,30 @@ async fn accept_rewritten_migrations(pool: &PgPool) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Runs the migrations. Databases of one server share their roles, so two databases migrated at
-/// once can race on creating the same cluster-wide role; the loser's migration rolls back whole
-/// and is run again, once the winner's role exists.
-pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
-    accept_rewritten_migrations(pool).await?;
+/// Runs the control store's migrations.
+pub async fn migrate_control(pool: &PgPool) -> Result<(), StoreError> {
+    run_migrations(pool, &crds::CONTROL_MIGRATOR).await
+}
+
+/// Runs the tenant database's migrations.
+pub async fn migrate_tenants(pool: &PgPool) -> Result<(), StoreError> {
+    run_migrations(pool, &crds::TENANT_MIGRATOR).await
+}
+
+/// Versions applied by the other set (before the split, one database ran both) are not this set's
+/// business, so missing ones are ignored. Databases of one server share their roles, so two
+/// databases migrated at once can race on creating the same cluster-wide role; the loser's
+/// migration rolls back whole and is run again, once the winner's role exists.
+async fn run_migrations(pool: &PgPool, set: &Migrator) -> Result<(), StoreError> {
+    let migrator = Migrator {
+        migrations: set.migrations.clone(),
+        ignore_missing: true,
+        ..Migrator::DEFAULT
+    };
+    accept_rewritten_migrations(pool, &migrator).await?;
     let mut attempt = 0;
     loop {
-        match crds::MIGRATOR.run(pool).await {
+        match migrator.run(pool).await {
             Ok(()) => return Ok(()),
             Err(sqlx::migrate::MigrateError::ExecuteMigration(sqlx::Error::Database(db), _))
                 if attempt < 3

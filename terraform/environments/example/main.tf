@@ -24,6 +24,13 @@ module "cluster" {
   name   = "openclaw"
 }
 
+# Two PostgreSQL instances. `database` is the cell's tenant database (tenant schemas and roles, the
+# `shared` tables): agents connect to it, and its secret is the operator's TENANT_DATABASE_URL.
+# `control_store` holds schema `openclaw` (tenants, agents, audit, leases): its secret is the
+# operator's DATABASE_URL, and only the operator reaches it. It is its own instance, not a second
+# database on the tenant one, because tenants' sessions would share that instance's CPU, memory,
+# I/O and max_connections with the control plane; on its own server no tenant role even exists;
+# and later several cells will share one control store.
 module "database" {
   source                = "../../modules/database"
   name                  = "openclaw"
@@ -31,6 +38,20 @@ module "database" {
   security_group_id     = module.network.database_security_group_id
   logs_kms_key_arn      = module.network.logs_kms_key_arn
   instance_class        = var.db_instance_class
+  multi_az              = var.db_multi_az
+  backup_retention_days = var.db_backup_retention_days
+  deletion_protection   = var.db_deletion_protection
+  password_version      = var.db_password_version
+}
+
+module "control_store" {
+  source                = "../../modules/database"
+  name                  = "openclaw-control"
+  operator_secret_name  = "openclaw-operator/control-database-url"
+  subnet_ids            = module.network.private_subnet_ids
+  security_group_id     = module.network.control_store_security_group_id
+  logs_kms_key_arn      = module.network.logs_kms_key_arn
+  instance_class        = var.control_db_instance_class
   multi_az              = var.db_multi_az
   backup_retention_days = var.db_backup_retention_days
   deletion_protection   = var.db_deletion_protection
@@ -78,12 +99,15 @@ module "operator" {
   agent_execution_role_arn = module.cluster.execution_role_arn
   permissions_boundary_arn = module.tenant_boundary.arn
   db_identifier            = module.database.identifier
-  database_url_secret_arn  = module.database.database_url_secret_arn
-  database_kms_key_arn     = module.database.kms_key_arn
-  repository_arn           = module.cluster.operator_repository_arn
-  repository_url           = module.cluster.operator_repository_url
-  logs_kms_key_arn         = module.network.logs_kms_key_arn
-  cell_config              = local.cell_config
+  # DATABASE_URL: the control store. TENANT_DATABASE_URL: the cell's tenant database.
+  database_url_secret_arn        = module.control_store.database_url_secret_arn
+  database_kms_key_arn           = module.control_store.kms_key_arn
+  tenant_database_url_secret_arn = module.database.database_url_secret_arn
+  tenant_database_kms_key_arn    = module.database.kms_key_arn
+  repository_arn                 = module.cluster.operator_repository_arn
+  repository_url                 = module.cluster.operator_repository_url
+  logs_kms_key_arn               = module.network.logs_kms_key_arn
+  cell_config                    = local.cell_config
 }
 
 module "github_oidc" {

@@ -41,12 +41,17 @@ output "tenant_bucket" {
 }
 
 output "database_endpoint" {
-  description = "host:port of the cell's PostgreSQL (the operator's DATABASE_URL points here)"
+  description = "host:port of the cell's tenant database (the operator's TENANT_DATABASE_URL and the agents point here)"
   value       = "${module.database.address}:${module.database.port}"
 }
 
+output "control_store_endpoint" {
+  description = "host:port of the control store (the operator's DATABASE_URL points here; the operator only)"
+  value       = "${module.control_store.address}:${module.control_store.port}"
+}
+
 output "database_resource_id" {
-  description = "DbiResourceId of the database (rds-db:connect ARNs of the boundary)"
+  description = "DbiResourceId of the tenant database (rds-db:connect ARNs of the boundary)"
   value       = module.database.resource_id
 }
 
@@ -88,7 +93,12 @@ output "operator_task_definition_inputs" {
 }
 
 output "database_url_secret_arn" {
-  description = "The operator's DATABASE_URL secret."
+  description = "The operator's DATABASE_URL secret (openclaw-operator/control-database-url: the control store)."
+  value       = module.control_store.database_url_secret_arn
+}
+
+output "tenant_database_url_secret_arn" {
+  description = "The operator's TENANT_DATABASE_URL secret (openclaw-operator/database-url: the cell's tenant database)."
   value       = module.database.database_url_secret_arn
 }
 

@@ -49,31 +49,37 @@ variable "availability_zones" {
 }
 
 variable "db_instance_class" {
-  description = "Instance class of the cell's PostgreSQL."
+  description = "Instance class of the cell's tenant database."
   type        = string
   default     = "db.t4g.medium"
 }
 
+variable "control_db_instance_class" {
+  description = "Instance class of the control store (its own instance: schema openclaw, operator only)."
+  type        = string
+  default     = "db.t4g.small"
+}
+
 variable "db_multi_az" {
-  description = "Multi-AZ database."
+  description = "Multi-AZ databases (the tenant database and the control store)."
   type        = bool
   default     = true
 }
 
 variable "db_backup_retention_days" {
-  description = "Backup retention of the database."
+  description = "Backup retention of both databases."
   type        = number
   default     = 14
 }
 
 variable "db_deletion_protection" {
-  description = "Deletion protection of the database."
+  description = "Deletion protection of both databases."
   type        = bool
   default     = true
 }
 
 variable "db_password_version" {
-  description = "Bump to rotate the operator's database password."
+  description = "Bump to rotate the operator's passwords of both databases."
   type        = number
   default     = 1
 }

@@ -189,6 +189,15 @@ resource "aws_security_group" "database" {
   tags        = merge(var.tags, { Name = "${var.name}-database" })
 }
 
+# The control store is its own instance: no tenant session ever reaches it, so only the operator may.
+resource "aws_security_group" "control_store" {
+  #checkov:skip=CKV2_AWS_5:Attached to the control store's DB instance in modules/database (through a module input, which the check does not follow)
+  name        = "${var.name}-control-store"
+  description = "The control store's PostgreSQL: port 5432 from the operator only"
+  vpc_id      = aws_vpc.this.id
+  tags        = merge(var.tags, { Name = "${var.name}-control-store" })
+}
+
 locals {
   task_groups = {
     agents   = aws_security_group.agents.id
@@ -226,6 +235,16 @@ resource "aws_vpc_security_group_egress_rule" "tasks_to_database" {
   referenced_security_group_id = aws_security_group.database.id
 }
 
+# The operator only: the agents' group has no rule to the control store.
+resource "aws_vpc_security_group_egress_rule" "operator_to_control_store" {
+  security_group_id            = aws_security_group.operator.id
+  description                  = "PostgreSQL to the control store"
+  ip_protocol                  = "tcp"
+  from_port                    = 5432
+  to_port                      = 5432
+  referenced_security_group_id = aws_security_group.control_store.id
+}
+
 resource "aws_vpc_security_group_ingress_rule" "endpoints_from_tasks" {
   for_each                     = local.task_groups
   security_group_id            = aws_security_group.endpoints.id
@@ -244,6 +263,15 @@ resource "aws_vpc_security_group_ingress_rule" "database_from_tasks" {
   from_port                    = 5432
   to_port                      = 5432
   referenced_security_group_id = each.value
+}
+
+resource "aws_vpc_security_group_ingress_rule" "control_store_from_operator" {
+  security_group_id            = aws_security_group.control_store.id
+  description                  = "PostgreSQL from the operator tasks only"
+  ip_protocol                  = "tcp"
+  from_port                    = 5432
+  to_port                      = 5432
+  referenced_security_group_id = aws_security_group.operator.id
 }
 
 # --- VPC endpoints ---------------------------------------------------------------------------------

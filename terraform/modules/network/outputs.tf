@@ -19,8 +19,13 @@ output "operator_security_group_id" {
 }
 
 output "database_security_group_id" {
-  description = "Security group of the cell's database."
+  description = "Security group of the cell's tenant database (PostgreSQL from the agents and the operator)."
   value       = aws_security_group.database.id
+}
+
+output "control_store_security_group_id" {
+  description = "Security group of the control store's database (PostgreSQL from the operator only)."
+  value       = aws_security_group.control_store.id
 }
 
 output "endpoints_security_group_id" {

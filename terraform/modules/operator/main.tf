@@ -1,6 +1,7 @@
 # The operator: its ECS service, its task role (exactly the AWS calls the reconciler makes, scoped to
 # tenant resources; the document is operator-policy.json.tpl, which tests parse too), and its own
-# execution role (pulls the operator image, writes its logs, reads its DATABASE_URL secret).
+# execution role (pulls the operator image, writes its logs, reads its DATABASE_URL and
+# TENANT_DATABASE_URL secrets).
 
 data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
@@ -26,16 +27,17 @@ locals {
   task_definition = jsondecode(templatefile(
     coalesce(var.task_definition_template, "${path.module}/../../../deploy/operator/task-definition.json"),
     {
-      family                  = var.name
-      task_role_arn           = aws_iam_role.task.arn
-      execution_role_arn      = aws_iam_role.execution.arn
-      image                   = coalesce(var.image, "${var.repository_url}:initial")
-      cpu                     = var.cpu
-      memory                  = var.memory
-      log_group               = aws_cloudwatch_log_group.operator.name
-      region                  = local.region
-      database_url_secret_arn = var.database_url_secret_arn
-      cell_config_json        = jsonencode(jsonencode(var.cell_config))
+      family                         = var.name
+      task_role_arn                  = aws_iam_role.task.arn
+      execution_role_arn             = aws_iam_role.execution.arn
+      image                          = coalesce(var.image, "${var.repository_url}:initial")
+      cpu                            = var.cpu
+      memory                         = var.memory
+      log_group                      = aws_cloudwatch_log_group.operator.name
+      region                         = local.region
+      database_url_secret_arn        = var.database_url_secret_arn
+      tenant_database_url_secret_arn = var.tenant_database_url_secret_arn
+      cell_config_json               = jsonencode(jsonencode(var.cell_config))
     },
   ))
 
@@ -80,7 +82,7 @@ resource "aws_iam_role_policy" "task" {
 
 resource "aws_iam_role" "execution" {
   name               = "${var.name}-execution"
-  description        = "OpenClaw operator tasks: pull the operator image, write its logs, read its DATABASE_URL"
+  description        = "OpenClaw operator tasks: pull the operator image, write its logs, read its DATABASE_URL and TENANT_DATABASE_URL"
   assume_role_policy = local.ecs_tasks_trust
   tags               = var.tags
 }
@@ -111,16 +113,17 @@ resource "aws_iam_role_policy" "execution" {
         Resource = "${aws_cloudwatch_log_group.operator.arn}:*"
       },
       {
-        Sid      = "ReadDatabaseUrl"
+        # DATABASE_URL (the control store) and TENANT_DATABASE_URL (the cell's tenant database).
+        Sid      = "ReadDatabaseUrls"
         Effect   = "Allow"
         Action   = "secretsmanager:GetSecretValue"
-        Resource = var.database_url_secret_arn
+        Resource = [var.database_url_secret_arn, var.tenant_database_url_secret_arn]
       },
       {
-        Sid      = "DecryptDatabaseUrlThroughSecretsManager"
+        Sid      = "DecryptDatabaseUrlsThroughSecretsManager"
         Effect   = "Allow"
         Action   = "kms:Decrypt"
-        Resource = var.database_kms_key_arn
+        Resource = [var.database_kms_key_arn, var.tenant_database_kms_key_arn]
         Condition = {
           StringEquals = { "kms:ViaService" = "secretsmanager.${local.region}.amazonaws.com" }
         }

@@ -83,9 +83,15 @@
       "Resource": "arn:${partition}:secretsmanager:${region}:${account_id}:secret:/openclaw/*"
     },
     {
-      "Sid": "ListSecretsNoResourceLevelPermissions",
+      "Sid": "ReadTenantDatabaseSecretsForTheLoginProbe",
       "Effect": "Allow",
-      "Action": "secretsmanager:ListSecrets",
+      "Action": "secretsmanager:GetSecretValue",
+      "Resource": "arn:${partition}:secretsmanager:${region}:${account_id}:secret:/openclaw/*/db-??????"
+    },
+    {
+      "Sid": "ListAndBatchReadSecretsNoResourceLevelPermissions",
+      "Effect": "Allow",
+      "Action": ["secretsmanager:ListSecrets", "secretsmanager:BatchGetSecretValue"],
       "Resource": "*"
     },
     {

@@ -31,14 +31,15 @@ output "task_role_policy" {
 output "task_definition_inputs" {
   description = "Everything deploy/operator/task-definition.json needs but the image: the deploy pipeline renders it with the operator image's digest, after setting cell_config.cell.agent_image to the agent image's digest."
   value = {
-    family                  = var.name
-    task_role_arn           = aws_iam_role.task.arn
-    execution_role_arn      = aws_iam_role.execution.arn
-    cpu                     = var.cpu
-    memory                  = var.memory
-    log_group               = aws_cloudwatch_log_group.operator.name
-    region                  = local.region
-    database_url_secret_arn = var.database_url_secret_arn
-    cell_config             = var.cell_config
+    family                         = var.name
+    task_role_arn                  = aws_iam_role.task.arn
+    execution_role_arn             = aws_iam_role.execution.arn
+    cpu                            = var.cpu
+    memory                         = var.memory
+    log_group                      = aws_cloudwatch_log_group.operator.name
+    region                         = local.region
+    database_url_secret_arn        = var.database_url_secret_arn
+    tenant_database_url_secret_arn = var.tenant_database_url_secret_arn
+    cell_config                    = var.cell_config
   }
 }

@@ -35,17 +35,27 @@ variable "permissions_boundary_arn" {
 }
 
 variable "db_identifier" {
-  description = "The cell's DB instance identifier (the operator may describe it)."
+  description = "The cell's tenant database's DB instance identifier (the operator may describe it)."
   type        = string
 }
 
 variable "database_url_secret_arn" {
-  description = "Secret holding the operator's DATABASE_URL; injected by ECS, readable by the operator's execution role only."
+  description = "Secret holding the operator's DATABASE_URL (the control store); injected by ECS, readable by the operator's execution role only."
   type        = string
 }
 
 variable "database_kms_key_arn" {
-  description = "KMS key encrypting the DATABASE_URL secret."
+  description = "KMS key encrypting the DATABASE_URL secret (the control store's key)."
+  type        = string
+}
+
+variable "tenant_database_url_secret_arn" {
+  description = "Secret holding the operator's TENANT_DATABASE_URL (the cell's tenant database); injected by ECS, readable by the operator's execution role only."
+  type        = string
+}
+
+variable "tenant_database_kms_key_arn" {
+  description = "KMS key encrypting the TENANT_DATABASE_URL secret (the tenant database's key)."
   type        = string
 }
 
@@ -66,7 +76,7 @@ variable "image" {
 }
 
 variable "cell_config" {
-  description = "The operator's configuration ({ cell = {...}, operator = {...} }), passed as OPENCLAW_CONFIG_YAML in JSON form (JSON is YAML). Holds no secret; DATABASE_URL comes from Secrets Manager."
+  description = "The operator's configuration ({ cell = {...}, operator = {...} }), passed as OPENCLAW_CONFIG_YAML in JSON form (JSON is YAML). Holds no secret; DATABASE_URL and TENANT_DATABASE_URL come from Secrets Manager."
   type        = any
 }
 

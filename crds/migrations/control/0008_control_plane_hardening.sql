@@ -1,5 +1,8 @@
 -- Nothing a tenant's session can lock or steer.
 --
+-- Rewritten when the store split in two: the CONNECT grant to the tenant group that ended this
+-- migration now belongs to the tenant database (tenant/0013).
+--
 -- The audit chain serialised on an advisory lock, and any session of the database can take any
 -- advisory key: a tenant holding it stalled every audited write of the operator. Appends now
 -- serialise on a row of a control table that tenant roles cannot read, let alone lock.
@@ -23,12 +26,4 @@ BEGIN
   NEW.hash := sha256(NEW.prev_hash || convert_to(openclaw.audit_canonical(
     NEW.seq, NEW.at, NEW.tenant, NEW.actor, NEW.action, NEW.resource_kind, NEW.resource_name, NEW.detail), 'UTF8'));
   RETURN NEW;
-END $$;
-
--- Tenants reach this database through the tenant group, granted once here: a CONNECT grant per
--- tenant rewrote the database's ACL row on every onboarding, and concurrent onboardings failed
--- with "tuple concurrently updated".
-DO $$
-BEGIN
-  EXECUTE format('GRANT CONNECT ON DATABASE %I TO openclaw_tenant', current_database());
 END $$;
