@@ -529,24 +529,47 @@ async fn a_password_the_tenant_set_itself_is_detected_and_replaced() {
             .any(|d| d.tenant == t.as_str() && d.security),
         "{report:?}"
     );
-    let fresh = stored_password(&h, &t).await;
-    assert_ne!(fresh, stored);
-    login(&h, &t, &fresh)
+    // The stored password is set on the role again; the secret is not rewritten.
+    assert_eq!(stored_password(&h, &t).await, stored);
+    login(&h, &t, &stored)
         .await
-        .expect("the new stored password");
+        .expect("the stored password again");
     assert_eq!(
         login(&h, &t, "chosen-by-the-tenant-1").await,
         Err("28P01".into()),
         "the tenant's own password still works"
     );
-    let audit = h.drift_audit(t.as_str(), &t.db_secret_name()).await;
+    let audit = h.drift_audit(t.as_str(), &t.pg_role()).await;
     assert!(
         audit
             .iter()
-            .any(|(action, security)| action == "rotate" && *security),
+            .any(|(action, security)| action == "update" && *security),
         "{audit:?}"
     );
-    // Converged again, and no further rotation: the new password is the one that logs in.
+
+    // Holding every connection slot, so that no login can be tried, does not hide a password
+    // of its own either.
+    let mut session = PgConnection::connect_with(&options).await.expect("session");
+    sqlx::query("ALTER ROLE CURRENT_USER PASSWORD 'chosen-by-the-tenant-2'")
+        .execute(&mut session)
+        .await
+        .expect("set");
+    let own: sqlx::postgres::PgConnectOptions = options.clone().password("chosen-by-the-tenant-2");
+    let mut held = vec![session];
+    while held.len() < operator::resources::pg_tenant::CONNECTION_LIMIT as usize {
+        held.push(PgConnection::connect_with(&own).await.expect("a slot"));
+    }
+    h.resync(3600).await;
+    drop(held);
+    openclaw_tests::wait_until(30, "the held sessions to end", || async {
+        login(&h, &t, &stored).await.is_ok()
+    })
+    .await;
+    assert_eq!(
+        login(&h, &t, "chosen-by-the-tenant-2").await,
+        Err("28P01".into())
+    );
+    // Converged again, and the secret never rewritten.
     h.converge(&[t.as_str()]).await;
-    assert_eq!(stored_password(&h, &t).await, fresh);
+    assert_eq!(stored_password(&h, &t).await, stored);
 }

@@ -206,3 +206,109 @@ async fn the_old_database_named_as_the_control_store_is_refused() {
         .expect("connect");
     assert!(!has_schema(&fresh, "openclaw").await);
 }
+
+/// A split stopped after its copy committed (schema `openclaw` still in the old database, the
+/// copy in the new one) finishes when run again, and copies nothing twice.
+#[tokio::test]
+async fn an_interrupted_split_finishes_when_run_again() {
+    let (_, control_url, old_url) = TestDb::create_rds_like(OPERATOR_ROLE).await;
+    let old = legacy_database(&old_url).await;
+    let mut conn = old.acquire().await.expect("conn");
+    operator::store::append_audit(
+        &mut conn,
+        &operator::store::AuditEntry {
+            tenant: None,
+            actor: "operator/old-replica",
+            action: "update",
+            resource_kind: None,
+            resource_name: None,
+            detail: serde_json::json!({"reason": "before the split"}),
+        },
+    )
+    .await
+    .expect("audit");
+    drop(conn);
+    // The old control schema as it was, to put back after a first, complete split.
+    let superuser_old = openclaw_tests::url_as(&old_url, "postgres");
+    let dump = Command::new("pg_dump")
+        .args(["--schema=openclaw", "--no-owner", &superuser_old])
+        .output()
+        .expect("pg_dump");
+    assert!(dump.status.success(), "{dump:?}");
+    let (ok, out) = split(&control_url, &old_url);
+    assert!(ok, "{out}");
+    let restore = Command::new("psql")
+        .args(["-q", "-v", "ON_ERROR_STOP=1", &old_url])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().expect("stdin").write_all(&dump.stdout)?;
+            c.wait()
+        })
+        .expect("psql");
+    assert!(restore.success());
+    for m in crds::CONTROL_MIGRATOR
+        .iter()
+        .filter(|m| m.version <= operator::store::LAST_SINGLE_DATABASE_VERSION)
+    {
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES ($1, $2, true, $3, 0)",
+        )
+        .bind(m.version)
+        .bind(m.description.as_ref())
+        .bind(m.checksum.as_ref())
+        .execute(&old)
+        .await
+        .expect("the control rows back");
+    }
+    let (ok, out) = split(&control_url, &old_url);
+    assert!(ok && out.contains("(resumed)"), "{out}");
+    assert!(!has_schema(&old, "openclaw").await);
+    let control = operator::store::connect(&control_url, 2)
+        .await
+        .expect("connect");
+    assert_eq!(audit_chain(&control).await.len(), 1, "copied twice");
+}
+
+/// Two spellings of one database, and a database another application migrated, are refused
+/// before anything is changed.
+#[tokio::test]
+async fn one_database_under_two_names_or_a_foreign_one_is_refused_untouched() {
+    let (_, control_url, tenant_url) = TestDb::create_rds_like(OPERATOR_ROLE).await;
+    let alias = control_url.replace("127.0.0.1", "localhost");
+    assert_ne!(
+        alias, control_url,
+        "the test needs a host spelled 127.0.0.1"
+    );
+    let err = operator::store::open(&control_url, &alias, 2, true)
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("same database"), "{err}");
+    let pool = operator::store::connect(&control_url, 2)
+        .await
+        .expect("connect");
+    assert!(!has_schema(&pool, "openclaw").await && !has_schema(&pool, "shared").await);
+
+    let tenants = operator::store::connect(&tenant_url, 2)
+        .await
+        .expect("connect");
+    sqlx::raw_sql(
+        "CREATE TABLE _sqlx_migrations (version bigint PRIMARY KEY, description text NOT NULL, \
+         installed_on timestamptz NOT NULL DEFAULT now(), success boolean NOT NULL, \
+         checksum bytea NOT NULL, execution_time bigint NOT NULL); \
+         INSERT INTO _sqlx_migrations VALUES (20240101, 'another app', now(), true, '\\x00', 0)",
+    )
+    .execute(&tenants)
+    .await
+    .expect("another application's migrations");
+    let err = operator::store::open(&control_url, &tenant_url, 2, true)
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("20240101"), "{err}");
+    assert!(!has_schema(&tenants, "shared").await);
+}

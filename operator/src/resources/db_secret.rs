@@ -3,8 +3,11 @@
 //! with where to connect. With IAM database authentication there is no password, and the secret
 //! goes once IAM logins work.
 //!
-//! Owns: the password's life (create, rotate on a recreated role, restore, tag, delete). Must
-//! never: put the password into a statement (only its verifier), a log, an error or the audit log.
+//! Owns: the password's life (create, rotate on a recreated role, restore, tag, delete), and the
+//! login probe: a login with the stored password, the only way to see a password set outside the
+//! operator, answered by setting the stored one again. Must never: put the password into a
+//! statement (only its verifier), a log, an error or the audit log, or log in anywhere but the
+//! operator's own tenant database.
 
 use std::collections::BTreeMap;
 
@@ -35,15 +38,22 @@ pub enum Op {
     Restore,
     Tag,
     Delete,
+    /// Set the password the secret holds on the role again (its verifier), writing no secret: a
+    /// tenant that keeps changing its password costs no secret version and no secret write.
+    SetStoredPassword,
 }
 
 impl Operation for Op {
     fn resource(&self, tenant: &TenantName) -> (Kind, String) {
-        (Kind::Secret, tenant.db_secret_name())
+        match self {
+            Op::SetStoredPassword => (Kind::PgRole, tenant.pg_role()),
+            _ => (Kind::Secret, tenant.db_secret_name()),
+        }
     }
 
     fn verb(&self) -> Verb {
         match self {
+            Op::SetStoredPassword => Verb::Update,
             Op::Create => Verb::Create,
             Op::Rotate => Verb::Rotate,
             Op::Restore => Verb::Restore,
@@ -67,6 +77,9 @@ pub enum Login {
     Accepted,
     /// The server refused the stored password: the role's password was set by someone else.
     Rejected,
+    /// The role's connection limit is taken, so no login could be tried: a tenant holding every
+    /// slot must not hide a password of its own that way.
+    Crowded,
 }
 
 /// What the tenant wants of its database login.
@@ -120,14 +133,24 @@ pub fn diff(
                     "tenant role recreated; its password is rotated",
                     false,
                 ));
-            } else if *login == Login::Rejected && !o.scheduled_for_deletion {
-                // Any role may ALTER ROLE CURRENT_USER PASSWORD: a login the operator does not
-                // know, kept past a rotation of the secret. A fresh password replaces it.
-                out.push(Change::new(
-                    Op::Rotate,
-                    "the role's password is not the one in its secret (set outside the operator)",
-                    true,
-                ));
+            } else if !o.scheduled_for_deletion {
+                match login {
+                    // Any role may ALTER ROLE CURRENT_USER PASSWORD: a login the operator does
+                    // not know.
+                    Login::Rejected => out.push(Change::new(
+                        Op::SetStoredPassword,
+                        "the role's password is not the one in its secret (set outside the \
+                         operator); the stored one is set again",
+                        true,
+                    )),
+                    Login::Crowded => out.push(Change::new(
+                        Op::SetStoredPassword,
+                        "no login possible (the role's connection limit is taken); the stored \
+                         password is set again",
+                        false,
+                    )),
+                    Login::Unknown | Login::Accepted => {}
+                }
             }
         }
         (Desired::Iam { login_ready: false }, _) | (_, None) => {}
@@ -178,6 +201,13 @@ pub async fn apply(
         Op::Delete => secrets_manager::delete(ctx.clients, &name)
             .await
             .map(|()| None),
+        Op::SetStoredPassword => {
+            let password = stored_password(ctx.clients, tenant)
+                .await?
+                .ok_or_else(|| ReconcileError::Internal(format!("{name} holds no password")))?;
+            set_role_password(ctx.tenant_db, tenant, &password).await?;
+            Ok(None)
+        }
     }
 }
 
@@ -233,17 +263,33 @@ async fn set_password(
 /// shows. The password goes from the secret into the login and nowhere else: no error, log or
 /// result carries it.
 pub async fn probe_login(clients: &Clients, tenant_db: &PgPool, tenant: &TenantName) -> Login {
+    match stored_password(clients, tenant).await {
+        Ok(Some(password)) => login_with(tenant_db, tenant, &password).await,
+        _ => Login::Unknown,
+    }
+}
+
+/// The password in the tenant's database secret, if it holds one.
+async fn stored_password(clients: &Clients, tenant: &TenantName) -> Result<Option<String>> {
     clients.throttle.acquire(Bucket::SecretsRead).await;
-    let Ok(got) = clients
+    let got = clients
         .secrets
         .get_secret_value()
         .secret_id(tenant.db_secret_name())
         .send()
         .await
-    else {
-        return Login::Unknown;
-    };
-    login_with(tenant_db, tenant, got.secret_string()).await
+        .map_err(|e| AwsError::from_sdk("SecretsManager", "GetSecretValue", &e))?;
+    Ok(password_of(got.secret_string()))
+}
+
+fn password_of(value: Option<&str>) -> Option<String> {
+    value
+        .and_then(|v| serde_json::from_str::<serde_json::Value>(v).ok())
+        .and_then(|v| {
+            v.get("password")
+                .and_then(|p| p.as_str())
+                .map(str::to_owned)
+        })
 }
 
 /// Secrets Manager's batch read takes at most this many secret ids.
@@ -275,29 +321,22 @@ pub async fn probe_logins(
                 .iter()
                 .find(|v| v.name() == Some(t.db_secret_name().as_str()))
                 .and_then(|v| v.secret_string());
-            if value.is_some() {
-                out.insert(t.as_str().to_owned(), login_with(tenant_db, t, value).await);
+            if let Some(password) = password_of(value) {
+                out.insert(
+                    t.as_str().to_owned(),
+                    login_with(tenant_db, t, &password).await,
+                );
             }
         }
     }
     out
 }
 
-async fn login_with(tenant_db: &PgPool, tenant: &TenantName, value: Option<&str>) -> Login {
-    let Some(password) = value
-        .and_then(|v| serde_json::from_str::<serde_json::Value>(v).ok())
-        .and_then(|v| {
-            v.get("password")
-                .and_then(|p| p.as_str())
-                .map(str::to_owned)
-        })
-    else {
-        return Login::Unknown;
-    };
+async fn login_with(tenant_db: &PgPool, tenant: &TenantName, password: &str) -> Login {
     let options = (*tenant_db.connect_options())
         .clone()
         .username(&tenant.pg_role())
-        .password(&password)
+        .password(password)
         .application_name("openclaw-login-probe");
     let attempt = tokio::time::timeout(
         std::time::Duration::from_secs(10),
@@ -309,9 +348,11 @@ async fn login_with(tenant_db: &PgPool, tenant: &TenantName, value: Option<&str>
             let _ = sqlx::Connection::close(conn).await;
             Login::Accepted
         }
-        Ok(Err(sqlx::Error::Database(e))) if e.code().as_deref() == Some("28P01") => {
-            Login::Rejected
-        }
+        Ok(Err(sqlx::Error::Database(e))) => match e.code().as_deref() {
+            Some("28P01") => Login::Rejected,
+            Some("53300") => Login::Crowded,
+            _ => Login::Unknown,
+        },
         _ => Login::Unknown,
     }
 }
@@ -478,12 +519,16 @@ mod tests {
             role_recreated,
             login,
         };
+        let set_again = vec!["update pg_role tenant_acme"];
         let got = diff(&own, NAME, &want(Login::Rejected, false), Some(&ours)).expect("diff");
-        assert_eq!(lines(&got), vec!["rotate secret /openclaw/acme/db"]);
+        assert_eq!(lines(&got), set_again);
         assert!(got[0].security);
         for (login, recreated, expect) in [
             (Login::Unknown, false, vec![]),
             (Login::Accepted, false, vec![]),
+            // No login could be tried: the stored password goes back on, as routine.
+            (Login::Crowded, false, set_again.clone()),
+            // A recreated role gets a new password anyway.
             (
                 Login::Rejected,
                 true,

@@ -1,6 +1,6 @@
-//! The desired-state store (PostgreSQL schema `openclaw`, in the control database): every SQL
-//! statement the operator and the CLI run against it lives here, with the opening and migrating
-//! of both databases (the control store and the cell's tenant database).
+//! The desired-state store (PostgreSQL schema `openclaw`, in the control database): the SQL the
+//! operator and the CLI run against it (the isolation audit reads the catalogs on its own), with
+//! the opening and migrating of both databases and the one-off split of a single database.
 //!
 //! Owns: reading specs, writing status, the inventory, the audit log, leases and the cell record,
 //! one submodule each. Must never: write a spec column outside `apply`, or put a secret into any
@@ -88,12 +88,55 @@ pub async fn open(
         tenants_url: tenants_url.to_owned(),
     };
     check_layout(&dbs).await?;
+    if identity(&dbs.control).await? == identity(&dbs.tenants).await? {
+        return Err(StoreError::Layout(
+            "database_url and tenant_database_url reach the same database: the control store \
+             needs one of its own"
+                .into(),
+        ));
+    }
     if migrate {
         migrate_control(&dbs.control).await?;
-        migrate_tenants(&dbs.tenants).await?;
+        end_sessions_without_connect(&dbs.control).await?;
+        // sqlx serialises migrations on an advisory key, which any tenant session could hold;
+        // the tenant database's are serialised in the control store instead.
+        let mut lock = dbs.control.acquire().await?;
+        sqlx::query("SELECT pg_advisory_lock(hashtext('openclaw: tenant migrations'))")
+            .execute(&mut *lock)
+            .await?;
+        let migrated = migrate_tenants(&dbs.tenants).await;
+        sqlx::query("SELECT pg_advisory_unlock(hashtext('openclaw: tenant migrations'))")
+            .execute(&mut *lock)
+            .await?;
+        migrated?;
         check_layout(&dbs).await?;
     }
     Ok(dbs)
+}
+
+/// Which database a pool reaches, whatever the host was called: its name, its oid and the
+/// server's start time.
+async fn identity(pool: &PgPool) -> Result<(String, i64, String), StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT current_database()::text, \
+         (SELECT oid::bigint FROM pg_database WHERE datname = current_database()), \
+         pg_postmaster_start_time()::text",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Revoking CONNECT does not end a session opened before: any session of a role that may not
+/// connect to the control store now is ended (superusers and the owner always may).
+async fn end_sessions_without_connect(control: &PgPool) -> Result<(), StoreError> {
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND usesysid IS NOT NULL \
+         AND NOT has_database_privilege(usesysid, current_database(), 'CONNECT')",
+    )
+    .execute(control)
+    .await?;
+    Ok(())
 }
 
 async fn has_schema(pool: &PgPool, schema: &str) -> Result<bool, StoreError> {
@@ -157,27 +200,55 @@ async fn accept_rewritten_migrations(pool: &PgPool, migrator: &Migrator) -> Resu
     Ok(())
 }
 
+/// Missing versions are ignored, not foreign ones: a database that ran another set (or another
+/// application's migrations) is not this set's to change.
+async fn refuse_foreign_migrations(pool: &PgPool, migrator: &Migrator) -> Result<(), StoreError> {
+    let table: Option<String> = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
+        .fetch_one(pool)
+        .await?;
+    if table.is_none() {
+        return Ok(());
+    }
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+        .fetch_all(pool)
+        .await?;
+    let foreign: Vec<i64> = applied
+        .into_iter()
+        .filter(|v| !migrator.iter().any(|m| m.version == *v))
+        .collect();
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    Err(StoreError::Layout(format!(
+        "the database ran migrations {foreign:?}, which are not this database's: check \
+         database_url and tenant_database_url (docs/UPGRADE.md)"
+    )))
+}
+
 /// Runs the control store's migrations.
 pub async fn migrate_control(pool: &PgPool) -> Result<(), StoreError> {
-    run_migrations(pool, &crds::CONTROL_MIGRATOR).await
+    run_migrations(pool, &crds::CONTROL_MIGRATOR, true).await
 }
 
-/// Runs the tenant database's migrations.
+/// Runs the tenant database's migrations, without sqlx's lock: callers serialise them in the
+/// control store, as `open` does.
 pub async fn migrate_tenants(pool: &PgPool) -> Result<(), StoreError> {
-    run_migrations(pool, &crds::TENANT_MIGRATOR).await
+    run_migrations(pool, &crds::TENANT_MIGRATOR, false).await
 }
 
-/// Versions applied by the other set (before the split, one database ran both) are not this set's
-/// business, so missing ones are ignored. Databases of one server share their roles, so two
+/// A set's own missing versions are ignored (the split leaves the tenant database only its own).
+/// The tenant set runs without sqlx's advisory lock (see `open`). Databases of one server share their roles, so two
 /// databases migrated at once can race on creating the same cluster-wide role; the loser's
 /// migration rolls back whole and is run again, once the winner's role exists.
-async fn run_migrations(pool: &PgPool, set: &Migrator) -> Result<(), StoreError> {
+async fn run_migrations(pool: &PgPool, set: &Migrator, locking: bool) -> Result<(), StoreError> {
     let migrator = Migrator {
         migrations: set.migrations.clone(),
         ignore_missing: true,
+        locking,
         ..Migrator::DEFAULT
     };
     accept_rewritten_migrations(pool, &migrator).await?;
+    refuse_foreign_migrations(pool, &migrator).await?;
     let mut attempt = 0;
     loop {
         match migrator.run(pool).await {

@@ -106,21 +106,19 @@ pub async fn split_control_store(
             already_split: true,
         });
     }
-    let mut src = old.begin().await?;
-    // Readers may go on; no writer may change what is being copied.
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        .execute(&mut *src)
-        .await?;
     let applied: Vec<i64> =
         sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
-            .fetch_all(&mut *src)
+            .fetch_all(old)
             .await?;
     let needed: Vec<i64> = crds::CONTROL_MIGRATOR
         .iter()
+        .chain(crds::TENANT_MIGRATOR.iter())
         .map(|m| m.version)
         .filter(|v| *v <= LAST_SINGLE_DATABASE_VERSION && !applied.contains(v))
         .collect();
     if !needed.is_empty() {
+        let mut needed = needed;
+        needed.sort();
         return Err(layout(format!(
             "the old database has not run migrations {needed:?}: run `openclaw migrate` of the \
              last single-database release first"
@@ -130,7 +128,7 @@ pub async fn split_control_store(
         "SELECT relname::text FROM pg_class WHERE relnamespace = 'openclaw'::regnamespace \
          AND relkind IN ('r', 'p') ORDER BY relname",
     )
-    .fetch_all(&mut *src)
+    .fetch_all(old)
     .await?;
     let mut known: Vec<String> = COPIED_TABLES.iter().map(|t| t.to_string()).collect();
     known.push(MADE_BY_MIGRATIONS.into());
@@ -142,17 +140,32 @@ pub async fn split_control_store(
              release knows how to move"
         )));
     }
+    let mut src = old.begin().await?;
+    // The snapshot is taken at the first read, so the lock comes first: no writer may commit
+    // between what is copied and what is dropped. Readers may go on. The copy may outlast the
+    // session limits `connect` sets.
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        .execute(&mut *src)
+        .await?;
+    no_session_limits(&mut src).await?;
     let list = COPIED_TABLES
         .iter()
         .map(|t| format!("openclaw.{t}"))
         .collect::<Vec<_>>()
         .join(", ");
-    sqlx::query(&format!("LOCK TABLE {list} IN EXCLUSIVE MODE NOWAIT"))
+    if let Err(e) = sqlx::query(&format!("LOCK TABLE {list} IN EXCLUSIVE MODE NOWAIT"))
         .execute(&mut *src)
         .await
-        .map_err(|_| {
-            layout("another session writes to the control tables: stop every operator first")
-        })?;
+    {
+        if let sqlx::Error::Database(d) = &e {
+            if d.code().as_deref() == Some("55P03") {
+                return Err(layout(
+                    "another session writes to the control tables: stop every operator first",
+                ));
+            }
+        }
+        return Err(e.into());
+    }
     let live: i64 =
         sqlx::query_scalar("SELECT count(*) FROM openclaw.leases WHERE expires_at > now()")
             .fetch_one(&mut *src)
@@ -167,6 +180,7 @@ pub async fn split_control_store(
 
     migrate_control(control).await?;
     let mut dst = control.begin().await?;
+    no_session_limits(&mut dst).await?;
     let (have, have_head) = fingerprint(&mut dst).await?;
     let resumed = if have.iter().all(|(_, n)| *n == 0) {
         for t in COPIED_TABLES {
@@ -206,6 +220,17 @@ pub async fn split_control_store(
     })
 }
 
+/// The split's two transactions run as long as the copy takes.
+async fn no_session_limits(conn: &mut PgConnection) -> Result<(), StoreError> {
+    sqlx::raw_sql(
+        "SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0; \
+         SET LOCAL idle_in_transaction_session_timeout = 0",
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Copies one table's rows as they are (the audit chain's hashes included): its own triggers are
 /// off for the copy, so nothing is renumbered, re-hashed or refused.
 async fn copy_table(
@@ -226,20 +251,17 @@ async fn copy_table(
     ))
     .execute(&mut *dst)
     .await?;
-    let data: Vec<u8> = {
-        let mut out = src
-            .copy_out_raw(&format!("COPY openclaw.{table} ({columns}) TO STDOUT"))
-            .await?;
-        let mut data = Vec::new();
-        while let Some(chunk) = out.try_next().await? {
-            data.extend_from_slice(&chunk);
-        }
-        data
-    };
     let mut sink = dst
         .copy_in_raw(&format!("COPY openclaw.{table} ({columns}) FROM STDIN"))
         .await?;
-    sink.send(data).await?;
+    {
+        let mut out = src
+            .copy_out_raw(&format!("COPY openclaw.{table} ({columns}) TO STDOUT"))
+            .await?;
+        while let Some(chunk) = out.try_next().await? {
+            sink.send(chunk).await?;
+        }
+    }
     sink.finish().await?;
     sqlx::query(&format!("ALTER TABLE openclaw.{table} ENABLE TRIGGER USER"))
         .execute(&mut *dst)
