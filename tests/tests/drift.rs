@@ -679,3 +679,37 @@ async fn a_steady_state_resync_of_50_tenants_makes_no_writes_and_few_calls() {
     assert_eq!(h.metrics.resync_aws_calls.get() as u64, report.aws_calls);
     assert!(h.metrics.inventory_size.get() >= 50 * 4);
 }
+
+/// A delete whose target is already gone is done: the SDK retries a call whose first attempt
+/// committed before its answer was lost, and a teardown resumed after a crash repeats its last
+/// step. (Seen failing before: a missing inline policy was a NoSuchEntity error.)
+#[tokio::test]
+async fn deletes_of_what_is_already_gone_are_done() {
+    use operator::resources::iam_role::{apply, Op};
+    let (h, _n, t) = converged("gone").await;
+    let c = &h.reconciler.clients;
+    for op in [
+        Op::DeleteForeignInlinePolicy {
+            kind: SCOUT,
+            policy: "never-there".into(),
+        },
+        Op::DetachPolicy {
+            kind: SCOUT,
+            arn: "arn:aws:iam::aws:policy/ReadOnlyAccess".into(),
+        },
+        Op::Delete { kind: SCOUT },
+        Op::Delete { kind: SCOUT },
+    ] {
+        apply(c, &t, None, &op)
+            .await
+            .unwrap_or_else(|e| panic!("{op:?}: {e}"));
+    }
+    assert!(h
+        .aws
+        .iam
+        .get_role()
+        .role_name(t.role_name(SCOUT))
+        .send()
+        .await
+        .is_err());
+}

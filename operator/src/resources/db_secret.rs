@@ -11,6 +11,8 @@
 
 use std::collections::BTreeMap;
 
+use futures_util::StreamExt;
+
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use crds::naming::TenantName;
@@ -294,6 +296,8 @@ fn password_of(value: Option<&str>) -> Option<String> {
 
 /// Secrets Manager's batch read takes at most this many secret ids.
 const BATCH: usize = 20;
+/// Logins tried at once by a batched probe (each tenant's own connection slot, one each).
+const PROBES_AT_ONCE: usize = 4;
 
 /// [`probe_login`] for many tenants, reading their secrets 20 to a call (BatchGetSecretValue), as
 /// the resync's batched inventory does. Keyed by tenant name.
@@ -315,19 +319,30 @@ pub async fn probe_logins(
         else {
             continue;
         };
-        for t in chunk {
-            let value = got
-                .secret_values()
-                .iter()
-                .find(|v| v.name() == Some(t.db_secret_name().as_str()))
-                .and_then(|v| v.secret_string());
-            if let Some(password) = password_of(value) {
-                out.insert(
-                    t.as_str().to_owned(),
-                    login_with(tenant_db, t, &password).await,
-                );
+        let found: Vec<(TenantName, String)> = chunk
+            .iter()
+            .filter_map(|t| {
+                let value = got
+                    .secret_values()
+                    .iter()
+                    .find(|v| v.name() == Some(t.db_secret_name().as_str()))
+                    .and_then(|v| v.secret_string());
+                password_of(value).map(|password| (t.clone(), password))
+            })
+            .collect();
+        let logins = found.into_iter().map(|(t, password)| {
+            let pool = tenant_db.clone();
+            async move {
+                let login = login_with(&pool, &t, &password).await;
+                (t.as_str().to_owned(), login)
             }
-        }
+        });
+        // A few logins at once: each is a SCRAM exchange, mostly waiting on the server.
+        let done: Vec<(String, Login)> = futures_util::stream::iter(logins)
+            .buffer_unordered(PROBES_AT_ONCE)
+            .collect()
+            .await;
+        out.extend(done);
     }
     out
 }

@@ -292,25 +292,11 @@ pub async fn apply(
             Ok(None)
         }
         Op::DeleteForeignInlinePolicy { kind, policy } => {
-            c.throttle.acquire(Bucket::Iam).await;
-            c.iam
-                .delete_role_policy()
-                .role_name(tenant.role_name(*kind))
-                .policy_name(policy)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("IAM", "DeleteRolePolicy", &e))?;
+            delete_inline_policy(c, &tenant.role_name(*kind), policy).await?;
             Ok(None)
         }
         Op::DetachPolicy { kind, arn } => {
-            c.throttle.acquire(Bucket::Iam).await;
-            c.iam
-                .detach_role_policy()
-                .role_name(tenant.role_name(*kind))
-                .policy_arn(arn)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("IAM", "DetachRolePolicy", &e))?;
+            detach_policy(c, &tenant.role_name(*kind), arn).await?;
             Ok(None)
         }
         Op::Tag { kind } => {
@@ -329,30 +315,61 @@ pub async fn apply(
     }
 }
 
+/// Deletes one inline policy. One already gone is done: the call may be the SDK's retry of one that
+/// committed before its answer was lost.
+async fn delete_inline_policy(c: &Clients, role: &str, policy: &str) -> Result<()> {
+    c.throttle.acquire(Bucket::Iam).await;
+    match c
+        .iam
+        .delete_role_policy()
+        .role_name(role)
+        .policy_name(policy)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_no_such_entity_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(AwsError::from_sdk("IAM", "DeleteRolePolicy", &e).into()),
+    }
+}
+
+/// Detaches one managed policy; one already detached is done (as above).
+async fn detach_policy(c: &Clients, role: &str, arn: &str) -> Result<()> {
+    c.throttle.acquire(Bucket::Iam).await;
+    match c
+        .iam
+        .detach_role_policy()
+        .role_name(role)
+        .policy_arn(arn)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_no_such_entity_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(AwsError::from_sdk("IAM", "DetachRolePolicy", &e).into()),
+    }
+}
+
 /// Removes the role's policies, then the role. A role already gone is fine (a retried teardown).
 async fn delete(c: &Clients, name: &str) -> Result<()> {
     let Some((policies, attached)) = policy_names(c, name).await? else {
         return Ok(());
     };
     for p in policies {
-        c.throttle.acquire(Bucket::Iam).await;
-        c.iam
-            .delete_role_policy()
-            .role_name(name)
-            .policy_name(p)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("IAM", "DeleteRolePolicy", &e))?;
+        delete_inline_policy(c, name, &p).await?;
     }
     for arn in attached {
-        c.throttle.acquire(Bucket::Iam).await;
-        c.iam
-            .detach_role_policy()
-            .role_name(name)
-            .policy_arn(arn)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("IAM", "DetachRolePolicy", &e))?;
+        detach_policy(c, name, &arn).await?;
     }
     c.throttle.acquire(Bucket::Iam).await;
     match c.iam.delete_role().role_name(name).send().await {
