@@ -11,8 +11,9 @@ use serde::Deserialize;
 pub use crate::prices::{Prices, TokenPrice};
 use crate::redact::redact_text;
 
-/// The configuration file (`--config`, or `OPENCLAW_CONFIG`).
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The configuration file (`--config`, or `OPENCLAW_CONFIG`). Its `Debug` hides the URLs'
+/// passwords.
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The control store's connection string; `DATABASE_URL` wins over it.
@@ -26,6 +27,18 @@ pub struct Config {
     pub cell: Option<CellConfig>,
     #[serde(default)]
     pub operator: OperatorConfig,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |u: &Option<String>| u.as_deref().map(crate::redact::redact_url);
+        f.debug_struct("Config")
+            .field("database_url", &shown(&self.database_url))
+            .field("tenant_database_url", &shown(&self.tenant_database_url))
+            .field("cell", &self.cell)
+            .field("operator", &self.operator)
+            .finish()
+    }
 }
 
 /// One cell: an AWS account, region and ECS cluster, with what Terraform made for it.
@@ -326,6 +339,38 @@ impl CellConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_hides_both_passwords() {
+        let config = Config {
+            database_url: Some("postgres://op:control-pw@db1:5432/control".into()),
+            tenant_database_url: Some("postgres://op:tenant-pw@db2:5432/tenants".into()),
+            ..Default::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("control-pw") && !shown.contains("tenant-pw"),
+            "{shown}"
+        );
+        assert!(shown.contains("db1:5432/control") && shown.contains("db2:5432/tenants"));
+    }
+
+    #[test]
+    fn one_database_under_the_same_address_is_the_same_database() {
+        assert!(same_database(
+            "postgres://a@Db:5432/x",
+            "postgres://b:pw@db:5432/x?sslmode=require"
+        ));
+        assert!(!same_database(
+            "postgres://a@db:5432/x",
+            "postgres://a@db:5432/y"
+        ));
+        assert!(!same_database(
+            "postgres://a@db:5432/x",
+            "postgres://a@db:5433/x"
+        ));
+        assert!(!same_database("not a url", "not a url"));
+    }
 
     #[test]
     fn cell_rules_name_the_field() {

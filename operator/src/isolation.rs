@@ -27,7 +27,7 @@ use crate::resources::{
 pub struct Finding {
     /// iam_policy, iam_wildcard, iam_trust, iam_managed_policy, iam_boundary, secret_policy,
     /// secret_reader, pg_grant, pg_membership, pg_role_attribute, pg_role_setting, pg_rls,
-    /// pg_control_connect.
+    /// pg_control_connect, pg_control_session.
     pub kind: &'static str,
     /// Who could act (a role).
     pub subject: String,
@@ -330,6 +330,22 @@ pub async fn control_store_findings(
     .bind(&names)
     .fetch_all(control)
     .await?;
+    // A session opened before CONNECT was taken away lives on.
+    let lingering: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT usename::text FROM pg_stat_activity \
+         WHERE datname = current_database() AND usesysid IS NOT NULL \
+         AND NOT has_database_privilege(usesysid, current_database(), 'CONNECT') ORDER BY 1",
+    )
+    .fetch_all(control)
+    .await?;
+    for role in lingering {
+        out.push(Finding {
+            kind: "pg_control_session",
+            subject: role,
+            reaches: "the control store".into(),
+            detail: "has a session open on the control database, though it may not connect".into(),
+        });
+    }
     for role in connecting {
         out.push(Finding {
             kind: "pg_control_connect",

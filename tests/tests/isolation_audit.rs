@@ -100,6 +100,25 @@ async fn audit_isolation_is_clean_when_fresh_and_reports_each_planted_path() {
     .execute(&h.db.admin)
     .await
     .expect("plant 12");
+    // 13. A session B's role opened on the control store before its CONNECT was taken away.
+    sqlx::raw_sql(&format!(
+        "GRANT CONNECT ON DATABASE \"{}\" TO \"{rb}\"",
+        h.db.name
+    ))
+    .execute(&h.db.admin)
+    .await
+    .expect("plant 13: grant");
+    let _lingering = h
+        .connect_control_as(&rb)
+        .await
+        .expect("plant 13: a session");
+    sqlx::raw_sql(&format!(
+        "REVOKE CONNECT ON DATABASE \"{}\" FROM \"{rb}\"",
+        h.db.name
+    ))
+    .execute(&h.db.admin)
+    .await
+    .expect("plant 13: revoke");
     // 11. A boundary without the per-tenant wall: every tenant's secrets and objects.
     let open_boundary = json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "arn:aws:secretsmanager:*:*:secret:/openclaw/*"},
@@ -176,6 +195,11 @@ async fn audit_isolation_is_clean_when_fresh_and_reports_each_planted_path() {
     assert!(
         has("pg_control_connect", &ra),
         "plant 12:\n{}",
+        shown.join("\n")
+    );
+    assert!(
+        has("pg_control_session", &rb),
+        "plant 13:\n{}",
         shown.join("\n")
     );
 
