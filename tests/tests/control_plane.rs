@@ -573,3 +573,72 @@ async fn a_password_the_tenant_set_itself_is_detected_and_replaced() {
     h.converge(&[t.as_str()]).await;
     assert_eq!(stored_password(&h, &t).await, stored);
 }
+
+/// sqlx serialises migrations on an advisory key derived from the database's name, and any
+/// session of a database may take any advisory key. A tenant holding the tenant database's key
+/// does not stall the operator's start: those migrations are serialised in the control store.
+/// (Seen failing with sqlx's own lock: the start waited on the tenant's key.)
+#[tokio::test]
+async fn a_tenant_holding_the_migration_lock_does_not_stall_the_operators_start() {
+    let h = Harness::new().await;
+    let t = onboarded(&h, "miglock").await;
+    let db: String = sqlx::query_scalar("SELECT current_database()::text")
+        .fetch_one(&h.db.tenants)
+        .await
+        .expect("name");
+    // sqlx-postgres' generate_lock_id.
+    const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+    let key = 0x3d32ad9e * i64::from(CRC.checksum(db.as_bytes()));
+    let mut session = connect_as(&h, &t.pg_role()).await;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(key)
+        .execute(&mut session)
+        .await
+        .expect("the tenant takes sqlx's key");
+    tokio::time::timeout(
+        HANG_GUARD,
+        operator::store::open(&h.db.url, &h.db.tenant_url, 2, true),
+    )
+    .await
+    .expect("the start hung")
+    .expect("the start failed behind the tenant's lock");
+}
+
+/// Revoking CONNECT ends no session opened before; the operator's start ends those on the control
+/// store.
+#[tokio::test]
+async fn a_session_left_on_the_control_store_is_ended_at_start() {
+    let h = Harness::new().await;
+    let t = onboarded(&h, "linger").await;
+    let grant = |verb: &str| {
+        format!(
+            "{verb} CONNECT ON DATABASE \"{}\" {} \"{}\"",
+            h.db.name,
+            if verb == "GRANT" { "TO" } else { "FROM" },
+            t.pg_role()
+        )
+    };
+    sqlx::raw_sql(&grant("GRANT"))
+        .execute(&h.db.admin)
+        .await
+        .expect("grant");
+    let mut lingering = h.connect_control_as(&t.pg_role()).await.expect("session");
+    sqlx::raw_sql(&grant("REVOKE"))
+        .execute(&h.db.admin)
+        .await
+        .expect("revoke");
+    sqlx::query("SELECT 1")
+        .execute(&mut lingering)
+        .await
+        .expect("the session outlives the revoke");
+    operator::store::open(&h.db.url, &h.db.tenant_url, 2, true)
+        .await
+        .expect("start");
+    assert!(
+        sqlx::query("SELECT 1")
+            .execute(&mut lingering)
+            .await
+            .is_err(),
+        "the session is still open"
+    );
+}

@@ -315,52 +315,50 @@ pub async fn apply(
     }
 }
 
-/// Deletes one inline policy. One already gone is done: the call may be the SDK's retry of one that
-/// committed before its answer was lost.
+/// An IAM delete that finds nothing to delete (NoSuchEntity) is done: the call may be the SDK's
+/// retry of one that committed before its answer was lost, or a resumed teardown's last step.
+fn gone_is_done<T, E, R>(
+    sent: std::result::Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>,
+    operation: &'static str,
+) -> Result<()>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
+    R: std::fmt::Debug,
+{
+    match sent {
+        Ok(_) => Ok(()),
+        Err(e) => match AwsError::from_sdk("IAM", operation, &e) {
+            e if e.code == "NoSuchEntity" => Ok(()),
+            e => Err(e.into()),
+        },
+    }
+}
+
 async fn delete_inline_policy(c: &Clients, role: &str, policy: &str) -> Result<()> {
     c.throttle.acquire(Bucket::Iam).await;
-    match c
+    let sent = c
         .iam
         .delete_role_policy()
         .role_name(role)
         .policy_name(policy)
         .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_no_such_entity_exception()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(AwsError::from_sdk("IAM", "DeleteRolePolicy", &e).into()),
-    }
+        .await;
+    gone_is_done(sent, "DeleteRolePolicy")
 }
 
-/// Detaches one managed policy; one already detached is done (as above).
 async fn detach_policy(c: &Clients, role: &str, arn: &str) -> Result<()> {
     c.throttle.acquire(Bucket::Iam).await;
-    match c
+    let sent = c
         .iam
         .detach_role_policy()
         .role_name(role)
         .policy_arn(arn)
         .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_no_such_entity_exception()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(AwsError::from_sdk("IAM", "DetachRolePolicy", &e).into()),
-    }
+        .await;
+    gone_is_done(sent, "DetachRolePolicy")
 }
 
-/// Removes the role's policies, then the role. A role already gone is fine (a retried teardown).
+/// Removes the role's policies, then the role; each already gone is done.
 async fn delete(c: &Clients, name: &str) -> Result<()> {
     let Some((policies, attached)) = policy_names(c, name).await? else {
         return Ok(());
@@ -372,16 +370,8 @@ async fn delete(c: &Clients, name: &str) -> Result<()> {
         detach_policy(c, name, &arn).await?;
     }
     c.throttle.acquire(Bucket::Iam).await;
-    match c.iam.delete_role().role_name(name).send().await {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_no_such_entity_exception()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(AwsError::from_sdk("IAM", "DeleteRole", &e).into()),
-    }
+    let sent = c.iam.delete_role().role_name(name).send().await;
+    gone_is_done(sent, "DeleteRole")
 }
 
 /// One role with its inline and attached policies; `None` if it does not exist.

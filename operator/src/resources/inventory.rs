@@ -110,14 +110,15 @@ pub async fn build(
     }
     inv.pg = pg_tenant::catalog(tenant_db).await?;
     inv.shared_rls = shared_rls::observe(tenant_db).await?;
-    let tenants: Vec<TenantName> = inv
+    // One login per tenant whose database secret and role both look usable.
+    let probed: Vec<TenantName> = inv
         .secrets
-        .keys()
-        .filter_map(|name| naming::parse_secret_name(name).filter(|t| t.db_secret_name() == *name))
-        .collect();
-    let probed: Vec<TenantName> = tenants
-        .into_iter()
-        .filter(|t| should_probe_login(&inv.observed_for(t), t))
+        .iter()
+        .filter_map(|(name, secret)| {
+            let t = naming::parse_secret_name(name).filter(|t| t.db_secret_name() == *name)?;
+            let pg = inv.pg.get(&t.pg_role())?;
+            should_probe_login(Some(secret), pg).then_some(t)
+        })
         .collect();
     inv.db_logins = db_secret::probe_logins(clients, tenant_db, &probed).await;
     Ok(inv)

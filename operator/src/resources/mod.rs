@@ -451,15 +451,12 @@ pub async fn apply(
     }
 }
 
-/// A login is tried only where it can tell something: the secret is live and the role may log in
-/// with a password (not an `rds_iam` member, whose logins are IAM tokens).
-pub(crate) fn should_probe_login(observed: &ObservedTenant, tenant: &TenantName) -> bool {
-    let secret_live = observed
-        .secrets
-        .get(&tenant.db_secret_name())
-        .is_some_and(|s| !s.scheduled_for_deletion);
-    let can_log_in = observed.pg.role.as_ref().is_some_and(|r| r.login);
-    secret_live && can_log_in && !observed.pg.rds_iam_member
+/// A login is tried only where it can tell something: the database secret is live and the role
+/// may log in with a password (not an `rds_iam` member, whose logins are IAM tokens).
+pub(crate) fn should_probe_login(secret: Option<&ObservedSecret>, pg: &ObservedPg) -> bool {
+    let secret_live = secret.is_some_and(|s| !s.scheduled_for_deletion);
+    let can_log_in = pg.role.as_ref().is_some_and(|r| r.login);
+    secret_live && can_log_in && !pg.rds_iam_member
 }
 
 /// Targeted observation of one tenant: every kind of agent is looked at, so that strays and
@@ -489,7 +486,7 @@ pub async fn observe_tenant(
         observed.services.insert(s.name.clone(), s);
     }
     observed.pg = pg_tenant::observe(tenant_db, tenant).await?;
-    if should_probe_login(&observed, tenant) {
+    if should_probe_login(observed.secrets.get(&tenant.db_secret_name()), &observed.pg) {
         observed.db_login = db_secret::probe_login(clients, tenant_db, tenant).await;
     }
     Ok(observed)
