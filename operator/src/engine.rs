@@ -10,7 +10,7 @@ use crds::naming::TenantName;
 use crate::error::Result;
 use crate::metrics::Metrics;
 use crate::render::DesiredTenant;
-use crate::resources::{self, Ctx, ObservedTenant, Planned, Recorded};
+use crate::resources::{self, Ctx, ObservedTenant, Planned, Recorded, Verb};
 use crate::store::{self, AuditEntry};
 
 /// A tenant's ordered plan.
@@ -37,6 +37,51 @@ impl Plan {
             ));
         }
         out
+    }
+
+    /// How many actions add, change and destroy a resource, as `terraform plan` counts them.
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for p in &self.actions {
+            match p.action.verb() {
+                Verb::Create | Verb::Register => s.add += 1,
+                Verb::Delete | Verb::Deregister => s.destroy += 1,
+                _ => s.change += 1,
+            }
+        }
+        s
+    }
+}
+
+/// A plan's count of actions by effect.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+}
+
+impl Summary {
+    pub fn total(&self) -> usize {
+        self.add + self.change + self.destroy
+    }
+}
+
+impl std::ops::AddAssign for Summary {
+    fn add_assign(&mut self, o: Summary) {
+        self.add += o.add;
+        self.change += o.change;
+        self.destroy += o.destroy;
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} to add, {} to change, {} to destroy",
+            self.add, self.change, self.destroy
+        )
     }
 }
 
@@ -205,6 +250,35 @@ mod tests {
                 "create ecs_service openclaw-acme-scout",
             ]
         );
+    }
+
+    #[test]
+    fn the_summary_counts_what_is_added_changed_and_destroyed() {
+        let d = desired();
+        let new = plan(
+            &tenant(),
+            Some(&d),
+            &ObservedTenant::default(),
+            &Recorded::new(),
+        )
+        .expect("plan");
+        let s = new.summary();
+        assert_eq!((s.add, s.change, s.destroy), (7, 3, 0));
+        assert_eq!(s.to_string(), "7 to add, 3 to change, 0 to destroy");
+        let gone = plan(&tenant(), None, &converged(&d), &Recorded::new()).expect("plan");
+        let g = gone.summary();
+        let removals = gone
+            .actions
+            .iter()
+            .filter(|p| p.action.verb().removes())
+            .count();
+        assert!(removals > 0);
+        assert_eq!((g.add, g.destroy), (0, removals));
+        assert_eq!(g.total(), gone.actions.len());
+        let mut both = s;
+        both += g;
+        assert_eq!(both.total(), new.actions.len() + gone.actions.len());
+        assert_eq!(Plan::default().summary(), Summary::default());
     }
 
     #[test]

@@ -326,19 +326,20 @@ impl Reconciler {
     }
 
     /// `openclaw plan`: the actions a reconcile would take now, with reasons. Changes nothing.
-    pub async fn plan(&self, name: &str) -> Result<Option<String>> {
+    /// The text is one line per action; the summary counts them.
+    pub async fn plan(&self, name: &str) -> Result<Option<(String, engine::Summary)>> {
         let Some(l) = self.load(name).await? else {
             return Ok(None);
         };
         let desired = self.desired(&l)?;
         let (_, plan) = self.observe_and_plan(&l, desired.as_ref()).await?;
+        let summary = plan.summary();
         if plan.is_empty() {
-            return Ok(Some(format!("tenant/{name}: no changes\n")));
+            return Ok(Some((format!("tenant/{name}: no changes\n"), summary)));
         }
-        Ok(Some(format!(
-            "tenant/{name}: {} actions\n{}",
-            plan.actions.len(),
-            plan.render(&l.tenant)
+        Ok(Some((
+            format!("tenant/{name}: {summary}\n{}", plan.render(&l.tenant)),
+            summary,
         )))
     }
 

@@ -34,25 +34,45 @@ pub struct Operator {
     pub log: PathBuf,
 }
 
+/// A configuration file for the harness's cell and databases, with `listen` on `port`.
+fn config_file(h: &Harness, port: u16, extra: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("openclaw-op-{}", h.db.name));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let cfg_path = dir.join(format!("config-{port}.yaml"));
+    let stack = std::env::var("OPENCLAW_CONFIG")
+        .unwrap_or_else(|_| format!("{}/../.local/openclaw.yaml", env!("CARGO_MANIFEST_DIR")));
+    // The harness's own cell name, so orphan scans never see another test's resources.
+    let cell = std::fs::read_to_string(stack)
+        .expect("stack config")
+        .replace("  name: local\n", &format!("  name: {}\n", h.cell().name));
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "{cell}\noperator:\n  listen: 127.0.0.1:{port}\n  lease_seconds: 3\n  poll_interval_seconds: 1\n  concurrency: 2\n{extra}"
+        ),
+    )
+    .expect("write config");
+    cfg_path
+}
+
+/// Runs `openclaw ARGS` against the harness's databases and cell, to completion.
+pub fn cli(h: &Harness, args: &[&str]) -> std::process::Output {
+    let cfg_path = config_file(h, free_port(), "");
+    Command::new(binary())
+        .arg("--config")
+        .arg(&cfg_path)
+        .args(args)
+        .env("DATABASE_URL", &h.db.url)
+        .env("TENANT_DATABASE_URL", &h.db.tenant_url)
+        .output()
+        .expect("run openclaw")
+}
+
 impl Operator {
     pub fn spawn(h: &Harness, extra: &str) -> Operator {
         let port = free_port();
-        let dir = std::env::temp_dir().join(format!("openclaw-op-{}", h.db.name));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let cfg_path = dir.join(format!("config-{port}.yaml"));
-        let stack = std::env::var("OPENCLAW_CONFIG")
-            .unwrap_or_else(|_| format!("{}/../.local/openclaw.yaml", env!("CARGO_MANIFEST_DIR")));
-        // The harness's own cell name, so orphan scans never see another test's resources.
-        let cell = std::fs::read_to_string(stack)
-            .expect("stack config")
-            .replace("  name: local\n", &format!("  name: {}\n", h.cell().name));
-        std::fs::write(
-            &cfg_path,
-            format!(
-                "{cell}\noperator:\n  listen: 127.0.0.1:{port}\n  lease_seconds: 3\n  poll_interval_seconds: 1\n  concurrency: 2\n{extra}"
-            ),
-        )
-        .expect("write config");
+        let cfg_path = config_file(h, port, extra);
+        let dir = cfg_path.parent().expect("dir").to_owned();
         let log = dir.join(format!("operator-{port}.log"));
         let child = Command::new(binary())
             .args(["--config", cfg_path.to_str().expect("utf8"), "operator"])

@@ -3,7 +3,7 @@
 
 use crds::api::AgentKind;
 use crds::naming::TenantName;
-use openclaw_tests::process::{http_get, metric, Operator};
+use openclaw_tests::process::{cli, http_get, metric, Operator};
 use openclaw_tests::{unique_name, wait_until, Harness};
 
 async fn lease_holder(h: &Harness) -> Option<String> {
@@ -128,7 +128,7 @@ async fn killing_the_operator_mid_onboarding_and_restarting_it_converges_without
             3,
             "{n}: db, gmail and hubspot secrets, no more"
         );
-        let plan = h.reconciler.plan(n).await.expect("plan").expect("tenant");
+        let (plan, _) = h.reconciler.plan(n).await.expect("plan").expect("tenant");
         assert!(plan.ends_with("no changes\n"), "{plan}");
     }
     let rows = operator::store::audit_rows(&mut *h.db.conn().await, None, None)
@@ -218,4 +218,52 @@ async fn only_the_leader_acts_and_a_standby_takes_over_when_it_dies() {
         None,
         "the lease is released on shutdown"
     );
+}
+
+#[tokio::test]
+async fn plan_with_detailed_exitcode_exits_2_on_changes_and_0_once_converged() {
+    let h = Harness::new().await;
+    let n = unique_name("exitcode");
+    let t = TenantName::parse(&n).expect("name");
+    h.insert_tenant(&n, &[("scout", &[])]).await;
+
+    let out = cli(&h, &["plan", "--detailed-exitcode", &n]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "create iam_role {}",
+            t.role_name(AgentKind::Scout)
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Plan: 7 to add, 3 to change, 0 to destroy."),
+        "{stdout}"
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        h.phase(&n).await.as_deref(),
+        Some("Pending"),
+        "plan changes nothing"
+    );
+    // Without the flag, changes are not an error.
+    assert_eq!(cli(&h, &["plan", &n]).status.code(), Some(0));
+
+    h.converge(&[&n]).await;
+    let out = cli(&h, &["plan", "--detailed-exitcode", &n]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.ends_with("no changes\nPlan: 0 to add, 0 to change, 0 to destroy.\n"),
+        "{stdout}"
+    );
+
+    let out = cli(&h, &["plan", "--detailed-exitcode", "no-such-tenant"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
 }

@@ -491,7 +491,7 @@ async fn plan_lists_the_actions_and_changes_nothing() {
     let t = TenantName::parse(&n).expect("name");
     h.insert_tenant(&n, &[("scout", &[])]).await;
     let (_, writes) = h.calls();
-    let out = h.reconciler.plan(&n).await.expect("plan").expect("tenant");
+    let (out, _) = h.reconciler.plan(&n).await.expect("plan").expect("tenant");
     assert!(
         out.contains(&format!(
             "create iam_role {}",
@@ -521,7 +521,7 @@ async fn plan_lists_the_actions_and_changes_nothing() {
         .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#)
         .send().await.expect("drift");
     let (_, writes) = h.calls();
-    let out = h.reconciler.plan(&n).await.expect("plan").expect("tenant");
+    let (out, _) = h.reconciler.plan(&n).await.expect("plan").expect("tenant");
     assert!(
         out.contains("revoke iam_inline_policy")
             && out.contains("inline policy backdoor was added")

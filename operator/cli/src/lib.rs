@@ -82,6 +82,10 @@ pub enum Command {
     Plan {
         /// Only this tenant (default: every tenant).
         tenant: Option<String>,
+        /// Exit 0 when there is nothing to change, 2 when there are changes, 1 on error (as
+        /// `terraform plan -detailed-exitcode`).
+        #[arg(long)]
+        detailed_exitcode: bool,
     },
     /// Audit log tools.
     Audit {
@@ -155,9 +159,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<String> {
             let report = store::split_control_store(&control, &tenants).await?;
             Ok(format!("{report}\n"))
         }
-        Command::Plan { tenant } => {
+        Command::Plan {
+            tenant,
+            detailed_exitcode,
+        } => {
             let dbs = open(4, false).await?;
-            plan(&config, &dbs, tenant.as_deref()).await
+            let (out, summary) = plan(&config, &dbs, tenant.as_deref()).await?;
+            if detailed_exitcode && summary.total() > 0 {
+                return Err(PlanHasChanges(out).into());
+            }
+            Ok(out)
         }
         Command::Cost { since } => {
             let dbs = open(2, false).await?;
@@ -272,12 +283,29 @@ pub async fn describe_cell(r: &operator::reconcile::Reconciler) -> anyhow::Resul
     Ok(out)
 }
 
-/// `openclaw plan [TENANT]`.
+/// `openclaw plan --detailed-exitcode` found changes: the plan is printed on standard output and
+/// the exit status is [`PlanHasChanges::EXIT`].
+#[derive(Debug)]
+pub struct PlanHasChanges(pub String);
+
+impl PlanHasChanges {
+    pub const EXIT: u8 = 2;
+}
+
+impl std::fmt::Display for PlanHasChanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the plan has changes")
+    }
+}
+
+impl std::error::Error for PlanHasChanges {}
+
+/// `openclaw plan [TENANT]`: every tenant's actions, then the summary over all of them.
 pub async fn plan(
     config: &Config,
     dbs: &store::Databases,
     tenant: Option<&str>,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(String, operator::engine::Summary)> {
     let metrics = std::sync::Arc::new(operator::metrics::Metrics::new());
     let r = operator::runtime::reconciler(config, dbs, metrics, "plan".into()).await?;
     let names = match tenant {
@@ -288,13 +316,18 @@ pub async fn plan(
         }
     };
     let mut out = String::new();
+    let mut summary = operator::engine::Summary::default();
     for name in names {
         match r.plan(&name).await? {
-            Some(p) => out.push_str(&p),
+            Some((text, s)) => {
+                out.push_str(&text);
+                summary += s;
+            }
             None => bail!("tenant {name:?} not found"),
         }
     }
-    Ok(out)
+    out.push_str(&format!("Plan: {summary}.\n"));
+    Ok((out, summary))
 }
 
 /// Runs one command of the control store alone against `pool`.
