@@ -44,8 +44,8 @@ impl Plan {
         let mut s = Summary::default();
         for p in &self.actions {
             match p.action.verb() {
+                v if v.removes() => s.destroy += 1,
                 Verb::Create | Verb::Register => s.add += 1,
-                Verb::Delete | Verb::Deregister => s.destroy += 1,
                 _ => s.change += 1,
             }
         }

@@ -10,20 +10,19 @@ async fn main() -> ExitCode {
             print!("{out}");
             ExitCode::SUCCESS
         }
-        Err(e) if e.is::<cli::PlanHasChanges>() => {
-            print!(
-                "{}",
-                e.downcast_ref::<cli::PlanHasChanges>().map_or("", |p| &p.0)
-            );
-            ExitCode::from(cli::PlanHasChanges::EXIT)
-        }
-        Err(e) => {
-            // Every error is written for the person at the terminal; none carries a secret.
-            eprintln!(
-                "error: {}",
-                operator::redact::redact_text(&format!("{e:#}"))
-            );
-            ExitCode::FAILURE
-        }
+        Err(e) => match e.downcast::<cli::PlanHasChanges>() {
+            Ok(changes) => {
+                print!("{}", changes.0);
+                ExitCode::from(cli::PlanHasChanges::EXIT)
+            }
+            Err(e) => {
+                // Every error is written for the person at the terminal; none carries a secret.
+                eprintln!(
+                    "error: {}",
+                    operator::redact::redact_text(&format!("{e:#}"))
+                );
+                ExitCode::FAILURE
+            }
+        },
     }
 }
