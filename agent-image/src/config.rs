@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crds::api::{AgentKind, Integration};
-use crds::naming::TenantName;
+use crds::naming::{DbName, TenantName};
 
 /// Variable names (the operator's `render::env` sets the first six).
 pub mod var {
@@ -46,7 +46,8 @@ pub enum DbLogin {
         host: String,
         port: u16,
         dbname: String,
-        user: String,
+        /// The tenant's database name: the only user its role's IAM policy lets it connect as.
+        user: DbName,
     },
 }
 
@@ -119,6 +120,16 @@ impl Config {
             }
             Err(_) => None,
         };
+        // Opaque, so the name alone cannot say whose it is: the task role's rds-db:connect names
+        // exactly one user, so another tenant's would be refused at login.
+        let db_user = match DbName::parse(&db_user) {
+            Ok(u) => Some(u),
+            Err(e) if iam && !db_user.is_empty() => {
+                problems.push(format!("{}: {e}", var::DB_USER));
+                None
+            }
+            Err(_) => None,
+        };
         let kind = AgentKind::parse(&kind_s);
         if kind.is_none() && !kind_s.is_empty() {
             problems.push(format!(
@@ -131,13 +142,6 @@ impl Config {
         }
         let mut oauth_secrets = Vec::new();
         if let Some(t) = &tenant {
-            if iam && !db_user.is_empty() && db_user != t.pg_role() {
-                problems.push(format!(
-                    "{}: must be this tenant's own role {}",
-                    var::DB_USER,
-                    t.pg_role()
-                ));
-            }
             if !db_secret.is_empty() && db_secret != t.db_secret_name() {
                 problems.push(format!(
                     "{}: must be this tenant's own secret {}",
@@ -202,7 +206,7 @@ impl Config {
                     host: db_host,
                     port,
                     dbname: db_name,
-                    user: db_user,
+                    user: db_user.ok_or_else(|| vec![format!("{}: missing", var::DB_USER)])?,
                 }
             } else {
                 DbLogin::Secret(db_secret)
@@ -297,7 +301,7 @@ mod tests {
             (var::DB_HOST, "db.cell.internal"),
             (var::DB_PORT, "5432"),
             (var::DB_NAME, "openclaw"),
-            (var::DB_USER, "tenant_acme"),
+            (var::DB_USER, "t0123456789abcdef0123456789abcdef"),
         ]);
         let c = Config::from_env(env(&e)).expect("config");
         assert_eq!(
@@ -306,12 +310,15 @@ mod tests {
                 host: "db.cell.internal".into(),
                 port: 5432,
                 dbname: "openclaw".into(),
-                user: "tenant_acme".into()
+                user: DbName::parse("t0123456789abcdef0123456789abcdef").expect("db")
             }
         );
         let i = e.len() - 1;
-        e[i] = (var::DB_USER, "tenant_globex");
-        assert!(Config::from_env(env(&e)).is_err());
+        for not_a_tenant in ["postgres", "openclaw_operator", "t0123", "tenant_a\"b"] {
+            e[i] = (var::DB_USER, not_a_tenant);
+            let errs = Config::from_env(env(&e)).expect_err(not_a_tenant);
+            assert!(errs.iter().any(|m| m.starts_with(var::DB_USER)), "{errs:?}");
+        }
     }
 
     #[test]

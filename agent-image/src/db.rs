@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crds::api::AgentKind;
-use crds::naming::TenantName;
+use crds::naming::DbName;
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
@@ -99,9 +99,10 @@ pub async fn connect(c: &DbCredentials) -> anyhow::Result<PgPool> {
         })
 }
 
-/// `"tenant_x"`: the schema name from the naming module, quoted (it is [a-z0-9_] only).
-pub fn schema(tenant: &TenantName) -> String {
-    format!("\"{}\"", tenant.pg_schema())
+/// The tenant's schema (its database name, which the naming module checked: [a-z0-9_] only),
+/// quoted.
+pub fn schema(db: &DbName) -> String {
+    format!("\"{}\"", db.schema())
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -115,11 +116,11 @@ pub struct Task {
 /// Claims the oldest due task of this kind; replicas skip rows another one has locked.
 pub async fn claim(
     pool: &PgPool,
-    tenant: &TenantName,
+    db: &DbName,
     kind: AgentKind,
     worker: &str,
 ) -> sqlx::Result<Option<Task>> {
-    let s = schema(tenant);
+    let s = schema(db);
     let row = sqlx::query(&format!(
         "UPDATE {s}.tasks SET status = 'running', attempts = attempts + 1, claimed_by = $2, \
          claimed_at = now(), updated_at = now() \
@@ -142,16 +143,11 @@ pub async fn claim(
     .transpose()
 }
 
-pub async fn complete(
-    pool: &PgPool,
-    tenant: &TenantName,
-    id: i64,
-    result: &Value,
-) -> sqlx::Result<()> {
+pub async fn complete(pool: &PgPool, db: &DbName, id: i64, result: &Value) -> sqlx::Result<()> {
     sqlx::query(&format!(
         "UPDATE {}.tasks SET status = 'done', result = $2, error = NULL, updated_at = now() \
          WHERE id = $1",
-        schema(tenant)
+        schema(db)
     ))
     .bind(id)
     .bind(result)
@@ -161,10 +157,10 @@ pub async fn complete(
 }
 
 /// A failure that retrying cannot fix (e.g. an integration needs re-consent).
-pub async fn fail(pool: &PgPool, tenant: &TenantName, id: i64, error: &str) -> sqlx::Result<()> {
+pub async fn fail(pool: &PgPool, db: &DbName, id: i64, error: &str) -> sqlx::Result<()> {
     sqlx::query(&format!(
         "UPDATE {}.tasks SET status = 'failed', error = $2, updated_at = now() WHERE id = $1",
-        schema(tenant)
+        schema(db)
     ))
     .bind(id)
     .bind(error)
@@ -177,7 +173,7 @@ pub async fn fail(pool: &PgPool, tenant: &TenantName, id: i64, error: &str) -> s
 /// spent. `count_attempt = false` (a shutdown) gives the attempt back too.
 pub async fn release(
     pool: &PgPool,
-    tenant: &TenantName,
+    db: &DbName,
     id: i64,
     error: &str,
     delay: Duration,
@@ -189,7 +185,7 @@ pub async fn release(
            status = CASE WHEN $4 AND attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
            not_before = now() + make_interval(secs => $3), claimed_by = NULL, \
            error = $2, updated_at = now() WHERE id = $1 RETURNING status",
-        schema(tenant)
+        schema(db)
     ))
     .bind(id)
     .bind(error)
@@ -226,7 +222,7 @@ pub async fn record_usage(
 
 pub async fn mark_integration(
     pool: &PgPool,
-    tenant: &TenantName,
+    db: &DbName,
     name: &str,
     state: &str,
     detail: &str,
@@ -234,7 +230,7 @@ pub async fn mark_integration(
     sqlx::query(&format!(
         "INSERT INTO {}.integrations (name, state, detail) VALUES ($1, $2, $3) \
          ON CONFLICT (name) DO UPDATE SET state = $2, detail = $3, updated_at = now()",
-        schema(tenant)
+        schema(db)
     ))
     .bind(name)
     .bind(state)
@@ -247,12 +243,12 @@ pub async fn mark_integration(
 /// Intent signals: (account, kind, weight, detail, age in days).
 pub async fn signals(
     pool: &PgPool,
-    tenant: &TenantName,
+    db: &DbName,
 ) -> sqlx::Result<Vec<(String, String, f64, String, f64)>> {
     sqlx::query_as(&format!(
         "SELECT account, kind, weight, detail, \
          (extract(epoch FROM now() - at) / 86400)::float8 FROM {}.signals ORDER BY account, at",
-        schema(tenant)
+        schema(db)
     ))
     .fetch_all(pool)
     .await
@@ -261,12 +257,12 @@ pub async fn signals(
 /// (name, domain, crm id, notes) of one account.
 pub async fn account(
     pool: &PgPool,
-    tenant: &TenantName,
+    db: &DbName,
     id: &str,
 ) -> sqlx::Result<Option<(String, Option<String>, Option<String>, String)>> {
     sqlx::query_as(&format!(
         "SELECT name, domain, crm_id, notes FROM {}.accounts WHERE id = $1",
-        schema(tenant)
+        schema(db)
     ))
     .bind(id)
     .fetch_optional(pool)

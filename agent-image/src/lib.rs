@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use crds::naming::DbName;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
@@ -31,6 +32,8 @@ use crate::config::Config;
 pub struct Agent {
     pub config: Config,
     pub pool: PgPool,
+    /// The tenant's database name: the role this agent logs in as, and its schema.
+    pub db: DbName,
     pub bedrock: aws_sdk_bedrockruntime::Client,
     pub apis: apis::Apis,
 }
@@ -61,34 +64,39 @@ impl Agent {
             bedrock_conf = bedrock_conf.endpoint_url(ep);
         }
         let bedrock = aws_sdk_bedrockruntime::Client::from_conf(bedrock_conf.build());
-        let pool = match &config.db {
+        let (pool, db) = match &config.db {
             config::DbLogin::Secret(name) => {
                 let creds = secrets::db_credentials(&secrets, name)
                     .await
                     .context("reading the tenant's database credentials")?;
-                db::connect(&creds).await?
+                let db = DbName::parse(&creds.username).map_err(|e| {
+                    anyhow::anyhow!("{name}: username is not a tenant's database name: {e}")
+                })?;
+                (db::connect(&creds).await?, db)
             }
             config::DbLogin::Iam {
                 host,
                 port,
                 dbname,
                 user,
-            } => {
+            } => (
                 db::connect_iam(
                     sdk.clone(),
                     config.region.clone(),
                     host.clone(),
                     *port,
                     dbname.clone(),
-                    user.clone(),
+                    user.role().to_owned(),
                 )
-                .await?
-            }
+                .await?,
+                user.clone(),
+            ),
         };
         let apis = apis::Apis::new(secrets, &config.oauth_secrets);
         Ok(Agent {
             config,
             pool,
+            db,
             bedrock,
             apis,
         })
@@ -97,7 +105,7 @@ impl Agent {
     /// Claims and runs one task, if one is due. `None` when the queue is empty.
     pub async fn run_one(&self, stop: &watch::Receiver<bool>) -> anyhow::Result<Option<Outcome>> {
         let c = &self.config;
-        let Some(task) = db::claim(&self.pool, &c.tenant, c.kind, &c.worker_id).await? else {
+        let Some(task) = db::claim(&self.pool, &self.db, c.kind, &c.worker_id).await? else {
             return Ok(None);
         };
         tracing::info!(task = task.id, attempt = task.attempts, "claimed task");
@@ -113,29 +121,29 @@ impl Agent {
                 }
                 tokio::time::sleep(c.stop_grace).await;
             } => {
-                db::release(&self.pool, &c.tenant, task.id, "released at shutdown", Duration::ZERO, false).await?;
+                db::release(&self.pool, &self.db, task.id, "released at shutdown", Duration::ZERO, false).await?;
                 return Ok(Some(Outcome::Released("shutdown".into())));
             }
         };
         let outcome = match result {
             Ok(value) => {
-                db::complete(&self.pool, &c.tenant, task.id, &value).await?;
+                db::complete(&self.pool, &self.db, task.id, &value).await?;
                 Outcome::Done
             }
             Err(TaskError::NeedsConsent(n)) => {
                 let msg = n.to_string();
-                db::mark_integration(&self.pool, &c.tenant, n.0.as_str(), "needs_consent", &msg)
+                db::mark_integration(&self.pool, &self.db, n.0.as_str(), "needs_consent", &msg)
                     .await?;
-                db::fail(&self.pool, &c.tenant, task.id, &msg).await?;
+                db::fail(&self.pool, &self.db, task.id, &msg).await?;
                 Outcome::Failed(msg)
             }
             Err(TaskError::Fatal(msg)) => {
-                db::fail(&self.pool, &c.tenant, task.id, &msg).await?;
+                db::fail(&self.pool, &self.db, task.id, &msg).await?;
                 Outcome::Failed(msg)
             }
             Err(TaskError::Retry(msg)) => {
                 let delay = c.retry_base * 2u32.pow(task.attempts.clamp(0, 10) as u32);
-                let status = db::release(&self.pool, &c.tenant, task.id, &msg, delay, true).await?;
+                let status = db::release(&self.pool, &self.db, task.id, &msg, delay, true).await?;
                 if status == "dead" {
                     Outcome::DeadLettered(msg)
                 } else {

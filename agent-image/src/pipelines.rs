@@ -298,11 +298,11 @@ impl Agent {
                 Ok(json!({"slots": free_slots(now, days, &busy, 5)}))
             }
             (AgentKind::Scout, "get_signals") => {
-                let signals = crate::db::signals(&self.pool, &c.tenant).await?;
+                let signals = crate::db::signals(&self.pool, &self.db).await?;
                 Ok(json!({"accounts": score_accounts(&signals)}))
             }
             (AgentKind::Strategist, "get_account") => match arg(&input, "account_id") {
-                Ok(id) => match crate::db::account(&self.pool, &c.tenant, id).await? {
+                Ok(id) => match crate::db::account(&self.pool, &self.db, id).await? {
                     Some((name, domain, crm_id, notes)) => Ok(
                         json!({"id": id, "name": name, "domain": domain, "crm_id": crm_id, "notes": notes}),
                     ),
@@ -335,7 +335,7 @@ impl Agent {
         Ok(match c.kind {
             AgentKind::Scout => {
                 let top = input.get("top").and_then(Value::as_u64).unwrap_or(5) as usize;
-                let signals = crate::db::signals(&self.pool, &c.tenant).await?;
+                let signals = crate::db::signals(&self.pool, &self.db).await?;
                 let ranking: Vec<Value> = score_accounts(&signals).into_iter().take(top).collect();
                 json!({"ranking": ranking, "narrative": answer})
             }

@@ -331,7 +331,7 @@ mod fuzz {
                     let t = TenantName::parse(&name);
                     prop_assert!(t.is_ok(), "accepted an invalid name {:?}", name);
                     let t = t.expect("checked");
-                    prop_assert!(t.pg_schema().chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+                    prop_assert!(crate::naming::DbName::legacy(&t).as_str().chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
                     prop_assert!(!t.secret_prefix().contains(".."));
                     prop_assert!(crate::validate::model_ok(&model) && crate::validate::region_ok(&region));
                 }

@@ -5,9 +5,15 @@
 //! Must never: build a name from an unvalidated string, or produce a wildcard that could match
 //! another tenant's resource.
 //!
-//! Why the mapping is collision-free: tenant names match `^[a-z][a-z0-9-]{1,30}[a-z0-9]$`, agent
-//! kinds are fixed words without `-`, and the SQL form only swaps `-` for `_` (which a tenant
-//! name cannot contain), so every derived name can be parsed back to exactly one (tenant, kind).
+//! Why the mapping is collision-free: tenant names match `^[a-z][a-z0-9-]{1,30}[a-z0-9]$` and
+//! agent kinds are fixed words without `-`, so every derived AWS name can be parsed back to exactly
+//! one (tenant, kind).
+//!
+//! The PostgreSQL names are the exception, on purpose: every session of the tenant database can
+//! read the catalogs (`pg_roles`, `pg_namespace`, the statistics views), so a tenant's role and
+//! schema carry no tenant name. They are its [`DbName`], `t` and 32 random hex digits drawn by the
+//! control store once per tenant incarnation (control migration 0014); tenants onboarded before
+//! keep their legacy `tenant_T`.
 
 use std::fmt;
 
@@ -125,16 +131,6 @@ impl TenantName {
         format!("{}{}-oauth", self.secret_prefix(), integration.as_str())
     }
 
-    /// `tenant_T`: the tenant's PostgreSQL schema.
-    pub fn pg_schema(&self) -> String {
-        format!("tenant_{}", self.0.replace('-', "_"))
-    }
-
-    /// `tenant_T`: the tenant's PostgreSQL login role (same spelling as its schema).
-    pub fn pg_role(&self) -> String {
-        self.pg_schema()
-    }
-
     /// `/openclaw/T/A`: the agent's CloudWatch log group.
     pub fn log_group(&self, kind: AgentKind) -> String {
         format!("/openclaw/{}/{}", self.0, kind.as_str())
@@ -149,6 +145,126 @@ impl TenantName {
 impl fmt::Display for TenantName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// Why a string is not a tenant's database name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be 't' and 32 lowercase hex digits, or a legacy 'tenant_' name (got {0:?})")]
+pub struct DbNameError(pub String);
+
+const DB_NAME_LEGACY_PREFIX: &str = "tenant_";
+/// [`DbName::parse`]'s rule as a POSIX regular expression, for SQL (`~`): the control store's
+/// `tenant_db_name_format`, `shared.session_tenant()` and the catalog reads use exactly this.
+pub const DB_NAME_PATTERN: &str = "^(t[0-9a-f]{32}|tenant_[a-z][a-z0-9_]{1,30}[a-z0-9])$";
+const DB_NAME_OPAQUE_HEX: usize = 32;
+
+/// A tenant's name in the tenant database: its login role and its schema (one spelling). Opaque,
+/// `t` and 32 lowercase hex digits, for every tenant the control store admits since migration
+/// 0014; `tenant_T` (the tenant name with `_` for `-`) for tenants onboarded before. The same
+/// rule is the store's `tenant_db_name_format` constraint and the tenant database's
+/// `shared.session_tenant()`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct DbName(String);
+
+impl DbName {
+    pub fn parse(s: &str) -> Result<Self, DbNameError> {
+        let opaque = s.strip_prefix('t').is_some_and(|hex| {
+            hex.len() == DB_NAME_OPAQUE_HEX
+                && hex
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        });
+        let legacy = s.strip_prefix(DB_NAME_LEGACY_PREFIX).is_some_and(|rest| {
+            !rest.contains('-') && TenantName::parse(&rest.replace('_', "-")).is_ok()
+        });
+        if opaque || legacy {
+            Ok(DbName(s.to_owned()))
+        } else {
+            Err(DbNameError(s.chars().take(80).collect()))
+        }
+    }
+
+    /// The name a tenant onboarded before opaque names had: `tenant_T`.
+    pub fn legacy(tenant: &TenantName) -> Self {
+        DbName(format!(
+            "{DB_NAME_LEGACY_PREFIX}{}",
+            tenant.0.replace('-', "_")
+        ))
+    }
+
+    /// A legacy name spells its tenant's name out to every session of the tenant database.
+    pub fn is_legacy(&self) -> bool {
+        self.0.starts_with(DB_NAME_LEGACY_PREFIX)
+    }
+
+    /// The tenant a legacy name spells out; `None` for an opaque one.
+    pub fn legacy_tenant(&self) -> Option<TenantName> {
+        let rest = self.0.strip_prefix(DB_NAME_LEGACY_PREFIX)?;
+        TenantName::parse(&rest.replace('_', "-")).ok()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The tenant's login role.
+    pub fn role(&self) -> &str {
+        &self.0
+    }
+
+    /// The tenant's schema (its role's name: a schema named after its user is PostgreSQL's
+    /// `"$user"` default, and one string cannot drift from the other).
+    pub fn schema(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DbName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for DbName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        DbName::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A tenant as the operator acts on it: its name, for AWS resources and everything people read,
+/// and its database name. It reads as its name (`Deref`, `Display`), so only what touches the
+/// tenant database asks for `db`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantRef {
+    pub name: TenantName,
+    pub db: DbName,
+}
+
+impl TenantRef {
+    pub fn new(name: TenantName, db: DbName) -> Self {
+        TenantRef { name, db }
+    }
+
+    /// A tenant known only by a legacy database name (`tenant_T`): tests, and orphans.
+    pub fn legacy(name: TenantName) -> Self {
+        let db = DbName::legacy(&name);
+        TenantRef { name, db }
+    }
+}
+
+impl std::ops::Deref for TenantRef {
+    type Target = TenantName;
+    fn deref(&self) -> &TenantName {
+        &self.name
+    }
+}
+
+impl fmt::Display for TenantRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.name.fmt(f)
     }
 }
 
@@ -201,10 +317,10 @@ impl ArnContext {
         )
     }
 
-    /// `arn:…:rds-db:R:ACCT:dbuser:<resource-id>/tenant_T`: the one database user a tenant's
+    /// `arn:…:rds-db:R:ACCT:dbuser:<resource-id>/<db name>`: the one database user a tenant's
     /// agents may connect as with IAM authentication. `None` unless the resource id is one AWS
     /// issues (`db-`/`cluster-` and upper-case letters and digits), so no wildcard can get in.
-    pub fn db_user_arn(&self, resource_id: &str, tenant: &TenantName) -> Option<String> {
+    pub fn db_user_arn(&self, resource_id: &str, db: &DbName) -> Option<String> {
         let body = resource_id
             .strip_prefix("db-")
             .or_else(|| resource_id.strip_prefix("cluster-"))?;
@@ -221,7 +337,7 @@ impl ArnContext {
             self.region,
             self.account_id,
             resource_id,
-            tenant.pg_role()
+            db.role()
         ))
     }
 }
@@ -242,12 +358,6 @@ pub fn parse_secret_name(name: &str) -> Option<TenantName> {
     TenantName::parse(tenant).ok()
 }
 
-/// Recovers the tenant from a `tenant_T` schema or role name.
-pub fn parse_pg_name(name: &str) -> Option<TenantName> {
-    let rest = name.strip_prefix("tenant_")?;
-    TenantName::parse(&rest.replace('_', "-")).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,6 +366,64 @@ mod tests {
 
     fn t(s: &str) -> TenantName {
         TenantName::parse(s).expect("valid tenant name")
+    }
+
+    fn db(s: &str) -> DbName {
+        DbName::parse(s).expect("valid db name")
+    }
+
+    const OPAQUE: &str = "t0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn db_name_rule_table() {
+        let cases: &[(&str, bool)] = &[
+            (OPAQUE, true),
+            ("tenant_acme", true),
+            ("tenant_acme_corp_2", true),
+            // Not opaque: wrong length, upper case, not hex.
+            ("t0123456789abcdef0123456789abcde", false),
+            ("t0123456789abcdef0123456789abcdef0", false),
+            ("t0123456789ABCDEF0123456789abcdef", false),
+            ("t0123456789abcdeg0123456789abcdef", false),
+            // Not legacy: no tenant name behind it.
+            ("tenant_", false),
+            ("tenant_ab-c", false),
+            ("tenant_Acme", false),
+            ("tenant_acme_", false),
+            ("tenant__acme", false),
+            ("tenant_acme;drop", false),
+            ("openclaw_tenant", false),
+            ("openclaw_operator", false),
+            ("postgres", false),
+            ("public", false),
+            ("shared", false),
+            ("", false),
+        ];
+        for (input, ok) in cases {
+            assert_eq!(DbName::parse(input).is_ok(), *ok, "input {input:?}");
+        }
+        assert!(!db(OPAQUE).is_legacy());
+        assert_eq!(db(OPAQUE).legacy_tenant(), None);
+        assert!(db("tenant_acme_corp").is_legacy());
+        assert_eq!(db("tenant_acme_corp").legacy_tenant(), Some(t("acme-corp")));
+        assert_eq!(db(OPAQUE).role(), db(OPAQUE).schema());
+    }
+
+    #[test]
+    fn the_migrations_use_the_one_db_name_pattern() {
+        let control = include_str!("../migrations/control/0014_opaque_database_names.sql");
+        let tenant = include_str!("../migrations/tenant/0015_usage_keyed_by_database_user.sql");
+        assert!(control.contains(&format!("'{DB_NAME_PATTERN}'")));
+        assert!(tenant.contains(&format!("'{DB_NAME_PATTERN}'")));
+    }
+
+    #[test]
+    fn a_tenant_ref_reads_as_its_name() {
+        let r = TenantRef::new(t("acme"), db(OPAQUE));
+        assert_eq!(r.to_string(), "acme");
+        assert_eq!(r.role_name(AgentKind::Butler), "openclaw-acme-butler");
+        assert_eq!(r.db.role(), OPAQUE);
+        assert_eq!(TenantRef::legacy(t("a-b")).db.as_str(), "tenant_a_b");
     }
 
     #[test]
@@ -309,8 +477,7 @@ mod tests {
             tenant.oauth_secret_name(Integration::Gmail),
             "/openclaw/acme-corp/gmail-oauth"
         );
-        assert_eq!(tenant.pg_schema(), "tenant_acme_corp");
-        assert_eq!(tenant.pg_role(), "tenant_acme_corp");
+        assert_eq!(DbName::legacy(&tenant).as_str(), "tenant_acme_corp");
         assert_eq!(tenant.s3_prefix(), "tenants/acme-corp/");
         let ctx = ArnContext {
             partition: "aws".into(),
@@ -335,8 +502,10 @@ mod tests {
             account_id: "111122223333".into(),
         };
         assert_eq!(
-            ctx.db_user_arn("db-ABC123", &t("acme")).as_deref(),
-            Some("arn:aws:rds-db:eu-west-1:111122223333:dbuser:db-ABC123/tenant_acme")
+            ctx.db_user_arn("db-ABC123", &db(OPAQUE)).as_deref(),
+            Some(
+                "arn:aws:rds-db:eu-west-1:111122223333:dbuser:db-ABC123/t0123456789abcdef0123456789abcdef"
+            )
         );
         for bad in [
             "*",
@@ -347,7 +516,7 @@ mod tests {
             "db-ABC/tenant_x",
             "cluster-A?",
         ] {
-            assert_eq!(ctx.db_user_arn(bad, &t("acme")), None, "{bad}");
+            assert_eq!(ctx.db_user_arn(bad, &db(OPAQUE)), None, "{bad}");
         }
     }
 
@@ -356,7 +525,6 @@ mod tests {
         assert_eq!(parse_agent_resource_name("openclaw-acme-gardener"), None);
         assert_eq!(parse_agent_resource_name("other-acme-butler"), None);
         assert_eq!(parse_secret_name("/other/acme/db"), None);
-        assert_eq!(parse_pg_name("public"), None);
         assert_eq!(
             parse_agent_resource_name("openclaw-a-scout-butler"),
             Some((t("a-scout"), AgentKind::Butler))
@@ -376,6 +544,12 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn every_opaque_name_parses_and_is_a_plain_identifier(hex in "[0-9a-f]{32}") {
+            let d = DbName::parse(&format!("t{hex}")).expect("an opaque name");
+            prop_assert!(sql_ident_ok(d.as_str()));
+        }
+
         #[test]
         fn every_valid_name_parses(s in tenant_name()) {
             prop_assert!(TenantName::parse(&s).is_ok());
@@ -400,15 +574,16 @@ mod tests {
                 prop_assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c)));
                 prop_assert_eq!(parse_secret_name(&name), Some(tenant.clone()));
             }
-            prop_assert!(sql_ident_ok(&tenant.pg_schema()), "schema {}", tenant.pg_schema());
-            prop_assert_eq!(parse_pg_name(&tenant.pg_role()), Some(tenant.clone()));
+            let legacy = DbName::legacy(&tenant);
+            prop_assert!(sql_ident_ok(legacy.as_str()), "schema {}", legacy);
+            prop_assert_eq!(DbName::parse(legacy.as_str()).map(|d| d.legacy_tenant()), Ok(Some(tenant.clone())));
         }
 
         #[test]
         fn two_tenants_never_collide(a in tenant_name(), b in tenant_name()) {
             prop_assume!(a != b);
             let (ta, tb) = (t(&a), t(&b));
-            prop_assert_ne!(ta.pg_schema(), tb.pg_schema());
+            prop_assert_ne!(DbName::legacy(&ta), DbName::legacy(&tb));
             prop_assert_ne!(ta.secret_prefix(), tb.secret_prefix());
             prop_assert_ne!(ta.s3_prefix(), tb.s3_prefix());
             // No tenant's prefix is a prefix of another's: a prefix grant can never spill over.

@@ -76,7 +76,7 @@ aws iam put-role-policy --role-name "$EXEC_ROLE" --policy-name "$EXEC_ROLE" --po
   ]
 }'
 
-# Tenant permissions boundary: rendered for this cell (no RDS here, so any database's tenant_* users),
+# Tenant permissions boundary: rendered for this cell (no RDS here, so any database's tenant users),
 # then created, or given a new default version when the rendering changed.
 sed -e "s|\${partition}|aws|g" \
   -e "s|\${region}|${AWS_REGION:-us-east-1}|g" \

@@ -94,14 +94,30 @@ pub async fn report(
     .bind(since)
     .fetch_all(control)
     .await?;
+    // Usage rows carry the tenant's database name (its session user); people read tenant names.
+    let mut conn = control.acquire().await?;
+    let tenants = crate::store::tenants_by_db_name(&mut conn).await?;
+    drop(conn);
+    let mut unknown = 0usize;
     let mut out: BTreeMap<String, TenantCost> = BTreeMap::new();
-    for (tenant, model, input, output) in tokens {
+    for (db_name, model, input, output) in tokens {
+        let Some(tenant) = tenants.get(&db_name).cloned() else {
+            unknown += 1;
+            continue;
+        };
         let c = out.entry(tenant.clone()).or_insert_with(|| TenantCost {
             tenant,
             ..Default::default()
         });
         c.bedrock_usd += prices.tokens_usd(&model, input, output);
         c.tokens.push((model, input, output));
+    }
+    if unknown > 0 {
+        // Rows of a role no tenant row names: left by a teardown that did not finish.
+        tracing::warn!(
+            groups = unknown,
+            "usage rows of no known tenant are left out of the cost report"
+        );
     }
     for (tenant, v, g) in fargate {
         let c = out.entry(tenant.clone()).or_insert_with(|| TenantCost {

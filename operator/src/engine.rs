@@ -5,7 +5,7 @@
 //! rank; stable within each) and the record of what was done. Must never: name a resource kind
 //! (the kinds speak through `resources`), or put a secret into a log, an error or the audit log.
 
-use crds::naming::TenantName;
+use crds::naming::TenantRef;
 
 use crate::error::Result;
 use crate::metrics::Metrics;
@@ -25,7 +25,7 @@ impl Plan {
     }
 
     /// Human-readable, one action per line: `update iam_role openclaw-acme-butler: reason`.
-    pub fn render(&self, tenant: &TenantName) -> String {
+    pub fn render(&self, tenant: &TenantRef) -> String {
         let mut out = String::new();
         for p in &self.actions {
             let (kind, name) = p.action.resource(tenant);
@@ -97,7 +97,7 @@ fn position(p: &Planned) -> u8 {
 
 /// Plans a live tenant's convergence (or, with `desired = None`, its full teardown). Pure.
 pub fn plan(
-    tenant: &TenantName,
+    tenant: &TenantRef,
     desired: Option<&DesiredTenant>,
     observed: &ObservedTenant,
     recorded: &Recorded,
@@ -118,7 +118,7 @@ pub struct Journal<'a> {
 pub async fn execute(
     ctx: &Ctx<'_>,
     journal: &Journal<'_>,
-    tenant: &TenantName,
+    tenant: &TenantRef,
     desired: Option<&DesiredTenant>,
     observed: &ObservedTenant,
     actions: &[Planned],
@@ -165,7 +165,7 @@ pub async fn execute(
 async fn record(
     ctx: &Ctx<'_>,
     journal: &Journal<'_>,
-    tenant: &TenantName,
+    tenant: &TenantRef,
     p: &Planned,
     arn: Option<&str>,
     drift: bool,
@@ -238,11 +238,11 @@ mod tests {
         assert_eq!(
             verbs(&plan),
             vec![
-                "create pg_role tenant_acme",
-                "create pg_schema tenant_acme",
-                "create pg_schema tenant_acme",
-                "update pg_schema tenant_acme",
-                "update pg_role tenant_acme",
+                "create pg_role t0123456789abcdef0123456789abcdef",
+                "create pg_schema t0123456789abcdef0123456789abcdef",
+                "create pg_schema t0123456789abcdef0123456789abcdef",
+                "update pg_schema t0123456789abcdef0123456789abcdef",
+                "update pg_role t0123456789abcdef0123456789abcdef",
                 "create secret /openclaw/acme/db",
                 "create iam_role openclaw-acme-scout",
                 "update iam_inline_policy openclaw-acme-scout",
@@ -379,7 +379,7 @@ mod tests {
                 "deregister task_definition openclaw-acme-scout",
                 "delete iam_role openclaw-acme-scout",
                 "delete secret /openclaw/acme/db",
-                "delete pg_role tenant_acme",
+                "delete pg_role t0123456789abcdef0123456789abcdef",
             ]
         );
     }

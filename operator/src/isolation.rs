@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crds::api::AgentKind;
-use crds::naming::{self, ArnContext, TenantName};
+use crds::naming::{self, ArnContext, DbName, TenantName, TenantRef};
 use serde_json::Value;
 use sqlx::PgPool;
 
@@ -204,15 +204,23 @@ pub fn boundary_findings(
     bucket: &str,
     db_resource_id: Option<&str>,
 ) -> Vec<Finding> {
-    let (me, other) = match (TenantName::parse("probe-a"), TenantName::parse("probe-b")) {
-        (Ok(a), Ok(b)) => (a, b),
-        _ => return Vec::new(),
+    let probe = |name: &str, db: &str| {
+        Some(TenantRef::new(
+            TenantName::parse(name).ok()?,
+            DbName::parse(db).ok()?,
+        ))
+    };
+    let (Some(me), Some(other)) = (
+        probe("probe-a", "t0000000000000000000000000000000a"),
+        probe("probe-b", "t0000000000000000000000000000000b"),
+    ) else {
+        return Vec::new();
     };
     let tenant = me.to_string();
-    let user = me.pg_role();
+    let user = me.db.role().to_owned();
     let prefix = other.s3_prefix();
     let db_user = arn
-        .db_user_arn(db_resource_id.unwrap_or("db-PROBE"), &other)
+        .db_user_arn(db_resource_id.unwrap_or("db-PROBE"), &other.db)
         .unwrap_or_default();
     let targets = [
         (
@@ -303,7 +311,7 @@ async fn policy_document(r: &Reconciler, arn: &str) -> Result<Option<Value>> {
 /// The roles are looked up in the control store's own server, where they may not exist at all.
 pub async fn control_store_findings(
     control: &PgPool,
-    tenants: &[TenantName],
+    tenants: &[TenantRef],
 ) -> Result<Vec<Finding>> {
     let mut out = Vec::new();
     let public: bool = sqlx::query_scalar(
@@ -321,7 +329,7 @@ pub async fn control_store_findings(
             detail: "every login of the server may connect to the control database".into(),
         });
     }
-    let mut names: Vec<String> = tenants.iter().map(|t| t.pg_role()).collect();
+    let mut names: Vec<String> = tenants.iter().map(|t| t.db.role().to_owned()).collect();
     names.push(crate::resources::pg_tenant::TENANT_GROUP.to_owned());
     let connecting: Vec<String> = sqlx::query_scalar(
         "SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1) \
@@ -358,11 +366,29 @@ pub async fn control_store_findings(
     Ok(out)
 }
 
+/// Tenants whose role and schema still spell their name (`tenant_T`, from before opaque database
+/// names): every session of the tenant database reads it in `pg_roles` and `pg_namespace` (pure).
+pub fn legacy_name_findings(tenants: &[TenantRef]) -> Vec<Finding> {
+    tenants
+        .iter()
+        .filter(|t| t.db.is_legacy())
+        .map(|t| Finding {
+            kind: "pg_name",
+            subject: t.db.role().to_owned(),
+            reaches: "every tenant's sessions".into(),
+            detail: format!(
+                "role and schema spell the tenant name {t}: other tenants read it in pg_roles, \
+                 pg_namespace and the statistics views"
+            ),
+        })
+        .collect()
+}
+
 /// PostgreSQL paths: role attributes, memberships, grants across tenant schemas or on the control
 /// plane, and the shared tables' RLS guard.
-pub async fn pg_findings(pool: &PgPool, tenants: &[TenantName]) -> Result<Vec<Finding>> {
-    let mut out = Vec::new();
-    let names: Vec<String> = tenants.iter().map(|t| t.pg_role()).collect();
+pub async fn pg_findings(pool: &PgPool, tenants: &[TenantRef]) -> Result<Vec<Finding>> {
+    let mut out = legacy_name_findings(tenants);
+    let names: Vec<String> = tenants.iter().map(|t| t.db.role().to_owned()).collect();
     let attrs: Vec<(String, bool, bool, bool, bool, bool)> = sqlx::query_as(
         "SELECT rolname::text, rolsuper, rolbypassrls, rolcreaterole, rolcreatedb, rolreplication \
          FROM pg_roles WHERE rolname = ANY($1)",
@@ -512,18 +538,19 @@ async fn secret_policy_findings(
 
 /// Every finding in the deployment, for the tenants in the store.
 pub async fn audit(r: &Reconciler, operator_role: Option<&str>) -> Result<Vec<Finding>> {
-    let tenants: Vec<TenantName> = {
+    let refs: Vec<TenantRef> = {
         let mut conn = r
             .pool
             .acquire()
             .await
             .map_err(crate::store::StoreError::from)?;
-        crate::store::tenant_names(&mut conn)
+        crate::store::list_tenants(&mut conn)
             .await?
             .iter()
-            .filter_map(|n| TenantName::parse(n).ok())
+            .filter_map(|t| t.tenant_ref().ok())
             .collect()
     };
+    let tenants: Vec<TenantName> = refs.iter().map(|t| t.name.clone()).collect();
     let roles = iam_role::account_roles(&r.clients, None).await?;
     let secrets: BTreeMap<String, ObservedSecret> =
         secrets_manager::list(&r.clients, naming::SECRET_PREFIX)
@@ -540,8 +567,8 @@ pub async fn audit(r: &Reconciler, operator_role: Option<&str>) -> Result<Vec<Fi
         operator_role,
     );
     out.extend(secret_policy_findings(r, &secrets, &tenants).await?);
-    out.extend(pg_findings(&r.tenant_db, &tenants).await?);
-    out.extend(control_store_findings(&r.pool, &tenants).await?);
+    out.extend(pg_findings(&r.tenant_db, &refs).await?);
+    out.extend(control_store_findings(&r.pool, &refs).await?);
     let boundary_arn = &r.cell.permissions_boundary_arn;
     match policy_document(r, boundary_arn).await? {
         Some(doc) => out.extend(boundary_findings(
@@ -595,7 +622,7 @@ mod tests {
         let open = serde_json::to_string(&b)
             .expect("json")
             .replace("${aws:PrincipalTag/openclaw:tenant}", "*")
-            .replace("${aws:PrincipalTag/openclaw:db-user}", "tenant_*");
+            .replace("${aws:PrincipalTag/openclaw:db-user}", "*");
         let mut open: Value = serde_json::from_str(&open).expect("json");
         for st in open["Statement"].as_array_mut().expect("statements") {
             if let Some(o) = st.as_object_mut() {
@@ -620,7 +647,7 @@ mod tests {
     }
 
     fn role_for(t: &TenantName, kind: AgentKind) -> ObservedRole {
-        let d = render_agent(&cell(), t, &agent(kind));
+        let d = render_agent(&cell(), &TenantRef::legacy(t.clone()), &agent(kind));
         ObservedRole {
             name: d.role_name.clone(),
             arn: d.role_arn.clone(),
@@ -631,6 +658,19 @@ mod tests {
             inline_policies: [(d.inline_policy_name.clone(), Some(d.inline_policy.clone()))].into(),
             attached_policies: vec![],
         }
+    }
+
+    #[test]
+    fn a_tenant_on_a_legacy_database_name_is_a_finding() {
+        let legacy = TenantRef::legacy(TenantName::parse("acme").expect("name"));
+        let opaque = TenantRef::new(
+            TenantName::parse("globex").expect("name"),
+            DbName::parse("t0123456789abcdef0123456789abcdef").expect("db"),
+        );
+        let found = legacy_name_findings(&[legacy, opaque]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].kind, "pg_name");
+        assert_eq!(found[0].subject, "tenant_acme");
     }
 
     fn secret(t: &TenantName) -> (String, ObservedSecret) {

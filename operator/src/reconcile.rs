@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use crds::api::{AgentSpec, Condition};
-use crds::naming::TenantName;
+use crds::naming::{DbName, TenantRef};
 use sqlx::PgPool;
 
 use crate::aws::Clients;
@@ -67,7 +67,7 @@ pub struct Reconciler {
 struct Loaded {
     row: TenantRow,
     agents: Vec<AgentRow>,
-    tenant: TenantName,
+    tenant: TenantRef,
 }
 
 /// Sets a condition, keeping its transition time when its status did not change.
@@ -214,8 +214,7 @@ impl Reconciler {
             return Ok(None);
         };
         let agents = store::list_agents(&mut conn, Some(name)).await?;
-        let tenant = TenantName::parse(name)
-            .map_err(|e| ReconcileError::Invalid(format!("tenant name {name:?} {e}")))?;
+        let tenant = row.tenant_ref()?;
         Ok(Some(Loaded {
             row,
             agents,
@@ -244,8 +243,10 @@ impl Reconciler {
                 .db_resource_id
                 .as_deref()
                 .and_then(|id| {
-                    cell.arn_context()
-                        .db_user_arn(id, &TenantName::parse("probe").ok()?)
+                    cell.arn_context().db_user_arn(
+                        id,
+                        &DbName::legacy(&crds::naming::TenantName::parse("probe").ok()?),
+                    )
                 })
                 .is_some();
             if !ok {
@@ -300,8 +301,7 @@ impl Reconciler {
                 row.region, cell.name, cell.region
             )));
         }
-        let tenant = TenantName::parse(&row.name)
-            .map_err(|e| ReconcileError::Invalid(format!("tenant name {:?} {e}", row.name)))?;
+        let tenant = row.tenant_ref()?;
         let specs = live_specs(agents)?;
         Ok(Some(render::render_tenant(&cell, &tenant, &specs)))
     }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crds::api::{AgentKind, AgentSpec, Integration};
-use crds::naming::{self, TenantName};
+use crds::naming::{self, TenantRef};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -18,7 +18,7 @@ use crate::policy;
 /// The tags every managed resource carries.
 pub fn ownership_tags(
     cell: &str,
-    tenant: &TenantName,
+    tenant: &TenantRef,
     agent: Option<AgentKind>,
 ) -> BTreeMap<String, String> {
     let mut tags = BTreeMap::new();
@@ -26,7 +26,7 @@ pub fn ownership_tags(
     tags.insert(naming::TAG_TENANT.to_owned(), tenant.to_string());
     if let Some(kind) = agent {
         tags.insert(naming::TAG_AGENT.to_owned(), kind.as_str().to_owned());
-        tags.insert(naming::TAG_DB_USER.to_owned(), tenant.pg_role());
+        tags.insert(naming::TAG_DB_USER.to_owned(), tenant.db.role().to_owned());
     }
     tags.insert(
         naming::TAG_MANAGED_BY.to_owned(),
@@ -105,7 +105,7 @@ pub struct DesiredPg {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesiredTenant {
-    pub tenant: TenantName,
+    pub tenant: TenantRef,
     pub secrets: Vec<DesiredSecret>,
     pub agents: Vec<DesiredAgent>,
     pub pg: DesiredPg,
@@ -135,7 +135,7 @@ pub fn iam_db(cell: &CellConfig) -> bool {
     cell.db_auth == crate::config::DbAuth::Iam
 }
 
-pub fn render_agent(cell: &CellConfig, tenant: &TenantName, spec: &AgentSpec) -> DesiredAgent {
+pub fn render_agent(cell: &CellConfig, tenant: &TenantRef, spec: &AgentSpec) -> DesiredAgent {
     let arn = cell.arn_context();
     let kind = spec.kind;
     let role_arn = arn.role_arn(tenant, kind);
@@ -163,10 +163,10 @@ pub fn render_agent(cell: &CellConfig, tenant: &TenantName, spec: &AgentSpec) ->
             environment.insert(env::DB_PORT.to_owned(), db.port.to_string());
             environment.insert(env::DB_NAME.to_owned(), db.dbname.clone());
         }
-        environment.insert(env::DB_USER.to_owned(), tenant.pg_role());
+        environment.insert(env::DB_USER.to_owned(), tenant.db.role().to_owned());
         cell.db_resource_id
             .as_deref()
-            .and_then(|id| arn.db_user_arn(id, tenant))
+            .and_then(|id| arn.db_user_arn(id, &tenant.db))
     } else {
         None
     };
@@ -209,11 +209,7 @@ pub fn render_agent(cell: &CellConfig, tenant: &TenantName, spec: &AgentSpec) ->
 }
 
 /// Renders the whole tenant. `agents` are the live (not deleting) agents of the tenant.
-pub fn render_tenant(
-    cell: &CellConfig,
-    tenant: &TenantName,
-    agents: &[AgentSpec],
-) -> DesiredTenant {
+pub fn render_tenant(cell: &CellConfig, tenant: &TenantRef, agents: &[AgentSpec]) -> DesiredTenant {
     let tags = ownership_tags(&cell.name, tenant, None);
     // With IAM database authentication there is no password, so no database secret.
     let mut secrets = Vec::new();
@@ -249,8 +245,8 @@ pub fn render_tenant(
         secrets,
         agents,
         pg: DesiredPg {
-            schema: tenant.pg_schema(),
-            role: tenant.pg_role(),
+            schema: tenant.db.schema().to_owned(),
+            role: tenant.db.role().to_owned(),
             iam_auth: iam_db(cell),
         },
         tags,
@@ -261,6 +257,13 @@ pub fn render_tenant(
 pub(crate) mod tests {
     use super::*;
     pub use crate::config::fixtures::cell;
+
+    pub fn acme() -> TenantRef {
+        TenantRef::new(
+            naming::TenantName::parse("acme").expect("name"),
+            naming::DbName::parse("t0123456789abcdef0123456789abcdef").expect("db name"),
+        )
+    }
 
     pub fn agent(kind: AgentKind) -> AgentSpec {
         AgentSpec {
@@ -276,7 +279,7 @@ pub(crate) mod tests {
 
     #[test]
     fn secrets_follow_the_integrations_of_live_agents() {
-        let t = TenantName::parse("acme").expect("name");
+        let t = acme();
         let mut butler = agent(AgentKind::Butler);
         butler.integrations = [Integration::Gmail, Integration::Calendar].into();
         let mut strat = agent(AgentKind::Strategist);
@@ -296,7 +299,7 @@ pub(crate) mod tests {
 
     #[test]
     fn task_hash_changes_with_content_only() {
-        let t = TenantName::parse("acme").expect("name");
+        let t = acme();
         let a = render_agent(&cell(), &t, &agent(AgentKind::Scout));
         let b = render_agent(&cell(), &t, &agent(AgentKind::Scout));
         assert_eq!(a.task.hash(), b.task.hash());
@@ -321,7 +324,7 @@ pub(crate) mod tests {
 
     #[test]
     fn the_environment_names_secrets_but_holds_no_secret() {
-        let t = TenantName::parse("acme").expect("name");
+        let t = acme();
         let mut butler = agent(AgentKind::Butler);
         butler.integrations = [Integration::Gmail].into();
         let a = render_agent(&cell(), &t, &butler);
@@ -334,5 +337,20 @@ pub(crate) mod tests {
         assert_eq!(a.tags[naming::TAG_AGENT], "butler");
         assert_eq!(a.service.desired_count, 1);
         assert_eq!(a.role_name, "openclaw-acme-butler");
+    }
+
+    #[test]
+    fn the_database_identity_is_the_opaque_name_everywhere() {
+        let t = acme();
+        let d = render_tenant(&cell(), &t, &[agent(AgentKind::Butler)]);
+        assert_eq!(d.pg.role, t.db.role());
+        assert_eq!(d.pg.schema, t.db.schema());
+        // The boundary scopes rds-db:connect by this tag.
+        assert_eq!(d.agents[0].tags[naming::TAG_DB_USER], t.db.role());
+        let mut iam = cell();
+        iam.db_auth = crate::config::DbAuth::Iam;
+        iam.db_resource_id = Some("db-ABC123".into());
+        let a = render_agent(&iam, &t, &agent(AgentKind::Butler));
+        assert_eq!(a.task.environment[env::DB_USER], t.db.role());
     }
 }

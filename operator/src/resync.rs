@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use crds::naming::{self, TenantName};
+use crds::naming::{self, DbName, TenantName, TenantRef};
 
 use crate::engine::{self, Plan};
 use crate::error::{ReconcileError, Result};
@@ -71,15 +71,25 @@ pub async fn detect(r: &Reconciler, orphan_grace: Duration) -> Result<Report> {
     if let Err(e) = r.refresh_cell().await {
         tracing::warn!(error = %e, "cannot re-read the cell's database");
     }
-    let (tenants, agents, own_tds, inventory_names) = {
+    let (tenants, agents, own_tds, inventory_names, pg_roles) = {
         let mut conn = r.pool.acquire().await.map_err(store::StoreError::from)?;
         let tenants = store::list_tenants(&mut conn).await?;
         let agents = store::list_agents(&mut conn, None).await?;
         let own_tds = store::own_task_definitions(&mut conn).await?;
         let names = store::all_inventory_names(&mut conn).await?;
-        (tenants, agents, own_tds, names)
+        let pg_roles = store::recorded_pg_roles(&mut conn).await?;
+        (tenants, agents, own_tds, names, pg_roles)
     };
-    let inv = inventory::build(&r.clients, &r.tenant_db, &r.cell, &own_tds, &r.td_cache).await?;
+    let refs: Vec<TenantRef> = tenants.iter().filter_map(|t| t.tenant_ref().ok()).collect();
+    let inv = inventory::build(
+        &r.clients,
+        &r.tenant_db,
+        &r.cell,
+        &own_tds,
+        &r.td_cache,
+        &refs,
+    )
+    .await?;
     report.inventory_size = inv.size();
     report.tenants = tenants.len();
 
@@ -116,7 +126,7 @@ pub async fn detect(r: &Reconciler, orphan_grace: Duration) -> Result<Report> {
             report.pending.push(t.name.clone());
             continue;
         }
-        let Ok(tenant) = TenantName::parse(&t.name) else {
+        let Ok(tenant) = t.tenant_ref() else {
             continue;
         };
         let own: Vec<_> = agents
@@ -175,7 +185,16 @@ pub async fn detect(r: &Reconciler, orphan_grace: Duration) -> Result<Report> {
         let mut conn = r.pool.acquire().await.map_err(store::StoreError::from)?;
         store::set_running_counts(&mut conn, &counts).await?;
     }
-    handle_orphans(r, &inv, &known, orphan_grace, &mut report).await?;
+    let known_db: BTreeSet<&str> = tenants.iter().map(|t| t.db_name.as_str()).collect();
+    handle_orphans(
+        r,
+        &inv,
+        (&known, &known_db),
+        &pg_roles,
+        orphan_grace,
+        &mut report,
+    )
+    .await?;
 
     let (calls1, writes1) = r.clients.counter.snapshot();
     report.aws_calls = calls1 - calls0;
@@ -194,13 +213,27 @@ pub async fn detect(r: &Reconciler, orphan_grace: Duration) -> Result<Report> {
 
 /// Our resources (managed-by and this cell's tag, or this database's role comment) whose tenant
 /// has no row. Reported at once; removed once they have been orphans for `grace`.
+///
+/// A PostgreSQL role's name does not say whose it is (it is opaque): the operator's record of
+/// what it made (`managed_resources`) does, or a legacy `tenant_T` name. A role of ours that
+/// neither names is reported, never removed: nothing ties it to a tenant's teardown.
 async fn handle_orphans(
     r: &Reconciler,
     inv: &Inventory,
-    known: &BTreeSet<&str>,
+    (known, known_db): (&BTreeSet<&str>, &BTreeSet<&str>),
+    pg_roles: &[(String, String)],
     grace: Duration,
     report: &mut Report,
 ) -> Result<()> {
+    // Who each recorded PostgreSQL role belongs to, and each tenant's recorded database name.
+    let mut role_owner: BTreeMap<&str, TenantName> = BTreeMap::new();
+    let mut db_of: BTreeMap<TenantName, DbName> = BTreeMap::new();
+    for (tenant, name) in pg_roles {
+        if let (Ok(t), Ok(db)) = (TenantName::parse(tenant), DbName::parse(name)) {
+            role_owner.insert(name.as_str(), t.clone());
+            db_of.insert(t, db);
+        }
+    }
     let ours = |tags: &BTreeMap<String, String>| {
         tags.get(naming::TAG_MANAGED_BY).map(String::as_str) == Some(naming::MANAGED_BY_VALUE)
             && tags.get(naming::TAG_CELL) == Some(&r.cell.name)
@@ -235,8 +268,21 @@ async fn handle_orphans(
         add(naming::parse_secret_name(name), Kind::Secret, name);
     }
     // Only roles commented for this database are in the inventory.
-    for name in inv.pg.keys() {
-        add(naming::parse_pg_name(name), Kind::PgRole, name);
+    for name in inv.pg.keys().filter(|n| !known_db.contains(n.as_str())) {
+        let owner = role_owner
+            .get(name.as_str())
+            .cloned()
+            .or_else(|| DbName::parse(name).ok().and_then(|d| d.legacy_tenant()));
+        match owner {
+            Some(t) => {
+                db_of.entry(t.clone()).or_insert_with(|| DbName::legacy(&t));
+                add(Some(t), Kind::PgRole, name);
+            }
+            None => {
+                report.orphans.push((String::new(), name.clone()));
+                tracing::warn!(resource_kind = %Kind::PgRole, resource = %name, "orphaned PostgreSQL role (ours, no tenant row, no record of whose): left in place");
+            }
+        }
     }
     let mut conn = r.pool.acquire().await.map_err(store::StoreError::from)?;
     let seen: Vec<(String, String)> = orphans.values().flatten().cloned().collect();
@@ -261,6 +307,11 @@ async fn handle_orphans(
             continue;
         }
         // Past the grace period: the ordinary teardown plan, carried out by the ordinary executor.
+        let db = db_of
+            .get(&tenant)
+            .cloned()
+            .unwrap_or_else(|| DbName::legacy(&tenant));
+        let tenant = TenantRef::new(tenant, db);
         let observed = inv.observed_for(&tenant);
         let inventory_names: Recorded = resources.iter().cloned().collect();
         let plan = engine::plan(&tenant, None, &observed, &inventory_names)?;

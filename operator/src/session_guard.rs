@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crds::api::{SessionLimits, Tier};
-use crds::naming::TenantName;
+use crds::naming::DbName;
 use sqlx::PgPool;
 
 use crate::error::Result;
@@ -71,11 +71,11 @@ pub async fn sweep(
     let mut conn = control.acquire().await.map_err(store::StoreError::from)?;
     let mut tenant_conn = tenant_db.acquire().await.map_err(store::StoreError::from)?;
     let mut by_role: BTreeMap<String, (String, SessionLimits)> = BTreeMap::new();
-    for (tenant, tier) in store::tenant_tiers(&mut conn).await? {
-        let (Ok(name), Some(tier)) = (TenantName::parse(&tenant), Tier::parse(&tier)) else {
+    for (tenant, db_name, tier) in store::tenant_tiers(&mut conn).await? {
+        let (Ok(db), Some(tier)) = (DbName::parse(&db_name), Tier::parse(&tier)) else {
             continue;
         };
-        by_role.insert(name.pg_role(), (tenant, limits(tier)));
+        by_role.insert(db.role().to_owned(), (tenant, limits(tier)));
     }
     if by_role.is_empty() {
         return Ok(0);

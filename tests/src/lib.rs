@@ -340,6 +340,24 @@ impl Harness {
         }
     }
 
+    /// The tenant's database name (its role and schema), as the control store drew it.
+    pub async fn db_name(&self, name: &str) -> crds::naming::DbName {
+        let s: String = sqlx::query_scalar("SELECT db_name FROM openclaw.tenants WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.db.pool)
+            .await
+            .expect("tenant row");
+        crds::naming::DbName::parse(&s).expect("db name")
+    }
+
+    /// The tenant as the operator acts on it: name and database name.
+    pub async fn tenant_ref(&self, name: &str) -> crds::naming::TenantRef {
+        crds::naming::TenantRef::new(
+            crds::naming::TenantName::parse(name).expect("tenant name"),
+            self.db_name(name).await,
+        )
+    }
+
     pub async fn phase(&self, name: &str) -> Option<String> {
         sqlx::query_scalar("SELECT phase FROM openclaw.tenants WHERE name = $1")
             .bind(name)

@@ -7,7 +7,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crds::api::{AgentKind, Integration};
-use crds::naming::TenantName;
 use openclaw_tests::fakes::{Fakes, INPUT_TOKENS_PER_TURN, OUTPUT_TOKENS_PER_TURN};
 use openclaw_tests::{unique_name, wait_until, Harness};
 use serde_json::{json, Value};
@@ -72,7 +71,7 @@ struct World {
     h: Harness,
     fakes: Fakes,
     name: String,
-    t: TenantName,
+    t: crds::naming::TenantRef,
     specs: BTreeMap<AgentKind, crds::api::AgentSpec>,
 }
 
@@ -91,7 +90,7 @@ impl World {
         )
         .await;
         h.converge(&[&name]).await;
-        let t = TenantName::parse(&name).expect("name");
+        let t = h.tenant_ref(&name).await;
         let specs = operator::store::list_agents(&mut *h.db.conn().await, Some(&name))
             .await
             .expect("agents")
@@ -189,7 +188,7 @@ impl World {
     async fn add_task(&self, kind: &str, input: Value) -> i64 {
         sqlx::query_scalar(&format!(
             "INSERT INTO \"{}\".tasks (kind, input) VALUES ($1, $2) RETURNING id",
-            self.t.pg_schema()
+            self.t.db.schema()
         ))
         .bind(kind)
         .bind(input)
@@ -201,7 +200,7 @@ impl World {
     async fn task(&self, id: i64) -> (String, i32, Option<Value>, Option<String>) {
         sqlx::query_as(&format!(
             "SELECT status, attempts, result, error FROM \"{}\".tasks WHERE id = $1",
-            self.t.pg_schema()
+            self.t.db.schema()
         ))
         .bind(id)
         .fetch_one(&self.h.db.tenants)
@@ -222,14 +221,14 @@ impl World {
 
     async fn usage(&self, kind: &str) -> Vec<(String, i64, i64)> {
         sqlx::query_as("SELECT model, input_tokens, output_tokens FROM shared.usage WHERE tenant = $1 AND agent = $2 ORDER BY at, model, input_tokens")
-            .bind(&self.name).bind(kind).fetch_all(&self.h.db.tenants).await.expect("usage")
+            .bind(self.t.db.as_str()).bind(kind).fetch_all(&self.h.db.tenants).await.expect("usage")
     }
 }
 
 #[tokio::test]
 async fn each_kind_completes_a_task_end_to_end_with_correct_results_and_usage() {
     let w = World::new().await;
-    let s = w.t.pg_schema();
+    let s = w.t.db.schema();
     sqlx::raw_sql(&format!(
         "INSERT INTO \"{s}\".signals (account, kind, weight, detail, at) VALUES \
            ('acme-robotics', 'funding', 1, 'Series B', now() - interval '2 days'), \
@@ -347,7 +346,7 @@ async fn two_agents_of_one_tenant_share_a_queue_without_duplicates_or_losses() {
     }
     let a = w.spawn(AgentKind::Scout, &[("OPENCLAW_WORKER_ID", "scout-a")]);
     let b = w.spawn(AgentKind::Scout, &[("OPENCLAW_WORKER_ID", "scout-b")]);
-    let schema = w.t.pg_schema();
+    let schema = w.t.db.schema();
     wait_until(60, "all tasks done", || async {
         let n: i64 = sqlx::query_scalar(&format!(
             "SELECT count(*) FROM \"{schema}\".tasks WHERE status = 'done'"
@@ -392,7 +391,7 @@ async fn a_revoked_grant_marks_the_integration_and_the_agent_keeps_running() {
     assert!(error.unwrap_or_default().contains("gmail needs re-consent"));
     let state: String = sqlx::query_scalar(&format!(
         "SELECT state FROM \"{}\".integrations WHERE name = 'gmail'",
-        w.t.pg_schema()
+        w.t.db.schema()
     ))
     .fetch_one(&w.h.db.tenants)
     .await
@@ -424,7 +423,7 @@ async fn bedrock_throttling_retries_then_releases_then_dead_letters() {
     let id = w.add_task("scout", json!({})).await;
     sqlx::query(&format!(
         "UPDATE \"{}\".tasks SET max_attempts = 2 WHERE id = $1",
-        w.t.pg_schema()
+        w.t.db.schema()
     ))
     .bind(id)
     .execute(&w.h.db.tenants)

@@ -186,9 +186,9 @@ async fn iam_mode_replaces_the_password_once_roles_can_log_in_with_iam() {
     let h = Harness::with(with_db(id.clone(), DbAuth::Password, false)).await;
     h.reconciler.refresh_cell().await.expect("discover");
     let n = unique_name("iam");
-    let t = TenantName::parse(&n).expect("name");
     h.insert_tenant(&n, &[("scout", &[])]).await;
     h.converge(&[&n]).await;
+    let t = h.tenant_ref(&n).await;
     assert!(h
         .aws
         .secrets
@@ -211,7 +211,7 @@ async fn iam_mode_replaces_the_password_once_roles_can_log_in_with_iam() {
     assert_eq!(h.phase(&n).await.as_deref(), Some("Ready"));
     // The role can log in with IAM, and the password is gone.
     let member: bool = sqlx::query_scalar("SELECT pg_has_role($1, 'rds_iam', 'MEMBER')")
-        .bind(t.pg_role())
+        .bind(t.db.role())
         .fetch_one(&h.db.pool)
         .await
         .expect("member");
@@ -258,7 +258,7 @@ async fn iam_mode_replaces_the_password_once_roles_can_log_in_with_iam() {
         vec![format!(
             "arn:aws:rds-db:us-east-1:{}:dbuser:{resource_id}/{}",
             h.cell().account_id,
-            t.pg_role()
+            t.db.role()
         )]
     );
     // The task definition tells the agent to log in with IAM, as its own user.
@@ -287,7 +287,7 @@ async fn iam_mode_replaces_the_password_once_roles_can_log_in_with_iam() {
         .collect();
     assert!(env.contains(&"OPENCLAW_DB_AUTH=iam".to_owned()), "{env:?}");
     assert!(
-        env.contains(&format!("OPENCLAW_DB_USER={}", t.pg_role())),
+        env.contains(&format!("OPENCLAW_DB_USER={}", t.db.role())),
         "{env:?}"
     );
     assert!(

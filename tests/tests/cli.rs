@@ -236,6 +236,19 @@ async fn get_describe_and_delete() {
     ] {
         assert!(d.contains(want), "missing {want:?} in\n{d}");
     }
+    // The opaque database name, so a role seen in the database can be traced to its tenant.
+    let db_name: String =
+        sqlx::query_scalar("SELECT db_name FROM openclaw.tenants WHERE name = $1")
+            .bind(format!("acme-{s}"))
+            .fetch_one(&db.pool)
+            .await
+            .expect("db name");
+    assert!(
+        db_name.starts_with('t')
+            && !db_name.contains("acme")
+            && d.contains(&format!("Database name: {db_name}\n")),
+        "{d}"
+    );
     let err = run(&db, &["describe", "tenant", "nosuch"])
         .await
         .expect_err("missing");

@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 
 use crds::api::{AgentKind, AgentSpec, Integration};
-use crds::naming::TenantName;
+use crds::naming::{DbName, TenantName, TenantRef};
 use operator::config::CellConfig;
 use operator::policy::{self, Decision, Request};
 use serde_json::Value;
@@ -98,6 +98,18 @@ fn cell() -> CellConfig {
     }
 }
 
+/// A tenant by name, with an opaque database name of its own (deterministic, for the tables).
+fn tenant(name: &str) -> TenantRef {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut h);
+    let x = h.finish();
+    TenantRef::new(
+        TenantName::parse(name).expect("name"),
+        DbName::parse(&format!("t{x:016x}{:016x}", x.rotate_left(17))).expect("db name"),
+    )
+}
+
 /// Concrete resources a tenant agent touches under its rendered policy: each pattern with its
 /// wildcards filled in the way AWS would (a secret's random suffix, an object key, a stream).
 fn concrete(pattern: &str) -> String {
@@ -106,7 +118,7 @@ fn concrete(pattern: &str) -> String {
 
 /// (action, resource) pairs the boundary must allow, for every kind with every integration.
 fn tenant_requests() -> Vec<(String, String)> {
-    let t = TenantName::parse("acme-corp").expect("name");
+    let t = tenant("acme-corp");
     let mut out = Vec::new();
     // Both database login modes: password (no rds-db) and IAM (rds-db:connect on its user).
     let mut iam_cell = cell();
@@ -152,10 +164,10 @@ fn tenant_requests() -> Vec<(String, String)> {
 
 /// The request context of an agent role of `t`: the principal tags the operator puts on it,
 /// and a listing of its own prefix.
-fn principal(t: &TenantName, s3_prefix: &'static str) -> Vec<(&'static str, String)> {
+fn principal(t: &TenantRef, s3_prefix: &'static str) -> Vec<(&'static str, String)> {
     vec![
         ("aws:PrincipalTag/openclaw:tenant", t.to_string()),
-        ("aws:PrincipalTag/openclaw:db-user", t.pg_role()),
+        ("aws:PrincipalTag/openclaw:db-user", t.db.role().to_owned()),
         ("s3:prefix", s3_prefix.to_owned()),
     ]
 }
@@ -165,10 +177,7 @@ fn context<'a>(c: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> 
 }
 
 fn boundary_gaps(boundary: &Value) -> Vec<String> {
-    let acme = principal(
-        &TenantName::parse("acme-corp").expect("name"),
-        "tenants/acme-corp/",
-    );
+    let acme = principal(&tenant("acme-corp"), "tenants/acme-corp/");
     tenant_requests()
         .into_iter()
         .filter(|(a, r)| {
@@ -413,7 +422,7 @@ fn tenant_policies_never_reach_another_tenants_resources_through_the_boundary() 
     // Effective permissions (inline policy ∩ boundary) of tenant acme-corp against tenant
     // acme-corp-b (a prefix look-alike) and globex: all denied; its own: allowed.
     let b = boundary();
-    let me = TenantName::parse("acme-corp").expect("name");
+    let me = tenant("acme-corp");
     let spec = AgentSpec {
         kind: AgentKind::Butler,
         model: "amazon.nova-lite-v1:0".into(),
@@ -425,7 +434,7 @@ fn tenant_policies_never_reach_another_tenants_resources_through_the_boundary() 
     };
     let doc = operator::render::render_agent(&cell(), &me, &spec).inline_policy;
     let tags = principal(&me, "tenants/acme-corp/");
-    let check = |t: &TenantName, want: Decision| {
+    let check = |t: &TenantRef, want: Decision| {
         let secret = format!(
             "arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{}-AbC123",
             t.db_secret_name()
@@ -453,14 +462,8 @@ fn tenant_policies_never_reach_another_tenants_resources_through_the_boundary() 
         }
     };
     check(&me, Decision::Allow);
-    check(
-        &TenantName::parse("acme-corp-b").expect("name"),
-        Decision::NotAllowed,
-    );
-    check(
-        &TenantName::parse("globex").expect("name"),
-        Decision::NotAllowed,
-    );
+    check(&tenant("acme-corp-b"), Decision::NotAllowed);
+    check(&tenant("globex"), Decision::NotAllowed);
 }
 
 #[test]
@@ -471,10 +474,10 @@ fn the_boundary_alone_keeps_a_widened_tenant_role_out_of_other_tenants_data() {
     let widened = serde_json::json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "s3:GetObject",
          "s3:ListBucket", "logs:PutLogEvents", "rds-db:connect"], "Resource": "*"}]});
-    let me = TenantName::parse("acme-corp").expect("name");
+    let me = tenant("acme-corp");
     let reach = |action: &str, resource: &str, prefix: &str| {
         let tenant = me.to_string();
-        let user = me.pg_role();
+        let user = me.db.role().to_owned();
         let req = Request {
             action,
             resource,
@@ -488,14 +491,8 @@ fn the_boundary_alone_keeps_a_widened_tenant_role_out_of_other_tenants_data() {
     };
     for (t, want) in [
         (me.clone(), Decision::Allow),
-        (
-            TenantName::parse("acme-corp-b").expect("name"),
-            Decision::NotAllowed,
-        ),
-        (
-            TenantName::parse("globex").expect("name"),
-            Decision::NotAllowed,
-        ),
+        (tenant("acme-corp-b"), Decision::NotAllowed),
+        (tenant("globex"), Decision::NotAllowed),
     ] {
         let secret = format!(
             "arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{}-AbC123",
@@ -509,7 +506,7 @@ fn the_boundary_alone_keeps_a_widened_tenant_role_out_of_other_tenants_data() {
         );
         let user = format!(
             "arn:aws:rds-db:{REGION}:{ACCOUNT}:dbuser:{DB_RESOURCE_ID}/{}",
-            t.pg_role()
+            t.db.role()
         );
         for (action, resource) in [
             ("secretsmanager:GetSecretValue", &secret),

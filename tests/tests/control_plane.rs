@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crds::naming::TenantName;
+use crds::naming::TenantRef;
 use openclaw_tests::{unique_name, Harness};
 use sqlx::{Connection, PgConnection};
 
@@ -15,11 +15,11 @@ async fn connect_as(h: &Harness, role: &str) -> PgConnection {
     h.connect_as(role).await.expect("connect as the tenant")
 }
 
-async fn onboarded(h: &Harness, prefix: &str) -> TenantName {
+async fn onboarded(h: &Harness, prefix: &str) -> TenantRef {
     let n = unique_name(prefix);
     h.insert_tenant(&n, &[("scout", &[])]).await;
     h.converge(&[&n]).await;
-    TenantName::parse(&n).expect("name")
+    h.tenant_ref(&n).await
 }
 
 /// A hang guard, not a timing claim: the work must finish at all while the attacker holds on.
@@ -29,7 +29,7 @@ const HANG_GUARD: Duration = Duration::from_secs(180);
 async fn a_tenant_holding_the_audit_advisory_lock_does_not_stall_the_operator() {
     let h = Harness::new().await;
     let a = onboarded(&h, "lockr").await;
-    let mut attacker = connect_as(&h, &a.pg_role()).await;
+    let mut attacker = connect_as(&h, a.db.role()).await;
     // The key the audit chain used to serialise on; any session may take any advisory key.
     sqlx::query("SELECT pg_advisory_lock(hashtext('openclaw.audit_log'))")
         .execute(&mut attacker)
@@ -112,12 +112,12 @@ async fn rolconfig(h: &Harness, role: &str) -> Vec<String> {
 async fn a_tenant_that_changes_its_own_role_settings_is_repaired_as_security_drift() {
     let h = Harness::new().await;
     let a = onboarded(&h, "rolcfg").await;
-    let ours = rolconfig(&h, &a.pg_role()).await;
+    let ours = rolconfig(&h, a.db.role()).await;
     assert!(
         ours.iter().any(|s| s.starts_with("temp_file_limit=")),
         "the operator bounds the tenant's temporary files: {ours:?}"
     );
-    let mut attacker = connect_as(&h, &a.pg_role()).await;
+    let mut attacker = connect_as(&h, a.db.role()).await;
     for sql in [
         "ALTER ROLE CURRENT_USER SET work_mem = '1GB'",
         "ALTER ROLE CURRENT_USER SET statement_timeout = 0",
@@ -134,7 +134,7 @@ async fn a_tenant_that_changes_its_own_role_settings_is_repaired_as_security_dri
     assert!(
         findings
             .iter()
-            .any(|f| f.to_string().contains(&a.pg_role()) && f.to_string().contains("work_mem")),
+            .any(|f| f.to_string().contains(a.db.role()) && f.to_string().contains("work_mem")),
         "{findings:?}"
     );
     let report = h.resync(3600).await;
@@ -144,9 +144,9 @@ async fn a_tenant_that_changes_its_own_role_settings_is_repaired_as_security_dri
         .find(|d| d.tenant == a.as_str())
         .unwrap_or_else(|| panic!("{a} not found drifted: {report:?}"));
     assert!(d.security, "{:?}", d.plan);
-    assert_eq!(rolconfig(&h, &a.pg_role()).await, ours);
+    assert_eq!(rolconfig(&h, a.db.role()).await, ours);
     assert!(h.repaired("pg_role", true) >= 1);
-    let audit = h.drift_audit(a.as_str(), &a.pg_role()).await;
+    let audit = h.drift_audit(a.as_str(), a.db.role()).await;
     assert!(audit.iter().any(|(_, security)| *security), "{audit:?}");
 }
 
@@ -154,7 +154,7 @@ async fn a_tenant_that_changes_its_own_role_settings_is_repaired_as_security_dri
 async fn a_tenant_session_that_lifts_its_statement_timeout_is_ended_and_counted() {
     let h = Harness::new().await;
     let a = onboarded(&h, "sleepr").await;
-    let mut attacker = connect_as(&h, &a.pg_role()).await;
+    let mut attacker = connect_as(&h, a.db.role()).await;
     sqlx::query("SET statement_timeout = 0")
         .execute(&mut attacker)
         .await
@@ -232,7 +232,7 @@ async fn a_tenant_session_that_lifts_its_statement_timeout_is_ended_and_counted(
          AND resource_name = $2 AND detail->>'reason' = 'statement'",
     )
     .bind(a.as_str())
-    .bind(a.pg_role())
+    .bind(a.db.role())
     .fetch_one(&h.db.pool)
     .await
     .expect("audit");
@@ -267,11 +267,11 @@ async fn a_tenant_that_listens_hears_no_names_and_its_notify_steers_nothing() {
     h.converge(&[&victim, &attacker]).await;
     // The operator process, triggered only by LISTEN (the resync is an hour away).
     let _op = Operator::spawn(&h, "  resync_interval_seconds: 3600\n");
-    let a = TenantName::parse(&attacker).expect("name");
-    let mut session = connect_as(&h, &a.pg_role()).await;
+    let a = h.tenant_ref(&attacker).await;
+    let mut session = connect_as(&h, a.db.role()).await;
     // 1. The channel lives in the control store, which the tenant cannot even open.
     let refused = h
-        .connect_control_as(&a.pg_role())
+        .connect_control_as(a.db.role())
         .await
         .expect_err("a tenant connected to the control store");
     assert_eq!(
@@ -283,12 +283,10 @@ async fn a_tenant_that_listens_hears_no_names_and_its_notify_steers_nothing() {
         "{refused}"
     );
     // Its LISTEN in the tenant database, where it may connect, hears nothing of the control plane.
-    let mut ears = sqlx::postgres::PgListener::connect(&openclaw_tests::url_as(
-        &h.db.tenant_url,
-        &a.pg_role(),
-    ))
-    .await
-    .expect("tenant listener");
+    let mut ears =
+        sqlx::postgres::PgListener::connect(&openclaw_tests::url_as(&h.db.tenant_url, a.db.role()))
+            .await
+            .expect("tenant listener");
     ears.listen(operator::store::CHANNEL).await.expect("listen");
     // The leader's first pass of its term looks at every tenant; let it settle.
     wait_until(60, "the leader's first pass", || async {
@@ -340,8 +338,8 @@ async fn a_tenants_usage_row_ids_reveal_nothing_of_other_tenants_volume() {
     let insert =
         "INSERT INTO shared.usage (agent, model, input_tokens, output_tokens, latency_ms) \
                   VALUES ('scout', 'm', 1, 1, 1) RETURNING id::text";
-    let mut sa = connect_as(&h, &a.pg_role()).await;
-    let mut sb = connect_as(&h, &b.pg_role()).await;
+    let mut sa = connect_as(&h, a.db.role()).await;
+    let mut sb = connect_as(&h, b.db.role()).await;
     let first: String = sqlx::query_scalar(insert)
         .fetch_one(&mut sa)
         .await
@@ -369,6 +367,69 @@ async fn a_tenants_usage_row_ids_reveal_nothing_of_other_tenants_volume() {
     );
 }
 
+/// Every session of the tenant database may read the catalogs and the statistics views, and a
+/// non-superuser operator cannot close them. So nothing there may name a tenant: roles and schemas
+/// carry opaque database names, and shared rows carry those too.
+#[tokio::test]
+async fn a_tenant_session_reads_no_tenant_name_in_the_catalogs() {
+    let h = Harness::new().await;
+    let a = onboarded(&h, "snoop").await;
+    let b = onboarded(&h, "hidden-co").await;
+    // B at work: a session open, a task queued, a usage row written.
+    let mut sb = connect_as(&h, b.db.role()).await;
+    sqlx::query(&format!(
+        "INSERT INTO \"{}\".tasks (kind) VALUES ('scout')",
+        b.db.schema()
+    ))
+    .execute(&mut sb)
+    .await
+    .expect("B's task");
+    sqlx::query("INSERT INTO shared.usage (agent, model, input_tokens, output_tokens, latency_ms) VALUES ('scout', 'm', 1, 1, 1)")
+        .execute(&mut sb)
+        .await
+        .expect("B's usage");
+    let mut sa = connect_as(&h, a.db.role()).await;
+    let reads = [
+        "SELECT rolname::text FROM pg_roles",
+        "SELECT nspname::text FROM pg_namespace",
+        "SELECT schemaname || '.' || tablename FROM pg_tables",
+        "SELECT schemaname || '.' || relname || ' ' || n_live_tup FROM pg_stat_user_tables",
+        "SELECT schemaname || '.' || relname FROM pg_statio_user_tables",
+        "SELECT concat_ws(' ', usename, application_name, query) FROM pg_stat_activity",
+        "SELECT description FROM pg_shdescription",
+        "SELECT description FROM pg_description",
+        "SELECT schemaname || '.' || sequencename FROM pg_sequences",
+        "SELECT datname::text FROM pg_database",
+        "SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting",
+        "SELECT concat_ws(' ', grantee, table_schema, table_name) FROM information_schema.table_privileges",
+        "SELECT tenant FROM shared.usage",
+    ];
+    let mut seen = Vec::new();
+    for q in reads {
+        let rows: Vec<Option<String>> = sqlx::query_scalar(q)
+            .fetch_all(&mut sa)
+            .await
+            .unwrap_or_else(|e| panic!("{q}: {e}"));
+        seen.extend(rows.into_iter().flatten().map(|r| format!("{q} -> {r}")));
+    }
+    // The reads do reach B's objects: they just do not say whose they are.
+    assert!(
+        seen.iter()
+            .any(|r| r.ends_with(&format!("-> {}", b.db.role()))),
+        "B's role is not in pg_roles at all: the check proves nothing"
+    );
+    for t in [&a, &b] {
+        for spelling in [t.as_str().to_owned(), t.as_str().replace('-', "_")] {
+            let leaks: Vec<&String> = seen.iter().filter(|r| r.contains(&spelling)).collect();
+            assert!(
+                leaks.is_empty(),
+                "tenant {t} is named to {a}'s session: {leaks:#?}"
+            );
+        }
+    }
+    drop(sb);
+}
+
 /// The operator's own login in production is RDS's master user: no superuser, no BYPASSRLS.
 #[tokio::test]
 async fn the_operator_onboards_erases_and_reports_cost_as_a_non_superuser() {
@@ -388,7 +449,7 @@ async fn the_operator_onboards_erases_and_reports_cost_as_a_non_superuser() {
     let b = onboarded(&h, "nosupb").await;
     // Each tenant writes usage rows as itself.
     for (t, n) in [(&a, 2), (&b, 3)] {
-        let mut s = connect_as(&h, &t.pg_role()).await;
+        let mut s = connect_as(&h, t.db.role()).await;
         for _ in 0..n {
             sqlx::query("INSERT INTO shared.usage (agent, model, input_tokens, output_tokens, latency_ms) VALUES ('scout', 'amazon.nova-lite-v1:0', 1000, 100, 5)")
                 .execute(&mut s)
@@ -406,7 +467,7 @@ async fn the_operator_onboards_erases_and_reports_cost_as_a_non_superuser() {
     )
     .await
     .expect("cost");
-    let tokens = |t: &TenantName| {
+    let tokens = |t: &TenantRef| {
         report
             .iter()
             .filter(|r| r.tenant == t.as_str())
@@ -415,7 +476,7 @@ async fn the_operator_onboards_erases_and_reports_cost_as_a_non_superuser() {
     };
     assert_eq!((tokens(&a), tokens(&b)), (2000, 3000), "{report:?}");
     // Role-setting drift is repaired without superuser.
-    let mut s = connect_as(&h, &a.pg_role()).await;
+    let mut s = connect_as(&h, a.db.role()).await;
     sqlx::query("ALTER ROLE CURRENT_USER SET work_mem = '1GB'")
         .execute(&mut s)
         .await
@@ -442,16 +503,16 @@ async fn the_operator_onboards_erases_and_reports_cost_as_a_non_superuser() {
                 (SELECT count(*) FROM shared.usage WHERE tenant = $2), \
                 EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $3)",
     )
-    .bind(a.as_str())
-    .bind(b.as_str())
-    .bind(a.pg_role())
+    .bind(a.db.as_str())
+    .bind(b.db.as_str())
+    .bind(a.db.role())
     .fetch_one(admin)
     .await
     .expect("left");
     assert_eq!(left, (0, 3, false), "A's rows and role gone, B's rows kept");
 }
 
-async fn stored_password(h: &Harness, t: &TenantName) -> String {
+async fn stored_password(h: &Harness, t: &TenantRef) -> String {
     let v = h
         .aws
         .secrets
@@ -466,12 +527,12 @@ async fn stored_password(h: &Harness, t: &TenantName) -> String {
 }
 
 /// A login as the tenant with `password`, on the tenant database: Ok, or the SQLSTATE.
-async fn login(h: &Harness, t: &TenantName, password: &str) -> Result<(), String> {
+async fn login(h: &Harness, t: &TenantRef, password: &str) -> Result<(), String> {
     let options: sqlx::postgres::PgConnectOptions =
         h.db.tenant_url
             .parse::<sqlx::postgres::PgConnectOptions>()
             .expect("url")
-            .username(&t.pg_role())
+            .username(t.db.role())
             .password(password);
     match PgConnection::connect_with(&options).await {
         Ok(c) => {
@@ -508,7 +569,7 @@ async fn a_password_the_tenant_set_itself_is_detected_and_replaced() {
         h.db.tenant_url
             .parse::<sqlx::postgres::PgConnectOptions>()
             .expect("url")
-            .username(&t.pg_role())
+            .username(t.db.role())
             .password(&stored);
     let mut session = PgConnection::connect_with(&options).await.expect("session");
     sqlx::query("ALTER ROLE CURRENT_USER PASSWORD 'chosen-by-the-tenant-1'")
@@ -539,7 +600,7 @@ async fn a_password_the_tenant_set_itself_is_detected_and_replaced() {
         Err("28P01".into()),
         "the tenant's own password still works"
     );
-    let audit = h.drift_audit(t.as_str(), &t.pg_role()).await;
+    let audit = h.drift_audit(t.as_str(), t.db.role()).await;
     assert!(
         audit
             .iter()
@@ -589,7 +650,7 @@ async fn a_tenant_holding_the_migration_lock_does_not_stall_the_operators_start(
     // sqlx-postgres' generate_lock_id.
     const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
     let key = 0x3d32ad9e * i64::from(CRC.checksum(db.as_bytes()));
-    let mut session = connect_as(&h, &t.pg_role()).await;
+    let mut session = connect_as(&h, t.db.role()).await;
     sqlx::query("SELECT pg_advisory_lock($1)")
         .bind(key)
         .execute(&mut session)
@@ -615,14 +676,14 @@ async fn a_session_left_on_the_control_store_is_ended_at_start() {
             "{verb} CONNECT ON DATABASE \"{}\" {} \"{}\"",
             h.db.name,
             if verb == "GRANT" { "TO" } else { "FROM" },
-            t.pg_role()
+            t.db.role()
         )
     };
     sqlx::raw_sql(&grant("GRANT"))
         .execute(&h.db.admin)
         .await
         .expect("grant");
-    let mut lingering = h.connect_control_as(&t.pg_role()).await.expect("session");
+    let mut lingering = h.connect_control_as(t.db.role()).await.expect("session");
     sqlx::raw_sql(&grant("REVOKE"))
         .execute(&h.db.admin)
         .await

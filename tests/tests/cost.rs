@@ -28,8 +28,12 @@ async fn cost_figures_match_usage_rows_and_task_sizes() {
         ("amazon.nova-lite-v1:0", 5_000, 1_000),
     ] {
         sqlx::query("INSERT INTO shared.usage (tenant, agent, model, input_tokens, output_tokens, latency_ms) VALUES ($1, 'scout', $2, $3, $4, 100)")
-            .bind(&t).bind(model).bind(input).bind(output).execute(&h.db.tenants).await.expect("usage");
+            .bind(h.db_name(&t).await.as_str()).bind(model).bind(input).bind(output).execute(&h.db.tenants).await.expect("usage");
     }
+    // A row of a database user no tenant row names (a teardown that did not finish) is left out.
+    const NOBODY: &str = "tffffffffffffffffffffffffffffffff";
+    sqlx::query("INSERT INTO shared.usage (tenant, agent, model, input_tokens, output_tokens, latency_ms) VALUES ($1, 'scout', 'amazon.nova-lite-v1:0', 7, 7, 1)")
+        .bind(NOBODY).execute(&h.db.tenants).await.expect("usage of nobody");
     let now = chrono::Utc::now();
     cost::accrue_fargate(&h.db.pool, 60.0, now)
         .await
@@ -73,6 +77,10 @@ async fn cost_figures_match_usage_rows_and_task_sizes() {
     );
     // A tenant with no running tasks and no usage accrues nothing.
     assert!(rows.iter().all(|c| c.tenant != other));
+    assert!(
+        rows.iter().all(|c| c.tenant == t),
+        "only tenants with rows are reported, by name: {rows:?}"
+    );
 
     // The table shows the same figures, and the counters equal the stored totals.
     let table = cli::show::cost_table(&rows);

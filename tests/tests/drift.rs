@@ -3,19 +3,19 @@
 
 use aws_sdk_ecs::types::{AssignPublicIp, AwsVpcConfiguration, NetworkConfiguration};
 use crds::api::AgentKind;
-use crds::naming::TenantName;
+use crds::naming::TenantRef;
 use openclaw_tests::{unique_name, Harness};
 
 const SCOUT: AgentKind = AgentKind::Scout;
 
 /// A converged tenant with a butler (gmail) and a scout.
-async fn converged(prefix: &str) -> (Harness, String, TenantName) {
+async fn converged(prefix: &str) -> (Harness, String, TenantRef) {
     let h = Harness::new().await;
     let n = unique_name(prefix);
     h.insert_tenant(&n, &[("butler", &["gmail"]), ("scout", &[])])
         .await;
     h.converge(&[&n]).await;
-    let t = TenantName::parse(&n).expect("name");
+    let t = h.tenant_ref(&n).await;
     // A converged tenant shows no drift.
     let report = h.resync(3600).await;
     assert!(report.drifted.is_empty(), "{:?}", report.drifted);
@@ -414,14 +414,14 @@ async fn removed_ownership_tags_are_put_back() {
 #[tokio::test]
 async fn a_dropped_tenant_schema_is_recreated() {
     let (h, n, t) = converged("schema").await;
-    sqlx::query(&format!("DROP SCHEMA \"{}\" CASCADE", t.pg_schema()))
+    sqlx::query(&format!("DROP SCHEMA \"{}\" CASCADE", t.db.schema()))
         .execute(&h.db.tenants)
         .await
         .expect("drop");
-    resync_repairs(&h, &n, &t.pg_schema(), false).await;
+    resync_repairs(&h, &n, t.db.schema(), false).await;
     let usage: bool = sqlx::query_scalar("SELECT has_schema_privilege($1, $2, 'USAGE')")
-        .bind(t.pg_role())
-        .bind(t.pg_schema())
+        .bind(t.db.role())
+        .bind(t.db.schema())
         .fetch_one(&h.db.tenants)
         .await
         .expect("usage");
@@ -442,14 +442,14 @@ async fn bypassrls_is_security_drift_and_is_revoked() {
     h.insert_tenant(&n, &[("butler", &["gmail"]), ("scout", &[])])
         .await;
     h.converge(&[&n]).await;
-    let t = TenantName::parse(&n).expect("name");
-    sqlx::query(&format!("ALTER ROLE \"{}\" BYPASSRLS", t.pg_role()))
+    let t = h.tenant_ref(&n).await;
+    sqlx::query(&format!("ALTER ROLE \"{}\" BYPASSRLS", t.db.role()))
         .execute(&h.db.admin)
         .await
         .expect("bypassrls");
-    resync_repairs(&h, &n, &t.pg_role(), true).await;
+    resync_repairs(&h, &n, t.db.role(), true).await;
     let bypass: bool = sqlx::query_scalar("SELECT rolbypassrls FROM pg_roles WHERE rolname = $1")
-        .bind(t.pg_role())
+        .bind(t.db.role())
         .fetch_one(&h.db.pool)
         .await
         .expect("role");
@@ -463,14 +463,14 @@ async fn a_grant_outside_the_tenant_schema_is_revoked() {
     sqlx::raw_sql(&format!(
         "CREATE SCHEMA stash; CREATE TABLE stash.kept (x text); \
          GRANT USAGE ON SCHEMA stash TO \"{0}\"; GRANT SELECT ON stash.kept TO \"{0}\"",
-        t.pg_role()
+        t.db.role()
     ))
     .execute(&h.db.tenants)
     .await
     .expect("grant");
-    resync_repairs(&h, &n, &t.pg_role(), true).await;
+    resync_repairs(&h, &n, t.db.role(), true).await;
     let can: (bool, bool) = sqlx::query_as("SELECT has_table_privilege($1, 'stash.kept', 'SELECT'), has_schema_privilege($1, 'stash', 'USAGE')")
-        .bind(t.pg_role()).fetch_one(&h.db.tenants).await.expect("privilege");
+        .bind(t.db.role()).fetch_one(&h.db.tenants).await.expect("privilege");
     assert_eq!(can, (false, false));
 }
 
@@ -515,17 +515,17 @@ async fn a_policy_that_widens_the_shared_tables_is_security_drift_and_is_removed
     h.insert_tenant(&a, &[("scout", &[])]).await;
     h.insert_tenant(&b, &[("scout", &[])]).await;
     h.converge(&[&a, &b]).await;
-    let ta = TenantName::parse(&a).expect("a");
-    let tb = TenantName::parse(&b).expect("b");
+    let ta = h.tenant_ref(&a).await;
+    let tb = h.tenant_ref(&b).await;
     for t in [&ta, &tb] {
-        let mut s = h.connect_as(&t.pg_role()).await.expect("tenant");
+        let mut s = h.connect_as(t.db.role()).await.expect("tenant");
         sqlx::query("INSERT INTO shared.usage (agent, model, input_tokens, output_tokens, latency_ms) VALUES ('scout', 'm', 1, 1, 1)")
             .execute(&mut s)
             .await
             .expect("usage");
     }
     let seen_by_a = || async {
-        let mut s = h.connect_as(&ta.pg_role()).await.expect("tenant a");
+        let mut s = h.connect_as(ta.db.role()).await.expect("tenant a");
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM shared.usage")
             .fetch_one(&mut s)
             .await
@@ -570,9 +570,9 @@ async fn a_policy_that_widens_the_shared_tables_is_security_drift_and_is_removed
 async fn an_orphan_is_removed_after_the_grace_period_and_never_before() {
     let h = Harness::new().await;
     let n = unique_name("orphan");
-    let t = TenantName::parse(&n).expect("name");
     h.insert_tenant(&n, &[("scout", &[])]).await;
     h.converge(&[&n]).await;
+    let t = h.tenant_ref(&n).await;
     // The row vanishes without a teardown (finalizer stripped by hand): everything is orphaned.
     sqlx::query("UPDATE openclaw.tenants SET finalizers = '{}' WHERE name = $1")
         .bind(&n)
@@ -604,7 +604,7 @@ async fn an_orphan_is_removed_after_the_grace_period_and_never_before() {
         first.orphans
     );
     assert!(
-        seen.contains(&&t.db_secret_name()) && seen.contains(&&t.pg_role()),
+        seen.contains(&&t.db_secret_name()) && seen.contains(&&t.db.role().to_owned()),
         "{:?}",
         first.orphans
     );
@@ -632,7 +632,7 @@ async fn an_orphan_is_removed_after_the_grace_period_and_never_before() {
     assert!(h.service(&t.service_name(SCOUT)).await.is_none());
     let role: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
-            .bind(t.pg_role())
+            .bind(t.db.role())
             .fetch_one(&h.db.pool)
             .await
             .expect("pg");

@@ -7,13 +7,13 @@ use std::process::Command;
 
 use aws_credential_types::Credentials;
 use crds::api::AgentKind;
-use crds::naming::TenantName;
+use crds::naming::TenantRef;
 use openclaw_tests::moto::PrivateMoto;
 use openclaw_tests::process::binary;
 use openclaw_tests::{unique_name, Harness};
 use serde_json::json;
 
-async fn deployment(moto: &PrivateMoto) -> (Harness, TenantName, TenantName) {
+async fn deployment(moto: &PrivateMoto) -> (Harness, TenantRef, TenantRef) {
     let h = Harness::build(moto.cell_config(), |_| {}).await;
     let a = unique_name("auda");
     let b = unique_name("audb");
@@ -21,11 +21,8 @@ async fn deployment(moto: &PrivateMoto) -> (Harness, TenantName, TenantName) {
         .await;
     h.insert_tenant(&b, &[("scout", &[])]).await;
     h.converge(&[&a, &b]).await;
-    (
-        h,
-        TenantName::parse(&a).expect("a"),
-        TenantName::parse(&b).expect("b"),
-    )
+    let (ta, tb) = (h.tenant_ref(&a).await, h.tenant_ref(&b).await);
+    (h, ta, tb)
 }
 
 #[tokio::test]
@@ -82,7 +79,7 @@ async fn audit_isolation_is_clean_when_fresh_and_reports_each_planted_path() {
         .resource_policy(json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}).to_string())
         .send().await.expect("plant 5");
     // 6-9. PostgreSQL: a grant on B's table, B's role, BYPASSRLS, RLS not forced.
-    let (ra, rb, sb) = (a.pg_role(), b.pg_role(), b.pg_schema());
+    let (ra, rb, sb) = (a.db.role(), b.db.role(), b.db.schema());
     sqlx::raw_sql(&format!(
         "GRANT SELECT ON \"{sb}\".tasks TO \"{ra}\"; GRANT \"{rb}\" TO \"{ra}\"; ALTER ROLE \"{ra}\" BYPASSRLS; \
          ALTER TABLE shared.usage NO FORCE ROW LEVEL SECURITY;"
@@ -108,10 +105,7 @@ async fn audit_isolation_is_clean_when_fresh_and_reports_each_planted_path() {
     .execute(&h.db.admin)
     .await
     .expect("plant 13: grant");
-    let _lingering = h
-        .connect_control_as(&rb)
-        .await
-        .expect("plant 13: a session");
+    let _lingering = h.connect_control_as(rb).await.expect("plant 13: a session");
     sqlx::raw_sql(&format!(
         "REVOKE CONNECT ON DATABASE \"{}\" FROM \"{rb}\"",
         h.db.name
@@ -170,7 +164,7 @@ async fn audit_isolation_is_clean_when_fresh_and_reports_each_planted_path() {
         "plant 6:\n{}",
         shown.join("\n")
     );
-    assert!(has("pg_membership", &rb), "plant 7:\n{}", shown.join("\n"));
+    assert!(has("pg_membership", rb), "plant 7:\n{}", shown.join("\n"));
     assert!(
         has("pg_role_attribute", "BYPASSRLS"),
         "plant 8:\n{}",
@@ -193,12 +187,12 @@ async fn audit_isolation_is_clean_when_fresh_and_reports_each_planted_path() {
         shown.join("\n")
     );
     assert!(
-        has("pg_control_connect", &ra),
+        has("pg_control_connect", ra),
         "plant 12:\n{}",
         shown.join("\n")
     );
     assert!(
-        has("pg_control_session", &rb),
+        has("pg_control_session", rb),
         "plant 13:\n{}",
         shown.join("\n")
     );

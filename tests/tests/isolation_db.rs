@@ -9,41 +9,42 @@ async fn connect_as(h: &Harness, role: &str) -> Result<PgConnection, sqlx::Error
     h.connect_as(role).await
 }
 
-async fn two_tenants() -> (Harness, crds::naming::TenantName, crds::naming::TenantName) {
+async fn two_tenants() -> (Harness, crds::naming::TenantRef, crds::naming::TenantRef) {
     let h = Harness::new().await;
     let a = unique_name("tena");
     let b = unique_name("tenb");
     h.insert_tenant(&a, &[("scout", &[])]).await;
     h.insert_tenant(&b, &[("scout", &[])]).await;
     h.converge(&[&a, &b]).await;
-    for (t, n) in [(&a, 3), (&b, 5)] {
+    let (ta, tb) = (h.tenant_ref(&a).await, h.tenant_ref(&b).await);
+    // Usage rows carry the tenant's database name, the session user that wrote them.
+    for (t, n) in [(&ta, 3), (&tb, 5)] {
         for _ in 0..n {
             sqlx::query("INSERT INTO shared.usage (tenant, agent, model, input_tokens, output_tokens, latency_ms) VALUES ($1, 'scout', 'm', 1, 1, 1)")
-                .bind(t).execute(&h.db.tenants).await.expect("usage");
+                .bind(t.db.as_str()).execute(&h.db.tenants).await.expect("usage");
         }
     }
-    let tb = crds::naming::TenantName::parse(&b).expect("b");
     sqlx::query(&format!(
         "INSERT INTO \"{}\".tasks (kind, input) VALUES ('scout', '{{\"secret\": \"b\"}}')",
-        tb.pg_schema()
+        tb.db.schema()
     ))
     .execute(&h.db.tenants)
     .await
     .expect("b task");
-    (h, crds::naming::TenantName::parse(&a).expect("a"), tb)
+    (h, ta, tb)
 }
 
 #[tokio::test]
 async fn a_compromised_agent_of_tenant_a_cannot_reach_tenant_b_or_the_control_plane() {
     let (h, a, b) = two_tenants().await;
-    let (sa, sb, rb) = (a.pg_schema(), b.pg_schema(), b.pg_role());
+    let (sa, sb, rb) = (a.db.schema(), b.db.schema(), b.db.role());
     let attempts: Vec<(&str, String)> = vec![
         ("read B's schema", format!("SELECT * FROM \"{sb}\".tasks")),
         ("write B's schema", format!("INSERT INTO \"{sb}\".tasks (kind) VALUES ('scout')")),
         ("read B's integrations (its secret state)", format!("SELECT * FROM \"{sb}\".integrations")),
         ("copy B's table out", format!("COPY \"{sb}\".tasks TO STDOUT")),
-        ("write a usage row for B", format!("INSERT INTO shared.usage (tenant, agent, model, input_tokens, output_tokens, latency_ms) VALUES ('{b}', 'scout', 'm', 1, 1, 1)")),
-        ("move A's usage rows to B", format!("UPDATE shared.usage SET tenant = '{b}'")),
+        ("write a usage row for B", format!("INSERT INTO shared.usage (tenant, agent, model, input_tokens, output_tokens, latency_ms) VALUES ('{rb}', 'scout', 'm', 1, 1, 1)")),
+        ("move A's usage rows to B", format!("UPDATE shared.usage SET tenant = '{rb}'")),
         ("SET ROLE to B", format!("SET ROLE \"{rb}\"")),
         ("SET SESSION AUTHORIZATION to B", format!("SET SESSION AUTHORIZATION \"{rb}\"")),
         ("set_config('role') to B", format!("SELECT set_config('role', '{rb}', false)")),
@@ -69,7 +70,7 @@ async fn a_compromised_agent_of_tenant_a_cannot_reach_tenant_b_or_the_control_pl
         ("create a schema", "CREATE SCHEMA stash".to_owned()),
     ];
     let mut report = Vec::new();
-    let mut conn = connect_as(&h, &a.pg_role())
+    let mut conn = connect_as(&h, a.db.role())
         .await
         .expect("connect as tenant A");
     for (what, sql) in &attempts {
@@ -84,7 +85,7 @@ async fn a_compromised_agent_of_tenant_a_cannot_reach_tenant_b_or_the_control_pl
             )),
         }
     }
-    println!("database drill as {}:\n{}", a.pg_role(), report.join("\n"));
+    println!("database drill as {}:\n{}", a.db.role(), report.join("\n"));
     let allowed: Vec<&String> = report.iter().filter(|r| r.starts_with("ALLOWED")).collect();
     assert!(allowed.is_empty(), "attempts that succeeded:\n{allowed:#?}");
     assert_eq!(report.len(), attempts.len());
@@ -100,12 +101,12 @@ async fn visible(c: &mut PgConnection) -> Vec<(String, i64)> {
 #[tokio::test]
 async fn row_level_security_holds_after_set_and_set_config_tricks() {
     let (h, a, b) = two_tenants().await;
-    let mut conn = connect_as(&h, &a.pg_role()).await.expect("connect");
-    let want = vec![(a.to_string(), 3)];
+    let mut conn = connect_as(&h, a.db.role()).await.expect("connect");
+    let want = vec![(a.db.to_string(), 3)];
     assert_eq!(visible(&mut conn).await, want);
     for trick in [
-        format!("SELECT set_config('app.tenant', '{b}', false)"),
-        format!("SET application_name = '{b}'"),
+        format!("SELECT set_config('app.tenant', '{}', false)", b.db),
+        format!("SET application_name = '{}'", b.db),
         "SET row_security = off".to_owned(),
         "RESET ROLE".to_owned(),
     ] {
@@ -133,7 +134,7 @@ async fn row_level_security_holds_after_set_and_set_config_tricks() {
     // The tenant's own writes work, and land as its own.
     sqlx::query("INSERT INTO shared.usage (agent, model, input_tokens, output_tokens, latency_ms) VALUES ('scout', 'm', 2, 2, 2)")
         .execute(&mut conn).await.expect("own usage row");
-    assert_eq!(visible(&mut conn).await, vec![(a.to_string(), 4)]);
+    assert_eq!(visible(&mut conn).await, vec![(a.db.to_string(), 4)]);
 }
 
 #[tokio::test]
@@ -141,13 +142,9 @@ async fn a_tenant_role_cannot_open_more_connections_than_its_limit() {
     let (h, a, _) = two_tenants().await;
     let mut held = Vec::new();
     for _ in 0..operator::resources::pg_tenant::CONNECTION_LIMIT {
-        held.push(
-            connect_as(&h, &a.pg_role())
-                .await
-                .expect("within the limit"),
-        );
+        held.push(connect_as(&h, a.db.role()).await.expect("within the limit"));
     }
-    let err = connect_as(&h, &a.pg_role())
+    let err = connect_as(&h, a.db.role())
         .await
         .expect_err("over the limit");
     let msg = err

@@ -53,7 +53,7 @@ async fn prometheus_scrapes_the_operator_and_sees_the_example_tenants_ready() {
         .expect("apply examples");
     // Usage rows, so the cost counters have something to show.
     sqlx::query("INSERT INTO shared.usage (tenant, agent, model, input_tokens, output_tokens, latency_ms) VALUES ($1, 'scout', 'amazon.nova-lite-v1:0', 1000, 100, 50)")
-        .bind(&names[0]).execute(&h.db.tenants).await.expect("usage");
+        .bind(h.db_name(&names[0]).await.as_str()).execute(&h.db.tenants).await.expect("usage");
 
     let op = Operator::spawn(&h, "  resync_interval_seconds: 3\n");
     // Prometheus with the shipped configuration and rules, pointed at this operator.

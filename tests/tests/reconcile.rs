@@ -56,7 +56,7 @@ async fn three_tenants_inserted_by_sql_become_ready_with_the_right_resources() {
     let cell = h.cell().clone();
     let arn = cell.arn_context();
     for name in &names {
-        let t = TenantName::parse(name).expect("name");
+        let t = h.tenant_ref(name).await;
         assert_eq!(h.phase(name).await.as_deref(), Some("Ready"));
         let agents = operator::store::list_agents(&mut *h.db.conn().await, Some(name))
             .await
@@ -162,7 +162,7 @@ async fn three_tenants_inserted_by_sql_become_ready_with_the_right_resources() {
         let (login, superuser, bypass, createrole): (bool, bool, bool, bool) = sqlx::query_as(
             "SELECT rolcanlogin, rolsuper, rolbypassrls, rolcreaterole FROM pg_roles WHERE rolname = $1",
         )
-        .bind(t.pg_role())
+        .bind(t.db.role())
         .fetch_one(&h.db.pool)
         .await
         .expect("role row");
@@ -172,14 +172,14 @@ async fn three_tenants_inserted_by_sql_become_ready_with_the_right_resources() {
         );
         let schema: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
-                .bind(t.pg_schema())
+                .bind(t.db.schema())
                 .fetch_one(&h.db.tenants)
                 .await
                 .expect("schema");
         assert!(schema);
     }
     // Secrets: the DB secret and one per integration.
-    let t0 = TenantName::parse(&names[0]).expect("name");
+    let t0 = h.tenant_ref(&names[0]).await;
     assert_eq!(
         secret_names(&h, &t0).await,
         [
@@ -196,7 +196,7 @@ async fn three_tenants_inserted_by_sql_become_ready_with_the_right_resources() {
     // (Only the superuser may read pg_authid; the operator never does.)
     let verifier: Option<String> =
         sqlx::query_scalar("SELECT rolpassword FROM pg_authid WHERE rolname = $1")
-            .bind(t0.pg_role())
+            .bind(t0.db.role())
             .fetch_one(&h.db.admin)
             .await
             .expect("verifier");
@@ -369,7 +369,7 @@ async fn deleting_a_tenant_removes_everything_it_owned_and_nothing_of_another() 
         .await;
     h.insert_tenant(&kept, &[("butler", &["gmail"])]).await;
     h.converge(&[&gone, &kept]).await;
-    let tg = TenantName::parse(&gone).expect("name");
+    let tg = h.tenant_ref(&gone).await;
     let tk = TenantName::parse(&kept).expect("name");
     sqlx::query("DELETE FROM openclaw.tenants WHERE name = $1")
         .bind(&gone)
@@ -408,7 +408,7 @@ async fn deleting_a_tenant_removes_everything_it_owned_and_nothing_of_another() 
     assert!(secret_names(&h, &tg).await.is_empty());
     let pg: (bool, bool) = sqlx::query_as(
         "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1), EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
-    ).bind(tg.pg_role()).fetch_one(&h.db.tenants).await.expect("pg");
+    ).bind(tg.db.role()).fetch_one(&h.db.tenants).await.expect("pg");
     assert_eq!(pg, (false, false));
 
     // The other tenant is whole.

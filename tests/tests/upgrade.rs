@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::process::Command;
 
-use crds::naming::TenantName;
+use crds::naming::{DbName, TenantName, TenantRef};
 use openclaw_tests::process::binary;
 use openclaw_tests::{unique_name, Harness, TestDb, OPERATOR_ROLE};
 use sqlx::PgPool;
@@ -69,15 +69,18 @@ async fn a_single_database_deployment_splits_keeps_everything_and_converges() {
     let (name, control_url, old_url) = TestDb::create_rds_like(OPERATOR_ROLE).await;
     let old = legacy_database(&old_url).await;
     let tenant = unique_name("upgr");
-    let t = TenantName::parse(&tenant).expect("name");
-    let manifest = format!(
-        "apiVersion: openclaw.io/v1alpha1\nkind: Tenant\nmetadata:\n  name: {tenant}\nspec:\n  \
-         displayName: Upgraded\n  region: us-east-1\n  agents:\n    - kind: scout\n      \
-         model: amazon.nova-lite-v1:0\n"
-    );
-    cli::apply::apply(&old, &manifest)
-        .await
-        .expect("apply in the old layout");
+    // Tenants of the old layout keep their role and schema names, `tenant_T`.
+    let t = TenantRef::legacy(TenantName::parse(&tenant).expect("name"));
+    // Rows as the old release wrote them (its `apply` knew no db_name column).
+    sqlx::raw_sql(&format!(
+        "INSERT INTO openclaw.tenants (name, display_name, region) \
+           VALUES ('{tenant}', 'Upgraded', 'us-east-1'); \
+         INSERT INTO openclaw.agents (tenant, kind, model) \
+           VALUES ('{tenant}', 'scout', 'amazon.nova-lite-v1:0');"
+    ))
+    .execute(&old)
+    .await
+    .expect("rows in the old layout");
     sqlx::query(
         "INSERT INTO shared.usage (tenant, agent, model, input_tokens, output_tokens, latency_ms) \
          VALUES ($1, 'scout', 'amazon.nova-lite-v1:0', 1234, 10, 5)",
@@ -102,7 +105,7 @@ async fn a_single_database_deployment_splits_keeps_everything_and_converges() {
                 actor: "operator/old-replica",
                 action,
                 resource_kind: Some("pg_role"),
-                resource_name: Some(&t.pg_role()),
+                resource_name: Some(t.db.role()),
                 detail: serde_json::json!({"reason": "before the split"}),
             },
         )
@@ -152,6 +155,17 @@ async fn a_single_database_deployment_splits_keeps_everything_and_converges() {
             .await
             .expect("the tenant moved");
     assert_eq!(spec, ("Upgraded".to_owned(), 1));
+    let db_name: String =
+        sqlx::query_scalar("SELECT db_name FROM openclaw.tenants WHERE name = $1")
+            .bind(&tenant)
+            .fetch_one(&control)
+            .await
+            .expect("db name");
+    assert_eq!(
+        db_name,
+        DbName::legacy(&t).as_str(),
+        "a tenant of the old layout keeps its database name"
+    );
     // The old database keeps the tenant data, and no control store.
     assert!(!has_schema(&old, "openclaw").await);
     let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
@@ -182,10 +196,10 @@ async fn a_single_database_deployment_splits_keeps_everything_and_converges() {
         .sum();
     assert_eq!(tokens, 1234);
     // The tenant's login reaches its database, and not the control store.
-    h.connect_as(&t.pg_role())
+    h.connect_as(t.db.role())
         .await
         .expect("the tenant connects to the tenant database");
-    assert!(h.connect_control_as(&t.pg_role()).await.is_err());
+    assert!(h.connect_control_as(t.db.role()).await.is_err());
 }
 
 /// The two databases named the wrong way round (the old database as the control store) are

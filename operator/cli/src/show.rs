@@ -157,6 +157,8 @@ pub async fn describe_tenant(
     s.push_str(&format!("Display name:  {}\n", t.display_name));
     s.push_str(&format!("Region:        {}\n", t.region));
     s.push_str(&format!("Tier:          {}\n", t.tier));
+    // Its role and schema in the tenant database: the name there is opaque, so this is the map.
+    s.push_str(&format!("Database name: {}\n", t.db_name));
     s.push_str(&format!(
         "Phase:         {}\n",
         phase_of(t.deletion_requested_at.is_some(), &t.phase)

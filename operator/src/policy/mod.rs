@@ -341,7 +341,8 @@ mod tests {
     fn iam_mode_grants_exactly_one_database_user_the_tenants_own() {
         let spec = spec(AgentKind::Scout, &[], "amazon.nova-lite-v1:0");
         let acme = TenantName::parse("acme").expect("name");
-        let user = ctx().db_user_arn("db-ABCDEF123", &acme).expect("arn");
+        let acme_db = crds::naming::DbName::parse("t0123456789abcdef0123456789abcdef").expect("db");
+        let user = ctx().db_user_arn("db-ABCDEF123", &acme_db).expect("arn");
         let doc = agent_policy(&PolicyInputs {
             arn: &ctx(),
             tenant: &acme,
@@ -356,9 +357,13 @@ mod tests {
             .collect();
         assert_eq!(connects, vec![user.clone()]);
         let user_part = user.rsplit('/').next().unwrap_or_default();
-        assert!(!crds::policy_match::has_wildcard(user_part) && user_part == "tenant_acme");
-        for other in ["acme-b", "acmeb", "globex"] {
-            let o = TenantName::parse(other).expect("name");
+        assert!(!crds::policy_match::has_wildcard(user_part) && user_part == acme_db.role());
+        for other in [
+            "t0123456789abcdef0123456789abcdee",
+            "t1123456789abcdef0123456789abcdef",
+            "tenant_acme",
+        ] {
+            let o = crds::naming::DbName::parse(other).expect("db");
             let theirs = ctx().db_user_arn("db-ABCDEF123", &o).expect("arn");
             let req = Request {
                 action: "rds-db:connect",

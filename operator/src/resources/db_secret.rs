@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use crds::naming::TenantName;
+use crds::naming::TenantRef;
 use hmac::{Hmac, Mac};
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -46,9 +46,9 @@ pub enum Op {
 }
 
 impl Operation for Op {
-    fn resource(&self, tenant: &TenantName) -> (Kind, String) {
+    fn resource(&self, tenant: &TenantRef) -> (Kind, String) {
         match self {
-            Op::SetStoredPassword => (Kind::PgRole, tenant.pg_role()),
+            Op::SetStoredPassword => (Kind::PgRole, tenant.db.role().to_owned()),
             _ => (Kind::Secret, tenant.db_secret_name()),
         }
     }
@@ -177,7 +177,7 @@ pub fn diff(
 
 pub async fn apply(
     ctx: &Ctx<'_>,
-    tenant: &TenantName,
+    tenant: &TenantRef,
     desired: Option<&DesiredTenant>,
     observed: Option<&ObservedSecret>,
     op: &Op,
@@ -219,7 +219,7 @@ pub async fn apply(
 /// the secret's password is refused at the next login probe, which plans a rotation again.
 async fn set_password(
     ctx: &Ctx<'_>,
-    tenant: &TenantName,
+    tenant: &TenantRef,
     d: &DesiredSecret,
     create: bool,
 ) -> Result<Option<String>> {
@@ -264,7 +264,7 @@ async fn set_password(
 /// but a superuser may read a role's verifier, so this is how a password set outside the operator
 /// shows. The password goes from the secret into the login and nowhere else: no error, log or
 /// result carries it.
-pub async fn probe_login(clients: &Clients, tenant_db: &PgPool, tenant: &TenantName) -> Login {
+pub async fn probe_login(clients: &Clients, tenant_db: &PgPool, tenant: &TenantRef) -> Login {
     match stored_password(clients, tenant).await {
         Ok(Some(password)) => login_with(tenant_db, tenant, &password).await,
         _ => Login::Unknown,
@@ -272,7 +272,7 @@ pub async fn probe_login(clients: &Clients, tenant_db: &PgPool, tenant: &TenantN
 }
 
 /// The password in the tenant's database secret, if it holds one.
-async fn stored_password(clients: &Clients, tenant: &TenantName) -> Result<Option<String>> {
+async fn stored_password(clients: &Clients, tenant: &TenantRef) -> Result<Option<String>> {
     clients.throttle.acquire(Bucket::SecretsRead).await;
     let got = clients
         .secrets
@@ -304,7 +304,7 @@ const PROBES_AT_ONCE: usize = 4;
 pub async fn probe_logins(
     clients: &Clients,
     tenant_db: &PgPool,
-    tenants: &[TenantName],
+    tenants: &[TenantRef],
 ) -> BTreeMap<String, Login> {
     let mut out = BTreeMap::new();
     for chunk in tenants.chunks(BATCH) {
@@ -319,7 +319,7 @@ pub async fn probe_logins(
         else {
             continue;
         };
-        let found: Vec<(TenantName, String)> = chunk
+        let found: Vec<(TenantRef, String)> = chunk
             .iter()
             .filter_map(|t| {
                 let value = got
@@ -347,10 +347,10 @@ pub async fn probe_logins(
     out
 }
 
-async fn login_with(tenant_db: &PgPool, tenant: &TenantName, password: &str) -> Login {
+async fn login_with(tenant_db: &PgPool, tenant: &TenantRef, password: &str) -> Login {
     let options = (*tenant_db.connect_options())
         .clone()
-        .username(&tenant.pg_role())
+        .username(tenant.db.role())
         .password(password)
         .application_name("openclaw-login-probe");
     let attempt = tokio::time::timeout(
@@ -374,13 +374,13 @@ async fn login_with(tenant_db: &PgPool, tenant: &TenantName, password: &str) -> 
 
 /// The secret's value (pure): where to connect and the login, in the shape RDS's own database
 /// secrets have, which the agent reads.
-pub fn secret_value(db: &DbEndpoint, tenant: &TenantName, password: &str) -> String {
+pub fn secret_value(db: &DbEndpoint, tenant: &TenantRef, password: &str) -> String {
     serde_json::json!({
         "engine": "postgres",
         "host": db.host,
         "port": db.port,
         "dbname": db.dbname,
-        "username": tenant.pg_role(),
+        "username": tenant.db.role(),
         "password": password,
     })
     .to_string()
@@ -388,8 +388,8 @@ pub fn secret_value(db: &DbEndpoint, tenant: &TenantName, password: &str) -> Str
 
 /// Sets the role's password from a SCRAM-SHA-256 verifier, so the password itself never
 /// appears in a statement or a server log.
-pub async fn set_role_password(pool: &PgPool, tenant: &TenantName, password: &str) -> Result<()> {
-    let role = quote_ident(&tenant.pg_role())?;
+pub async fn set_role_password(pool: &PgPool, tenant: &TenantRef, password: &str) -> Result<()> {
+    let role = quote_ident(tenant.db.role())?;
     let verifier = scram_verifier(password, &rand::rng().random::<[u8; 16]>(), 4096);
     sqlx::query(&format!("ALTER ROLE {role} PASSWORD '{verifier}'"))
         .execute(pool)
@@ -534,7 +534,10 @@ mod tests {
             role_recreated,
             login,
         };
-        let set_again = vec!["update pg_role tenant_acme"];
+        let set_again = vec![format!(
+            "update pg_role {}",
+            crate::resources::fixtures::DB_NAME
+        )];
         let got = diff(&own, NAME, &want(Login::Rejected, false), Some(&ours)).expect("diff");
         assert_eq!(lines(&got), set_again);
         assert!(got[0].security);
@@ -547,7 +550,7 @@ mod tests {
             (
                 Login::Rejected,
                 true,
-                vec!["rotate secret /openclaw/acme/db"],
+                vec!["rotate secret /openclaw/acme/db".to_owned()],
             ),
         ] {
             let got = diff(&own, NAME, &want(login, recreated), Some(&ours)).expect("diff");
@@ -595,7 +598,7 @@ mod tests {
         assert_eq!(
             v,
             serde_json::json!({"engine": "postgres", "host": "db.internal", "port": 5432,
-                "dbname": "tenants", "username": "tenant_acme", "password": "pw"})
+                "dbname": "tenants", "username": crate::resources::fixtures::DB_NAME, "password": "pw"})
         );
     }
 

@@ -12,7 +12,7 @@ use aws_sdk_ecs::types::{
     LaunchType, NetworkConfiguration, PropagateTags, ServiceField,
 };
 use crds::api::AgentKind;
-use crds::naming::TenantName;
+use crds::naming::{TenantName, TenantRef};
 use sha2::{Digest, Sha256};
 
 use crate::aws::{AwsError, Clients};
@@ -62,7 +62,7 @@ impl Op {
 }
 
 impl Operation for Op {
-    fn resource(&self, tenant: &TenantName) -> (Kind, String) {
+    fn resource(&self, tenant: &TenantRef) -> (Kind, String) {
         (Kind::EcsService, tenant.service_name(self.kind()))
     }
 

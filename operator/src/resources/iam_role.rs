@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_iam::types::EntityType;
 use crds::api::AgentKind;
-use crds::naming::{self, TenantName};
+use crds::naming::{self, TenantName, TenantRef};
 use serde_json::Value;
 
 use crate::aws::{AwsError, Clients};
@@ -62,7 +62,7 @@ impl Op {
 }
 
 impl Operation for Op {
-    fn resource(&self, tenant: &TenantName) -> (Kind, String) {
+    fn resource(&self, tenant: &TenantRef) -> (Kind, String) {
         match self {
             Op::PutInlinePolicy { kind } | Op::DeleteForeignInlinePolicy { kind, .. } => {
                 (Kind::IamInlinePolicy, tenant.policy_name(*kind))
@@ -91,7 +91,7 @@ impl Operation for Op {
         Some(self.kind())
     }
 
-    fn removes_also(&self, tenant: &TenantName) -> Vec<(Kind, String)> {
+    fn removes_also(&self, tenant: &TenantRef) -> Vec<(Kind, String)> {
         match self {
             Op::Delete { kind } => vec![(Kind::IamInlinePolicy, tenant.policy_name(*kind))],
             _ => Vec::new(),

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use crds::api::AgentKind;
-use crds::naming::{self, TenantName};
+use crds::naming::{self, TenantRef};
 use sqlx::PgPool;
 
 use crate::aws::Clients;
@@ -51,7 +51,7 @@ impl Inventory {
     }
 
     /// What exists for one tenant, in the shape the diffs take.
-    pub fn observed_for(&self, tenant: &TenantName) -> ObservedTenant {
+    pub fn observed_for(&self, tenant: &TenantRef) -> ObservedTenant {
         let mut o = ObservedTenant::default();
         let prefix = tenant.secret_prefix();
         for (name, s) in self.secrets.range(prefix.clone()..) {
@@ -72,7 +72,7 @@ impl Inventory {
                 o.task_definitions.insert(name.clone(), td.clone());
             }
         }
-        if let Some(pg) = self.pg.get(&tenant.pg_role()) {
+        if let Some(pg) = self.pg.get(tenant.db.role()) {
             o.pg = pg.clone();
         }
         o.db_login = self
@@ -85,13 +85,15 @@ impl Inventory {
 }
 
 /// Builds the inventory of `cell`. `own_task_definitions` is the operator's record of its
-/// current revision per family (ARN); each is described only the first time it is seen.
+/// current revision per family (ARN); each is described only the first time it is seen. Logins
+/// are probed for `tenants` (those with rows).
 pub async fn build(
     clients: &Clients,
     tenant_db: &PgPool,
     cell: &CellConfig,
     own_task_definitions: &BTreeMap<String, String>,
     cache: &TaskDefinitionCache,
+    tenants: &[TenantRef],
 ) -> Result<Inventory> {
     let mut inv = Inventory::default();
     for s in ecs_service::list_ours(clients, &cell.ecs_cluster).await? {
@@ -111,14 +113,14 @@ pub async fn build(
     inv.pg = pg_tenant::catalog(tenant_db).await?;
     inv.shared_rls = shared_rls::observe(tenant_db).await?;
     // One login per tenant whose database secret and role both look usable.
-    let probed: Vec<TenantName> = inv
-        .secrets
+    let probed: Vec<TenantRef> = tenants
         .iter()
-        .filter_map(|(name, secret)| {
-            let t = naming::parse_secret_name(name).filter(|t| t.db_secret_name() == *name)?;
-            let pg = inv.pg.get(&t.pg_role())?;
-            should_probe_login(Some(secret), pg).then_some(t)
+        .filter(|t| {
+            let secret = inv.secrets.get(&t.db_secret_name());
+            let pg = inv.pg.get(t.db.role());
+            secret.is_some() && pg.is_some_and(|pg| should_probe_login(secret, pg))
         })
+        .cloned()
         .collect();
     inv.db_logins = db_secret::probe_logins(clients, tenant_db, &probed).await;
     Ok(inv)

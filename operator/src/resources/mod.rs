@@ -36,7 +36,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crds::api::AgentKind;
-use crds::naming::{self, TenantName};
+use crds::naming::{self, TenantRef};
 use sqlx::PgPool;
 
 use crate::aws::Clients;
@@ -118,7 +118,7 @@ impl fmt::Display for Verb {
 /// What every kind's operation tells the engine about itself.
 pub trait Operation {
     /// The (kind, name) it acts on: for status, metrics, the inventory and the audit log.
-    fn resource(&self, tenant: &TenantName) -> (Kind, String);
+    fn resource(&self, tenant: &TenantRef) -> (Kind, String);
     fn verb(&self) -> Verb;
     /// The kind's place in the dependency order: a kind needs only kinds of a lower rank to
     /// exist first. Creation runs in rising rank, teardown in falling rank.
@@ -128,7 +128,7 @@ pub trait Operation {
         None
     }
     /// Inventory rows that go with this one when it is removed (a role's inline policy).
-    fn removes_also(&self, _tenant: &TenantName) -> Vec<(Kind, String)> {
+    fn removes_also(&self, _tenant: &TenantRef) -> Vec<(Kind, String)> {
         Vec::new()
     }
 }
@@ -183,7 +183,7 @@ impl Action {
         }
     }
 
-    pub fn resource(&self, tenant: &TenantName) -> (Kind, String) {
+    pub fn resource(&self, tenant: &TenantRef) -> (Kind, String) {
         self.op().resource(tenant)
     }
 
@@ -199,7 +199,7 @@ impl Action {
         self.op().agent()
     }
 
-    pub fn removes_also(&self, tenant: &TenantName) -> Vec<(Kind, String)> {
+    pub fn removes_also(&self, tenant: &TenantRef) -> Vec<(Kind, String)> {
         self.op().removes_also(tenant)
     }
 }
@@ -275,7 +275,7 @@ pub struct Ctx<'a> {
 /// Every kind's changes for a live tenant (or, with `desired = None`, its teardown), unordered:
 /// the engine orders them.
 pub fn diff(
-    tenant: &TenantName,
+    tenant: &TenantRef,
     desired: Option<&DesiredTenant>,
     observed: &ObservedTenant,
     recorded: &Recorded,
@@ -420,14 +420,14 @@ pub fn links(desired: Option<&DesiredTenant>, observed: &ObservedTenant) -> Link
 /// Applies one action through its kind; returns the resource's ARN when the call reveals it.
 pub async fn apply(
     ctx: &Ctx<'_>,
-    tenant: &TenantName,
+    tenant: &TenantRef,
     desired: Option<&DesiredTenant>,
     observed: &ObservedTenant,
     links: &Links,
     action: &Action,
 ) -> Result<Option<String>> {
     match action {
-        Action::Pg(op) => pg_tenant::apply(ctx.tenant_db, tenant, op)
+        Action::Pg(op) => pg_tenant::apply(ctx.tenant_db, &tenant.db, op)
             .await
             .map(|()| None),
         Action::DbSecret(op) => {
@@ -465,7 +465,7 @@ pub async fn observe_tenant(
     clients: &Clients,
     tenant_db: &PgPool,
     cell: &CellConfig,
-    tenant: &TenantName,
+    tenant: &TenantRef,
 ) -> Result<ObservedTenant> {
     let mut observed = ObservedTenant::default();
     for s in secrets_manager::list(clients, &tenant.secret_prefix()).await? {
@@ -485,7 +485,7 @@ pub async fn observe_tenant(
     for s in ecs_service::describe(clients, &cell.ecs_cluster, &service_names).await? {
         observed.services.insert(s.name.clone(), s);
     }
-    observed.pg = pg_tenant::observe(tenant_db, tenant).await?;
+    observed.pg = pg_tenant::observe(tenant_db, &tenant.db).await?;
     if should_probe_login(observed.secrets.get(&tenant.db_secret_name()), &observed.pg) {
         observed.db_login = db_secret::probe_login(clients, tenant_db, tenant).await;
     }
@@ -499,8 +499,14 @@ pub(crate) mod fixtures {
     use crate::render::render_tenant;
     use crate::render::tests::{agent, cell};
 
-    pub fn tenant() -> TenantName {
-        TenantName::parse("acme").expect("name")
+    /// The opaque database name of [`tenant`].
+    pub const DB_NAME: &str = "t0123456789abcdef0123456789abcdef";
+
+    pub fn tenant() -> TenantRef {
+        TenantRef::new(
+            naming::TenantName::parse("acme").expect("name"),
+            naming::DbName::parse(DB_NAME).expect("db name"),
+        )
     }
 
     pub fn desired() -> DesiredTenant {

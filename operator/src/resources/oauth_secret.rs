@@ -5,7 +5,7 @@
 //! Owns: their existence, tags and removal when no agent uses the integration any more (data
 //! minimisation). Must never: write or read a grant's value.
 
-use crds::naming::TenantName;
+use crds::naming::TenantRef;
 
 use crate::aws::{AwsError, Clients};
 use crate::error::{ReconcileError, Result};
@@ -34,7 +34,7 @@ impl Op {
 }
 
 impl Operation for Op {
-    fn resource(&self, _tenant: &TenantName) -> (Kind, String) {
+    fn resource(&self, _tenant: &TenantRef) -> (Kind, String) {
         (Kind::Secret, self.name().to_owned())
     }
 

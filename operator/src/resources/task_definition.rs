@@ -13,7 +13,7 @@ use aws_sdk_ecs::types::{
     LogConfiguration, LogDriver, NetworkMode, TaskDefinitionField, TaskDefinitionStatus,
 };
 use crds::api::AgentKind;
-use crds::naming::TenantName;
+use crds::naming::{TenantName, TenantRef};
 
 use crate::aws::{AwsError, Clients};
 use crate::error::{ReconcileError, Result};
@@ -74,7 +74,7 @@ pub enum Op {
 }
 
 impl Operation for Op {
-    fn resource(&self, tenant: &TenantName) -> (Kind, String) {
+    fn resource(&self, tenant: &TenantRef) -> (Kind, String) {
         let (Op::Register { kind } | Op::Deregister { kind }) = self;
         (Kind::TaskDefinition, tenant.task_family(*kind))
     }

@@ -160,6 +160,18 @@ pub async fn all_inventory_names(
     .await?)
 }
 
+/// (tenant, role) of every PostgreSQL role the operator made and has not dropped: whose a role is,
+/// since its opaque name does not say.
+pub async fn recorded_pg_roles(
+    conn: &mut PgConnection,
+) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT tenant, name FROM openclaw.managed_resources WHERE kind = 'pg_role' ORDER BY name",
+    )
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
 /// Records the orphans seen now (forgetting those no longer orphaned) and returns each one's
 /// age in seconds, by (kind, name).
 pub async fn track_orphans(

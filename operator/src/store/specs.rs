@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use crds::api::{
     Agent, AgentKind, AgentSpec, Condition, Integration, Status, Tenant, TenantSpec, Tier,
 };
+use crds::naming::{DbName, TenantName, TenantRef};
 use sqlx::{PgConnection, Row};
 
 use super::*;
@@ -16,6 +17,8 @@ use super::*;
 #[derive(Debug, Clone, PartialEq)]
 pub struct TenantRow {
     pub name: String,
+    /// The tenant's role and schema in the tenant database (`crds::naming::DbName`).
+    pub db_name: String,
     pub display_name: String,
     pub region: String,
     pub tier: String,
@@ -50,7 +53,8 @@ pub struct AgentRow {
     pub status_message: Option<String>,
 }
 
-pub(super) const TENANT_COLS: &str = "name, display_name, region, tier, generation, finalizers, \
+pub(super) const TENANT_COLS: &str =
+    "name, db_name, display_name, region, tier, generation, finalizers, \
     deletion_requested_at, created_at, phase, observed_generation, conditions, status_message";
 pub(super) const AGENT_COLS: &str =
     "tenant, kind, model, desired_count, cpu, memory, image, integrations, \
@@ -60,6 +64,7 @@ pub(super) const AGENT_COLS: &str =
 pub(super) fn tenant_from(row: &sqlx::postgres::PgRow) -> Result<TenantRow, sqlx::Error> {
     Ok(TenantRow {
         name: row.try_get("name")?,
+        db_name: row.try_get("db_name")?,
         display_name: row.try_get("display_name")?,
         region: row.try_get("region")?,
         tier: row.try_get("tier")?,
@@ -96,6 +101,17 @@ pub(super) fn agent_from(row: &sqlx::postgres::PgRow) -> Result<AgentRow, sqlx::
 }
 
 impl TenantRow {
+    /// The tenant by name and database name, both checked against their naming rules.
+    pub fn tenant_ref(&self) -> Result<TenantRef, StoreError> {
+        let corrupt = |message: String| StoreError::Corrupt {
+            what: format!("tenant/{}", self.name),
+            message,
+        };
+        let name = TenantName::parse(&self.name).map_err(|e| corrupt(format!("name {e}")))?;
+        let db = DbName::parse(&self.db_name).map_err(|e| corrupt(format!("db_name {e}")))?;
+        Ok(TenantRef::new(name, db))
+    }
+
     pub fn spec(&self, agents: Option<Vec<AgentSpec>>) -> Result<TenantSpec, StoreError> {
         Ok(TenantSpec {
             display_name: self.display_name.clone(),

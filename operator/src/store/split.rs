@@ -263,6 +263,12 @@ async fn copy_table(
         }
     }
     sink.finish().await?;
+    if table == "tenants" && !columns.split(", ").any(|c| c == "db_name") {
+        // Tenants onboarded before opaque database names keep the role and schema they have.
+        sqlx::query("UPDATE openclaw.tenants SET db_name = 'tenant_' || replace(name, '-', '_')")
+            .execute(&mut *dst)
+            .await?;
+    }
     sqlx::query(&format!("ALTER TABLE openclaw.{table} ENABLE TRIGGER USER"))
         .execute(&mut *dst)
         .await?;

@@ -79,13 +79,27 @@ pub async fn tenants_needing_work(conn: &mut PgConnection) -> Result<Vec<String>
     .await?)
 }
 
-/// Every tenant's name and tier (the session guard's input, read every few seconds).
-pub async fn tenant_tiers(conn: &mut PgConnection) -> Result<Vec<(String, String)>, StoreError> {
+/// Every tenant's name, database name and tier (the session guard's input, read every few
+/// seconds).
+pub async fn tenant_tiers(
+    conn: &mut PgConnection,
+) -> Result<Vec<(String, String, String)>, StoreError> {
     Ok(
-        sqlx::query_as("SELECT name, tier FROM openclaw.tenants ORDER BY name")
+        sqlx::query_as("SELECT name, db_name, tier FROM openclaw.tenants ORDER BY name")
             .fetch_all(&mut *conn)
             .await?,
     )
+}
+
+/// Every tenant's database name and name: who a database role or a `shared.usage` row is.
+pub async fn tenants_by_db_name(
+    conn: &mut PgConnection,
+) -> Result<std::collections::BTreeMap<String, String>, StoreError> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT db_name, name FROM openclaw.tenants ORDER BY db_name")
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Tenants by phase, for the metrics.

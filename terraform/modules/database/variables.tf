@@ -50,7 +50,7 @@ variable "max_allocated_storage" {
 }
 
 variable "database_name" {
-  description = "The store's database (schemas openclaw, shared and tenant_*)."
+  description = "The store's database (schemas openclaw, shared and one per tenant)."
   type        = string
   default     = "openclaw"
 }

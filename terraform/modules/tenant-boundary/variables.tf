@@ -22,7 +22,7 @@ variable "tenant_bucket" {
 }
 
 variable "db_resource_id" {
-  description = "DbiResourceId of the cell's database: rds-db:connect is capped to tenant_* users of it."
+  description = "DbiResourceId of the cell's database: rds-db:connect is capped to the one user an agent role's openclaw:db-user tag names."
   type        = string
 }
 

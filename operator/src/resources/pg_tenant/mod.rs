@@ -1,4 +1,5 @@
-//! The tenant's PostgreSQL footprint: schema `tenant_T` and login role `tenant_T` (LOGIN,
+//! The tenant's PostgreSQL footprint: a schema and a login role, both named by the tenant's opaque
+//! database name (`crds::naming::DbName`, which says nothing of who the tenant is) (LOGIN,
 //! NOSUPERUSER, NOBYPASSRLS, NOCREATEROLE, no rights outside its schema and the RLS-guarded
 //! shared tables, which it reaches through the group role `openclaw_tenant`).
 //!
@@ -6,7 +7,7 @@
 //! and dropping those objects. The role's password is the database secret's. Must never: put an
 //! identifier into SQL unvalidated or unquoted.
 
-use crds::naming::TenantName;
+use crds::naming::{DbName, TenantRef};
 use sqlx::PgPool;
 
 use crate::error::{ReconcileError, Result};
@@ -155,12 +156,12 @@ impl Op {
 }
 
 impl Operation for Op {
-    fn resource(&self, tenant: &TenantName) -> (Kind, String) {
+    fn resource(&self, tenant: &TenantRef) -> (Kind, String) {
         match self {
             Op::CreateSchema | Op::CreateTables | Op::GrantSchema => {
-                (Kind::PgSchema, tenant.pg_schema())
+                (Kind::PgSchema, tenant.db.schema().to_owned())
             }
-            _ => (Kind::PgRole, tenant.pg_role()),
+            _ => (Kind::PgRole, tenant.db.role().to_owned()),
         }
     }
 
@@ -183,9 +184,9 @@ impl Operation for Op {
         0
     }
 
-    fn removes_also(&self, tenant: &TenantName) -> Vec<(Kind, String)> {
+    fn removes_also(&self, tenant: &TenantRef) -> Vec<(Kind, String)> {
         match self {
-            Op::Drop { .. } => vec![(Kind::PgSchema, tenant.pg_schema())],
+            Op::Drop { .. } => vec![(Kind::PgSchema, tenant.db.schema().to_owned())],
             _ => Vec::new(),
         }
     }
@@ -345,9 +346,9 @@ pub struct Facts {
 
 /// The statements of one step (pure): every identifier we name is checked and quoted, every one
 /// found in the catalog is quoted.
-pub fn statements(tenant: &TenantName, step: &Op, facts: &Facts) -> Result<Vec<String>> {
-    let role = quote_ident(&tenant.pg_role())?;
-    let schema = quote_ident(&tenant.pg_schema())?;
+pub fn statements(db: &DbName, step: &Op, facts: &Facts) -> Result<Vec<String>> {
+    let role = quote_ident(db.role())?;
+    let schema = quote_ident(db.schema())?;
     let group = quote_ident(TENANT_GROUP)?;
     let attrs = format!(
         "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT \
@@ -445,9 +446,9 @@ pub fn statements(tenant: &TenantName, step: &Op, facts: &Facts) -> Result<Vec<S
     Ok(sql)
 }
 
-pub async fn apply(pool: &PgPool, tenant: &TenantName, step: &Op) -> Result<()> {
+pub async fn apply(pool: &PgPool, db: &DbName, step: &Op) -> Result<()> {
     let facts = match step {
-        Op::Drop { role } => return drop_all(pool, tenant, *role).await,
+        Op::Drop { role } => return drop_all(pool, db, *role).await,
         Op::CreateRole => Facts {
             database: current_db(pool).await?,
             ..Facts::default()
@@ -458,14 +459,14 @@ pub async fn apply(pool: &PgPool, tenant: &TenantName, step: &Op) -> Result<()> 
                  JOIN pg_database d ON d.oid = s.setdatabase JOIN pg_roles r ON r.oid = s.setrole \
                  WHERE r.rolname = $1",
             )
-            .bind(tenant.pg_role())
+            .bind(db.role())
             .fetch_all(pool)
             .await?,
             ..Facts::default()
         },
         _ => Facts::default(),
     };
-    let sql = statements(tenant, step, &facts)?;
+    let sql = statements(db, step, &facts)?;
     let mut tx = pool.begin().await?;
     for s in sql {
         sqlx::query(&s).execute(&mut *tx).await?;
@@ -474,13 +475,14 @@ pub async fn apply(pool: &PgPool, tenant: &TenantName, step: &Op) -> Result<()> 
     Ok(())
 }
 
-/// Removes the tenant's schema, its rows in shared tables, its grants and its role.
-async fn drop_all(pool: &PgPool, tenant: &TenantName, drop_role: bool) -> Result<()> {
-    let role = quote_ident(&tenant.pg_role())?;
-    let schema = quote_ident(&tenant.pg_schema())?;
+/// Removes the tenant's schema, its rows in shared tables (keyed by its database name), its
+/// grants and its role.
+async fn drop_all(pool: &PgPool, db: &DbName, drop_role: bool) -> Result<()> {
+    let role = quote_ident(db.role())?;
+    let schema = quote_ident(db.schema())?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
-            .bind(tenant.pg_role())
+            .bind(db.role())
             .fetch_one(pool)
             .await?;
     let mut tx = pool.begin().await?;
@@ -488,7 +490,7 @@ async fn drop_all(pool: &PgPool, tenant: &TenantName, drop_role: bool) -> Result
         .execute(&mut *tx)
         .await?;
     sqlx::query("DELETE FROM shared.usage WHERE tenant = $1")
-        .bind(tenant.as_str())
+        .bind(db.as_str())
         .execute(&mut *tx)
         .await?;
     if exists && drop_role {
@@ -683,7 +685,7 @@ mod tests {
         ];
         for (case, obs, iam, expect, security) in cases {
             let got = diff("tenant_abc", &obs, iam).expect(case);
-            let t = TenantName::parse("abc").expect("name");
+            let t = TenantRef::legacy(crds::naming::TenantName::parse("abc").expect("name"));
             let got_lines: Vec<String> = got
                 .iter()
                 .map(|c| {
@@ -698,7 +700,7 @@ mod tests {
 
     #[test]
     fn statements_quote_every_identifier_and_bound_the_role() {
-        let t = TenantName::parse("abc").expect("name");
+        let t = DbName::parse("tenant_abc").expect("name");
         let facts = Facts {
             database: "cell's db".into(),
             setting_databases: vec!["other\"db".into()],

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crds::naming::TenantName;
+use crds::naming::{DbName, DB_NAME_PATTERN};
 use sqlx::{PgPool, Row};
 
 use super::{role_comment, ObservedPg, PgRoleAttrs, RDS_IAM, TABLES_EXIST_SQL, TENANT_GROUP};
@@ -42,9 +42,8 @@ fn attrs_from(r: &sqlx::postgres::PgRow) -> Result<PgRoleAttrs, sqlx::Error> {
     })
 }
 
-pub async fn observe(pool: &PgPool, tenant: &TenantName) -> Result<ObservedPg> {
-    let role = tenant.pg_role();
-    let schema = tenant.pg_schema();
+pub async fn observe(pool: &PgPool, db: &DbName) -> Result<ObservedPg> {
+    let (role, schema) = (db.role(), db.schema());
     let mut obs = ObservedPg::default();
     let row = sqlx::query(&format!(
         "SELECT r.rolcanlogin, r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolreplication, \
@@ -53,7 +52,7 @@ pub async fn observe(pool: &PgPool, tenant: &TenantName) -> Result<ObservedPg> {
                 {SETTINGS_SQL} AS settings \
          FROM pg_roles r WHERE r.rolname = $1",
     ))
-    .bind(&role)
+    .bind(role)
     .bind(role_comment(&current_db(pool).await?))
     .fetch_optional(pool)
     .await?;
@@ -64,11 +63,11 @@ pub async fn observe(pool: &PgPool, tenant: &TenantName) -> Result<ObservedPg> {
     obs.schema_exists = sqlx::query_scalar::<_, bool>(
         "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
     )
-    .bind(&schema)
+    .bind(schema)
     .fetch_one(pool)
     .await?;
     obs.tables_exist = sqlx::query_scalar::<_, bool>(TABLES_EXIST_SQL)
-        .bind(&schema)
+        .bind(schema)
         .fetch_one(pool)
         .await?;
     obs.rds_iam_exists =
@@ -82,8 +81,8 @@ pub async fn observe(pool: &PgPool, tenant: &TenantName) -> Result<ObservedPg> {
     if obs.schema_exists {
         obs.schema_usage =
             sqlx::query_scalar::<_, bool>("SELECT has_schema_privilege($1, $2, 'USAGE')")
-                .bind(&role)
-                .bind(&schema)
+                .bind(role)
+                .bind(schema)
                 .fetch_one(pool)
                 .await?;
     }
@@ -92,7 +91,7 @@ pub async fn observe(pool: &PgPool, tenant: &TenantName) -> Result<ObservedPg> {
          JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member \
          WHERE u.rolname = $1 ORDER BY 1",
     )
-    .bind(&role)
+    .bind(role)
     .fetch_all(pool)
     .await?;
     obs.in_group = memberships.iter().any(|m| m == TENANT_GROUP);
@@ -104,7 +103,7 @@ pub async fn observe(pool: &PgPool, tenant: &TenantName) -> Result<ObservedPg> {
     obs.foreign_grants = sqlx::query_scalar(&format!(
         "SELECT {FOREIGN_GRANTS_SQL} FROM pg_roles r WHERE r.rolname = $1"
     ))
-    .bind(&role)
+    .bind(role)
     .fetch_one(pool)
     .await?;
     obs.foreign_schema_grants = sqlx::query_scalar(
@@ -112,8 +111,8 @@ pub async fn observe(pool: &PgPool, tenant: &TenantName) -> Result<ObservedPg> {
          JOIN pg_roles r ON r.oid = a.grantee \
          WHERE r.rolname = $1 AND n.nspname <> $2 GROUP BY n.nspname ORDER BY 1",
     )
-    .bind(&role)
-    .bind(&schema)
+    .bind(role)
+    .bind(schema)
     .fetch_all(pool)
     .await?;
     Ok(obs)
@@ -154,8 +153,9 @@ pub async fn catalog(pool: &PgPool) -> Result<BTreeMap<String, ObservedPg>> {
            (SELECT count(*) = 4 FROM pg_tables WHERE schemaname = r.rolname \
              AND tablename IN ('tasks', 'signals', 'accounts', 'integrations')) AS tables_exist, \
            {SETTINGS_SQL} AS settings \
-         FROM pg_roles r WHERE r.rolname LIKE 'tenant\\_%'"
+         FROM pg_roles r WHERE r.rolname COLLATE \"C\" ~ $1"
     ))
+    .bind(DB_NAME_PATTERN)
     .fetch_all(pool)
     .await?;
     let rds_iam_exists: bool =
