@@ -39,8 +39,9 @@ pub mod var {
 /// How the agent logs in to PostgreSQL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DbLogin {
-    /// Credentials from the tenant's `/openclaw/T/db` secret.
-    Secret(String),
+    /// Credentials from the tenant's `/openclaw/T/db` secret, whose user must be `user` when the
+    /// task definition names one.
+    Secret { name: String, user: Option<DbName> },
     /// An IAM authentication token built with the task's credentials, over TLS.
     Iam {
         host: String,
@@ -108,7 +109,8 @@ impl Config {
                 need(var::DB_USER),
             )
         } else {
-            Default::default()
+            let user = get(var::DB_USER).unwrap_or_default();
+            (String::new(), String::new(), String::new(), user)
         };
         let oauth = get(var::OAUTH_SECRETS).unwrap_or_default();
 
@@ -124,7 +126,7 @@ impl Config {
         // exactly one user, so another tenant's would be refused at login.
         let db_user = match DbName::parse(&db_user) {
             Ok(u) => Some(u),
-            Err(e) if iam && !db_user.is_empty() => {
+            Err(e) if !db_user.is_empty() => {
                 problems.push(format!("{}: {e}", var::DB_USER));
                 None
             }
@@ -209,7 +211,10 @@ impl Config {
                     user: db_user.ok_or_else(|| vec![format!("{}: missing", var::DB_USER)])?,
                 }
             } else {
-                DbLogin::Secret(db_secret)
+                DbLogin::Secret {
+                    name: db_secret,
+                    user: db_user,
+                }
             },
             oauth_secrets,
             aws_endpoint: get(var::AWS_ENDPOINT).or_else(|| get("AWS_ENDPOINT_URL")),

@@ -65,13 +65,19 @@ impl Agent {
         }
         let bedrock = aws_sdk_bedrockruntime::Client::from_conf(bedrock_conf.build());
         let (pool, db) = match &config.db {
-            config::DbLogin::Secret(name) => {
+            config::DbLogin::Secret { name, user } => {
                 let creds = secrets::db_credentials(&secrets, name)
                     .await
                     .context("reading the tenant's database credentials")?;
                 let db = DbName::parse(&creds.username).map_err(|e| {
                     anyhow::anyhow!("{name}: username is not a tenant's database name: {e}")
                 })?;
+                if user.as_ref().is_some_and(|u| *u != db) {
+                    anyhow::bail!(
+                        "{name}: names database user {db}, not this tenant's own ({})",
+                        config::var::DB_USER
+                    );
+                }
                 (db::connect(&creds).await?, db)
             }
             config::DbLogin::Iam {

@@ -11,7 +11,8 @@
 //!
 //! The PostgreSQL names are the exception, on purpose: every session of the tenant database can
 //! read the catalogs (`pg_roles`, `pg_namespace`, the statistics views), so a tenant's role and
-//! schema carry no tenant name. They are its [`DbName`], `t` and 32 random hex digits drawn by the
+//! schema carry no tenant name. They are its [`DbName`], `t` and 32 hex digits (a random UUID, 122
+//! random bits) drawn by the
 //! control store once per tenant incarnation (control migration 0014); tenants onboarded before
 //! keep their legacy `tenant_T`.
 
@@ -32,9 +33,8 @@ pub const TAG_MANAGED_BY: &str = "openclaw:managed-by";
 /// The cell (account + region + cluster) that manages the resource: orphan detection in one cell
 /// never touches another cell's resources in the same account.
 pub const TAG_CELL: &str = "openclaw:cell";
-/// On an agent's role: its tenant's database user, so that the permissions boundary can scope
-/// `rds-db:connect` per tenant with `${aws:PrincipalTag/openclaw:db-user}` (the tenant tag has
-/// hyphens where the user has underscores).
+/// On an agent's role: its tenant's database user ([`DbName`], opaque), so that the permissions
+/// boundary can scope `rds-db:connect` per tenant with `${aws:PrincipalTag/openclaw:db-user}`.
 pub const TAG_DB_USER: &str = "openclaw:db-user";
 pub const MANAGED_BY_VALUE: &str = "openclaw-operator";
 

@@ -116,6 +116,8 @@ if ! aws s3api head-bucket --bucket "$BUCKET" >/dev/null 2>&1; then
   aws s3api create-bucket --bucket "$BUCKET" >/dev/null
   log "created bucket $BUCKET"
 fi
+# Versioned, as in Terraform: an erasure must remove every version, not only the current one.
+aws s3api put-bucket-versioning --bucket "$BUCKET" --versioning-configuration Status=Enabled
 
 # The cell's database as the RDS API describes it (Terraform's database module in production):
 # encrypted, private, IAM authentication on. The tests' PostgreSQL is the one agents really use.

@@ -153,6 +153,7 @@ pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub rds: aws_sdk_rds::Client,
+    pub s3: aws_sdk_s3::Client,
     pub counter: Arc<CallCounter>,
     pub throttle: Arc<Throttle>,
 }
@@ -188,6 +189,13 @@ impl Clients {
             ),
             rds: aws_sdk_rds::Client::from_conf(
                 aws_sdk_rds::config::Builder::from(&sdk)
+                    .interceptor(acct())
+                    .build(),
+            ),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&sdk)
+                    // An endpoint override (the emulator) takes the bucket in the path.
+                    .force_path_style(cell.aws_endpoint_url.is_some())
                     .interceptor(acct())
                     .build(),
             ),

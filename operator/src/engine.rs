@@ -198,7 +198,19 @@ async fn record(
             action: verb.as_str(),
             resource_kind: Some(kind.as_str()),
             resource_name: Some(&name),
-            detail: serde_json::json!({"reason": p.reason, "security": p.security, "drift": drift}),
+            detail: {
+                let mut d =
+                    serde_json::json!({"reason": p.reason, "security": p.security, "drift": drift});
+                let counts = p.action.counts();
+                if !counts.is_empty() {
+                    d["counts"] = counts
+                        .into_iter()
+                        .map(|(k, n)| (k.to_owned(), serde_json::Value::from(n)))
+                        .collect::<serde_json::Map<_, _>>()
+                        .into();
+                }
+                d
+            },
         },
     )
     .await?;

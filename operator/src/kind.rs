@@ -24,10 +24,12 @@ pub enum Kind {
     EcsService,
     /// The row-level security guard on the shared tables (cell-wide).
     PgRls,
+    /// The tenant's objects in the tenant bucket (`tenants/T/`), erased on teardown.
+    TenantObjects,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Secret,
         Kind::PgRole,
         Kind::PgSchema,
@@ -36,6 +38,7 @@ impl Kind {
         Kind::TaskDefinition,
         Kind::EcsService,
         Kind::PgRls,
+        Kind::TenantObjects,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +51,7 @@ impl Kind {
             Kind::TaskDefinition => "task_definition",
             Kind::EcsService => "ecs_service",
             Kind::PgRls => "pg_rls",
+            Kind::TenantObjects => "tenant_objects",
         }
     }
 

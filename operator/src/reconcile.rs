@@ -5,12 +5,13 @@
 //! Must never: act on a tenant whose lease it does not hold (the controller guarantees this), or
 //! report Ready before every agent's service runs its desired count.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use crds::api::{AgentSpec, Condition};
+use crds::audit::AuditRow;
 use crds::naming::{DbName, TenantRef};
 use sqlx::PgPool;
 
@@ -311,9 +312,14 @@ impl Reconciler {
         l: &Loaded,
         desired: Option<&DesiredTenant>,
     ) -> Result<(ObservedTenant, Plan)> {
-        let observed =
-            resources::observe_tenant(&self.clients, &self.tenant_db, &self.cell, &l.tenant)
-                .await?;
+        let observed = resources::observe_tenant(
+            &self.clients,
+            &self.tenant_db,
+            &self.cell,
+            &l.tenant,
+            desired.is_none(),
+        )
+        .await?;
         for td in observed.task_definitions.values() {
             self.td_cache.insert(td.clone());
         }
@@ -563,19 +569,16 @@ impl Reconciler {
             return Ok(Requeue::After(Duration::from_millis(500)));
         }
         let mut tx = self.pool.begin().await.map_err(store::StoreError::from)?;
-        let removed: Vec<String> = {
-            let rows = store::audit_rows(&mut tx, Some(name), None).await?;
-            rows.iter()
-                .filter(|r| matches!(r.action.as_str(), "delete" | "deregister"))
-                .map(|r| {
-                    format!(
-                        "{} {}",
-                        r.resource_kind.clone().unwrap_or_default(),
-                        r.resource_name.clone().unwrap_or_default()
-                    )
-                })
-                .collect()
-        };
+        let fargate_rows = store::erase_fargate_usage(&mut tx, name).await?;
+        let rows = store::audit_rows(&mut tx, Some(name), None).await?;
+        let since = l
+            .row
+            .deletion_requested_at
+            .map_or(0, |d| d.timestamp_micros());
+        let mut detail = erase_record(&rows, since, fargate_rows);
+        detail["deletion_requested_at"] =
+            serde_json::json!(l.row.deletion_requested_at.map(|d| d.to_rfc3339()));
+        detail["erased_at"] = serde_json::json!(Utc::now().to_rfc3339());
         store::append_audit(
             &mut tx,
             &AuditEntry {
@@ -584,11 +587,7 @@ impl Reconciler {
                 action: "erase",
                 resource_kind: Some("tenant"),
                 resource_name: Some(name),
-                detail: serde_json::json!({
-                    "removed": removed,
-                    "deletion_requested_at": l.row.deletion_requested_at.map(|d| d.to_rfc3339()),
-                    "erased_at": Utc::now().to_rfc3339(),
-                }),
+                detail,
             },
         )
         .await?;
@@ -698,9 +697,115 @@ fn live_specs(agents: &[AgentRow]) -> Result<Vec<AgentSpec>> {
         .collect()
 }
 
+/// The erase record (pure): what this teardown removed (the audit rows of its removals since
+/// the deletion was requested, so an earlier incarnation of the name is not counted), each class
+/// with its count, and what is kept on purpose, with why.
+pub fn erase_record(rows: &[AuditRow], since_micros: i64, fargate_rows: u64) -> serde_json::Value {
+    let mut removed = Vec::new();
+    let mut erased: BTreeMap<String, u64> = BTreeMap::new();
+    for r in rows.iter().filter(|r| {
+        r.at_micros >= since_micros && matches!(r.action.as_str(), "delete" | "deregister")
+    }) {
+        let kind = r.resource_kind.clone().unwrap_or_default();
+        removed.push(format!(
+            "{kind} {}",
+            r.resource_name.clone().unwrap_or_default()
+        ));
+        let detail: serde_json::Value = serde_json::from_str(&r.detail).unwrap_or_default();
+        let counts = detail.get("counts").and_then(|c| c.as_object());
+        // An erasure of objects is counted by its object versions, not by its passes.
+        if !counts.is_some_and(|c| c.contains_key("object_versions")) {
+            *erased.entry(kind).or_default() += 1;
+        }
+        for (class, n) in counts.into_iter().flatten() {
+            *erased.entry(class.clone()).or_default() += n.as_u64().unwrap_or(0);
+        }
+    }
+    erased.insert("fargate_usage_rows".into(), fargate_rows);
+    serde_json::json!({
+        "removed": removed,
+        "erased": erased,
+        "kept": [
+            {"what": "audit log rows", "why": "compliance: the append-only, hash-chained record of \
+              what the operator did and why; it holds resource names and reasons, never tenant data"},
+        ],
+        "left": [
+            {"what": "CloudWatch log groups /openclaw/T/<agent>", "why": "ECS creates them \
+              (awslogs-create-group); they are not yet a kind the operator manages"},
+        ],
+        "notes": [
+            "secrets are deleted without a recovery window",
+            "every object version and delete marker under the tenant's bucket prefix is erased",
+        ],
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row(at: i64, action: &str, kind: &str, name: &str, detail: &str) -> AuditRow {
+        AuditRow {
+            seq: at,
+            at_micros: at,
+            tenant: Some("acme".into()),
+            actor: "op".into(),
+            action: action.into(),
+            resource_kind: Some(kind.into()),
+            resource_name: Some(name.into()),
+            detail: detail.into(),
+            prev_hash: vec![],
+            hash: vec![],
+        }
+    }
+
+    #[test]
+    fn the_erase_record_counts_each_class_of_this_teardown_only() {
+        let rows = [
+            // An earlier incarnation of the name: not this erasure's.
+            row(5, "delete", "secret", "/openclaw/acme/db", "{}"),
+            row(10, "create", "secret", "/openclaw/acme/db", "{}"),
+            row(20, "delete", "ecs_service", "openclaw-acme-scout", "{}"),
+            row(
+                21,
+                "deregister",
+                "task_definition",
+                "openclaw-acme-scout",
+                "{}",
+            ),
+            row(22, "delete", "secret", "/openclaw/acme/db", "{}"),
+            row(
+                23,
+                "delete",
+                "tenant_objects",
+                "tenants/acme/",
+                r#"{"counts": {"object_versions": 1000}}"#,
+            ),
+            row(
+                24,
+                "delete",
+                "tenant_objects",
+                "tenants/acme/",
+                r#"{"counts": {"object_versions": 1500}}"#,
+            ),
+            row(
+                25,
+                "delete",
+                "pg_role",
+                "t0",
+                r#"{"counts": {"shared_usage_rows": 7}}"#,
+            ),
+        ];
+        let r = erase_record(&rows, 15, 3);
+        assert_eq!(
+            r["erased"],
+            serde_json::json!({"ecs_service": 1, "task_definition": 1, "secret": 1,
+                "object_versions": 2500, "pg_role": 1, "shared_usage_rows": 7,
+                "fargate_usage_rows": 3})
+        );
+        assert_eq!(r["removed"].as_array().map(Vec::len), Some(6));
+        assert!(r["kept"][0]["what"] == "audit log rows" && r["kept"][0]["why"].is_string());
+    }
 
     #[test]
     fn ready_only_when_nothing_changed_and_all_agents_run() {

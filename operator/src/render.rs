@@ -155,6 +155,8 @@ pub fn render_agent(cell: &CellConfig, tenant: &TenantRef, spec: &AgentSpec) -> 
     );
     environment.insert(env::TENANT_BUCKET.to_owned(), cell.tenant_bucket.clone());
     environment.insert(env::S3_PREFIX.to_owned(), tenant.s3_prefix());
+    // The one database user the agent may be: in password mode it checks the secret names it.
+    environment.insert(env::DB_USER.to_owned(), tenant.db.role().to_owned());
     let db_user_arn = if iam_db(cell) {
         environment.insert(env::DB_AUTH.to_owned(), "iam".to_owned());
         environment.remove(env::DB_SECRET);
@@ -163,7 +165,6 @@ pub fn render_agent(cell: &CellConfig, tenant: &TenantRef, spec: &AgentSpec) -> 
             environment.insert(env::DB_PORT.to_owned(), db.port.to_string());
             environment.insert(env::DB_NAME.to_owned(), db.dbname.clone());
         }
-        environment.insert(env::DB_USER.to_owned(), tenant.db.role().to_owned());
         cell.db_resource_id
             .as_deref()
             .and_then(|id| arn.db_user_arn(id, &tenant.db))
@@ -351,6 +352,8 @@ pub(crate) mod tests {
         iam.db_auth = crate::config::DbAuth::Iam;
         iam.db_resource_id = Some("db-ABC123".into());
         let a = render_agent(&iam, &t, &agent(AgentKind::Butler));
+        assert_eq!(a.task.environment[env::DB_USER], t.db.role());
+        let a = render_agent(&cell(), &t, &agent(AgentKind::Butler));
         assert_eq!(a.task.environment[env::DB_USER], t.db.role());
     }
 }

@@ -19,7 +19,7 @@ use crate::error::{ReconcileError, Result};
 use crate::kind::Kind;
 use crate::reconcile::Reconciler;
 use crate::resources::inventory::{self, Inventory};
-use crate::resources::{shared_rls, Recorded};
+use crate::resources::{shared_rls, ObservedTenant, Recorded};
 use crate::store::{self, AuditEntry};
 
 /// One tenant that needs a reconcile, and why.
@@ -214,9 +214,11 @@ pub async fn detect(r: &Reconciler, orphan_grace: Duration) -> Result<Report> {
 /// Our resources (managed-by and this cell's tag, or this database's role comment) whose tenant
 /// has no row. Reported at once; removed once they have been orphans for `grace`.
 ///
-/// A PostgreSQL role's name does not say whose it is (it is opaque): the operator's record of
-/// what it made (`managed_resources`) does, or a legacy `tenant_T` name. A role of ours that
-/// neither names is reported, never removed: nothing ties it to a tenant's teardown.
+/// A PostgreSQL role's name does not say whose it is (it is opaque): the operator's records of
+/// what it made (`managed_resources`, then the audit log, which is never pruned) do, or a legacy
+/// `tenant_T` name. A role is an orphan when no tenant row holds its database name, even when its
+/// tenant's name lives on in a new incarnation: then only the PostgreSQL footprint is torn down.
+/// A role of ours that no record names is reported, never removed.
 async fn handle_orphans(
     r: &Reconciler,
     inv: &Inventory,
@@ -238,51 +240,89 @@ async fn handle_orphans(
         tags.get(naming::TAG_MANAGED_BY).map(String::as_str) == Some(naming::MANAGED_BY_VALUE)
             && tags.get(naming::TAG_CELL) == Some(&r.cell.name)
     };
-    let mut orphans: BTreeMap<TenantName, Vec<(String, String)>> = BTreeMap::new();
+    // AWS resources are named by tenant: an orphan's tenant has no row.
+    let mut by_name: BTreeMap<TenantName, Vec<(String, String)>> = BTreeMap::new();
     let mut add = |tenant: Option<TenantName>, kind: Kind, name: &str| {
         if let Some(t) = tenant.filter(|t| !known.contains(t.as_str())) {
-            orphans
+            by_name
                 .entry(t)
                 .or_default()
                 .push((kind.as_str().to_owned(), name.to_owned()));
         }
     };
-    for (name, s) in inv.services.iter().filter(|(_, s)| ours(&s.tags)) {
-        let _ = s;
+    for name in inv
+        .services
+        .iter()
+        .filter(|(_, s)| ours(&s.tags))
+        .map(|(n, _)| n)
+    {
         add(
             naming::parse_agent_resource_name(name).map(|(t, _)| t),
             Kind::EcsService,
             name,
         );
     }
-    for (name, x) in inv.roles.iter().filter(|(_, x)| ours(&x.tags)) {
-        let _ = x;
+    for name in inv
+        .roles
+        .iter()
+        .filter(|(_, x)| ours(&x.tags))
+        .map(|(n, _)| n)
+    {
         add(
             naming::parse_agent_resource_name(name).map(|(t, _)| t),
             Kind::IamRole,
             name,
         );
     }
-    for (name, x) in inv.secrets.iter().filter(|(_, x)| ours(&x.tags)) {
-        let _ = x;
+    for name in inv
+        .secrets
+        .iter()
+        .filter(|(_, x)| ours(&x.tags))
+        .map(|(n, _)| n)
+    {
         add(naming::parse_secret_name(name), Kind::Secret, name);
     }
     // Only roles commented for this database are in the inventory.
-    for name in inv.pg.keys().filter(|n| !known_db.contains(n.as_str())) {
+    let unclaimed: Vec<&String> = inv
+        .pg
+        .keys()
+        .filter(|n| !known_db.contains(n.as_str()))
+        .collect();
+    let from_audit = if unclaimed
+        .iter()
+        .any(|n| !role_owner.contains_key(n.as_str()))
+    {
+        let mut conn = r.pool.acquire().await.map_err(store::StoreError::from)?;
+        store::audited_pg_roles(&mut conn).await?
+    } else {
+        BTreeMap::new()
+    };
+    // PostgreSQL roles are named by incarnation: an orphan is a role no tenant row holds.
+    let mut orphans: BTreeMap<TenantRef, Vec<(String, String)>> = BTreeMap::new();
+    for name in unclaimed {
         let owner = role_owner
             .get(name.as_str())
             .cloned()
+            .or_else(|| from_audit.get(name).and_then(|t| TenantName::parse(t).ok()))
             .or_else(|| DbName::parse(name).ok().and_then(|d| d.legacy_tenant()));
-        match owner {
-            Some(t) => {
-                db_of.entry(t.clone()).or_insert_with(|| DbName::legacy(&t));
-                add(Some(t), Kind::PgRole, name);
-            }
-            None => {
+        match (owner, DbName::parse(name)) {
+            (Some(t), Ok(db)) => orphans
+                .entry(TenantRef::new(t, db))
+                .or_default()
+                .push((Kind::PgRole.as_str().to_owned(), name.clone())),
+            _ => {
                 report.orphans.push((String::new(), name.clone()));
                 tracing::warn!(resource_kind = %Kind::PgRole, resource = %name, "orphaned PostgreSQL role (ours, no tenant row, no record of whose): left in place");
             }
         }
+    }
+    // A dead tenant's AWS orphans go with its recorded incarnation's PostgreSQL ones, if any.
+    for (t, resources) in by_name {
+        let db = db_of.get(&t).cloned().unwrap_or_else(|| DbName::legacy(&t));
+        orphans
+            .entry(TenantRef::new(t, db))
+            .or_default()
+            .extend(resources);
     }
     let mut conn = r.pool.acquire().await.map_err(store::StoreError::from)?;
     let seen: Vec<(String, String)> = orphans.values().flatten().cloned().collect();
@@ -307,12 +347,16 @@ async fn handle_orphans(
             continue;
         }
         // Past the grace period: the ordinary teardown plan, carried out by the ordinary executor.
-        let db = db_of
-            .get(&tenant)
-            .cloned()
-            .unwrap_or_else(|| DbName::legacy(&tenant));
-        let tenant = TenantRef::new(tenant, db);
-        let observed = inv.observed_for(&tenant);
+        // When the name lives on in a new incarnation, only the old PostgreSQL footprint is
+        // looked at: everything named by tenant is the live tenant's.
+        let observed = if known.contains(tenant.as_str()) {
+            ObservedTenant {
+                pg: inv.pg.get(tenant.db.role()).cloned().unwrap_or_default(),
+                ..ObservedTenant::default()
+            }
+        } else {
+            inv.observed_for(&tenant)
+        };
         let inventory_names: Recorded = resources.iter().cloned().collect();
         let plan = engine::plan(&tenant, None, &observed, &inventory_names)?;
         let plan = Plan {

@@ -246,6 +246,7 @@ pub struct Aws {
     pub ecs: aws_sdk_ecs::Client,
     pub iam: aws_sdk_iam::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub s3: aws_sdk_s3::Client,
 }
 
 impl Harness {
@@ -302,6 +303,11 @@ impl Harness {
                 ecs: aws_sdk_ecs::Client::new(&sdk),
                 iam: aws_sdk_iam::Client::new(&sdk),
                 secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+                s3: aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(&sdk)
+                        .force_path_style(true)
+                        .build(),
+                ),
             },
         }
     }

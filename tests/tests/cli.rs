@@ -244,7 +244,7 @@ async fn get_describe_and_delete() {
             .await
             .expect("db name");
     assert!(
-        db_name.starts_with('t')
+        crds::naming::DbName::parse(&db_name).is_ok_and(|n| !n.is_legacy())
             && !db_name.contains("acme")
             && d.contains(&format!("Database name: {db_name}\n")),
         "{d}"

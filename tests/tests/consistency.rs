@@ -72,6 +72,7 @@ fn operator_policy() -> Value {
             ("execution_role_arn", EXECUTION_ROLE),
             ("db_identifier", "openclaw-prod"),
             ("operator_service", "openclaw-operator"),
+            ("tenant_bucket", BUCKET),
         ],
     )
 }
@@ -212,6 +213,7 @@ fn operator_actions() -> BTreeSet<String> {
             (".iam.", "iam"),
             (".secrets.", "secretsmanager"),
             (".rds.", "rds"),
+            (".s3.", "s3"),
         ] {
             for (i, _) in compact.match_indices(client) {
                 let rest = &compact[i + client.len()..];
@@ -233,7 +235,19 @@ fn operator_actions() -> BTreeSet<String> {
                             .unwrap_or_default()
                     })
                     .collect();
-                out.insert(format!("{prefix}:{camel}"));
+                // S3 authorises some operations under other action names.
+                match format!("{prefix}:{camel}").as_str() {
+                    "s3:ListObjectVersions" => {
+                        out.insert("s3:ListBucketVersions".into());
+                    }
+                    "s3:DeleteObjects" => {
+                        out.insert("s3:DeleteObject".into());
+                        out.insert("s3:DeleteObjectVersion".into());
+                    }
+                    a => {
+                        out.insert(a.to_owned());
+                    }
+                }
             }
         }
     }
@@ -301,6 +315,16 @@ fn operator_requests(action: &str) -> Vec<(String, Vec<(&'static str, String)>)>
         "ecs:ListTaskDefinitions" => vec![("*".into(), ecs_ctx)],
         "ecs:TagResource" => vec![(service, ecs_ctx.clone()), (task_def, ecs_ctx)],
         a if a.starts_with("ecs:") => vec![(service, ecs_ctx)],
+        "s3:ListBucketVersions" => vec![(
+            format!("arn:aws:s3:::{BUCKET}"),
+            vec![("s3:prefix", "tenants/acme/".into())],
+        )],
+        "s3:DeleteObject" | "s3:DeleteObjectVersion" => {
+            vec![(
+                format!("arn:aws:s3:::{BUCKET}/tenants/acme/notes.txt"),
+                vec![],
+            )]
+        }
         a if a.starts_with("rds:") => vec![(
             arn(&format!("rds:{REGION}:{ACCOUNT}:db:openclaw-prod")),
             vec![],
@@ -354,6 +378,9 @@ fn the_operator_source_is_scanned_for_its_calls() {
         "secretsmanager:CreateSecret",
         "iam:GetAccountAuthorizationDetails",
         "ecs:DescribeServices",
+        "ecs:DeleteTaskDefinitions",
+        "s3:ListBucketVersions",
+        "s3:DeleteObjectVersion",
     ] {
         assert!(
             actions.contains(must),

@@ -644,6 +644,76 @@ async fn an_orphan_is_removed_after_the_grace_period_and_never_before() {
     assert!(third.orphans.iter().all(|(tn, _)| tn != &n));
 }
 
+/// A tenant row removed by hand (no teardown) and a new tenant of the same name: the old
+/// incarnation's role, schema and rows are orphans although the name lives on, and go; the new
+/// incarnation keeps everything.
+#[tokio::test]
+async fn an_old_incarnations_role_is_an_orphan_though_its_name_lives_on() {
+    let h = Harness::new().await;
+    let n = unique_name("reborn");
+    h.insert_tenant(&n, &[("scout", &[])]).await;
+    h.converge(&[&n]).await;
+    let old = h.tenant_ref(&n).await;
+    let mut s = h.connect_as(old.db.role()).await.expect("old tenant");
+    sqlx::query("INSERT INTO shared.usage (agent, model, input_tokens, output_tokens, latency_ms) VALUES ('scout', 'm', 1, 1, 1)")
+        .execute(&mut s)
+        .await
+        .expect("usage");
+    drop(s);
+    for q in [
+        "UPDATE openclaw.agents SET finalizers = '{}' WHERE tenant = $1",
+        "UPDATE openclaw.tenants SET finalizers = '{}' WHERE name = $1",
+        "DELETE FROM openclaw.tenants WHERE name = $1",
+    ] {
+        sqlx::query(q).bind(&n).execute(&h.db.pool).await.expect(q);
+    }
+    h.insert_tenant(&n, &[("scout", &[])]).await;
+    h.converge(&[&n]).await;
+    let new = h.tenant_ref(&n).await;
+    assert_ne!(new.db, old.db);
+    let grace = 1;
+    let first = h.resync(grace).await;
+    assert!(
+        first
+            .orphans
+            .iter()
+            .any(|(t, r)| t == &n && r == old.db.role()),
+        "{:?}",
+        first.orphans
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(grace * 1000 + 500)).await;
+    let _ = h.resync(grace).await;
+    let exists = |role: String| {
+        let pool = h.db.tenant_admin.clone();
+        async move {
+            sqlx::query_scalar::<_, bool>(
+                "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) \
+                 OR EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+            )
+            .bind(role)
+            .fetch_one(&pool)
+            .await
+            .expect("pg")
+        }
+    };
+    assert!(
+        !exists(old.db.role().to_owned()).await,
+        "the old incarnation's role or schema is left"
+    );
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM shared.usage WHERE tenant = $1")
+        .bind(old.db.as_str())
+        .fetch_one(&h.db.tenant_admin)
+        .await
+        .expect("rows");
+    assert_eq!(rows, 0, "the old incarnation's usage rows are left");
+    // The live incarnation is untouched: its role, its service, its secret.
+    assert!(exists(new.db.role().to_owned()).await);
+    assert!(h.service(&new.service_name(SCOUT)).await.is_some());
+    assert_eq!(h.phase(&n).await.as_deref(), Some("Ready"));
+    let report = h.resync(3600).await;
+    assert!(report.drifted.is_empty(), "{:?}", report.drifted);
+}
+
 #[tokio::test]
 async fn a_steady_state_resync_of_50_tenants_makes_no_writes_and_few_calls() {
     // An account of its own, so that no other test's resources are counted.

@@ -23,6 +23,12 @@ BEGIN
   NEW.deletion_requested_at := NULL;
   IF TG_TABLE_NAME = 'tenants' THEN
     NEW.db_name := 't' || replace(gen_random_uuid()::text, '-', '');
+    -- A name whose erasure is under way is not free yet (the primary key would refuse it too,
+    -- but without saying why).
+    IF EXISTS (SELECT 1 FROM openclaw.tenants WHERE name = NEW.name AND deletion_requested_at IS NOT NULL) THEN
+      RAISE EXCEPTION 'tenant % is being deleted: create it again once its erasure is done', NEW.name
+        USING ERRCODE = 'check_violation', CONSTRAINT = 'tenant_name_being_erased';
+    END IF;
   END IF;
   RETURN NEW;
 END $$;

@@ -82,6 +82,9 @@ pub enum Login {
     /// The role's connection limit is taken, so no login could be tried: a tenant holding every
     /// slot must not hide a password of its own that way.
     Crowded,
+    /// The secret names another database user than the tenant's own (its agents would log in
+    /// as that one, and work in its schema).
+    WrongUser,
 }
 
 /// What the tenant wants of its database login.
@@ -150,6 +153,12 @@ pub fn diff(
                         "no login possible (the role's connection limit is taken); the stored \
                          password is set again",
                         false,
+                    )),
+                    Login::WrongUser => out.push(Change::new(
+                        Op::Rotate,
+                        "the secret names another database user than the tenant's own; a new \
+                         password is set and stored with the tenant's own user",
+                        true,
                     )),
                     Login::Unknown | Login::Accepted => {}
                 }
@@ -265,14 +274,20 @@ async fn set_password(
 /// shows. The password goes from the secret into the login and nowhere else: no error, log or
 /// result carries it.
 pub async fn probe_login(clients: &Clients, tenant_db: &PgPool, tenant: &TenantRef) -> Login {
-    match stored_password(clients, tenant).await {
-        Ok(Some(password)) => login_with(tenant_db, tenant, &password).await,
+    match stored_login(clients, tenant).await {
+        Ok(Some(login)) => try_login(tenant_db, tenant, &login).await,
         _ => Login::Unknown,
     }
 }
 
-/// The password in the tenant's database secret, if it holds one.
-async fn stored_password(clients: &Clients, tenant: &TenantRef) -> Result<Option<String>> {
+/// The user and password in a database secret's value.
+struct StoredLogin {
+    username: Option<String>,
+    password: String,
+}
+
+/// The login in the tenant's database secret, if it holds one.
+async fn stored_login(clients: &Clients, tenant: &TenantRef) -> Result<Option<StoredLogin>> {
     clients.throttle.acquire(Bucket::SecretsRead).await;
     let got = clients
         .secrets
@@ -281,17 +296,31 @@ async fn stored_password(clients: &Clients, tenant: &TenantRef) -> Result<Option
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("SecretsManager", "GetSecretValue", &e))?;
-    Ok(password_of(got.secret_string()))
+    Ok(login_of(got.secret_string()))
 }
 
-fn password_of(value: Option<&str>) -> Option<String> {
-    value
-        .and_then(|v| serde_json::from_str::<serde_json::Value>(v).ok())
-        .and_then(|v| {
-            v.get("password")
-                .and_then(|p| p.as_str())
-                .map(str::to_owned)
-        })
+/// The password in the tenant's database secret, if it holds one.
+async fn stored_password(clients: &Clients, tenant: &TenantRef) -> Result<Option<String>> {
+    Ok(stored_login(clients, tenant).await?.map(|l| l.password))
+}
+
+fn login_of(value: Option<&str>) -> Option<StoredLogin> {
+    let v = serde_json::from_str::<serde_json::Value>(value?).ok()?;
+    Some(StoredLogin {
+        username: v
+            .get("username")
+            .and_then(|u| u.as_str())
+            .map(str::to_owned),
+        password: v.get("password")?.as_str()?.to_owned(),
+    })
+}
+
+/// A secret naming another user is judged without a login: the login would be that user's.
+async fn try_login(tenant_db: &PgPool, tenant: &TenantRef, login: &StoredLogin) -> Login {
+    match &login.username {
+        Some(u) if u != tenant.db.role() => Login::WrongUser,
+        _ => login_with(tenant_db, tenant, &login.password).await,
+    }
 }
 
 /// Secrets Manager's batch read takes at most this many secret ids.
@@ -319,7 +348,7 @@ pub async fn probe_logins(
         else {
             continue;
         };
-        let found: Vec<(TenantRef, String)> = chunk
+        let found: Vec<(TenantRef, StoredLogin)> = chunk
             .iter()
             .filter_map(|t| {
                 let value = got
@@ -327,13 +356,13 @@ pub async fn probe_logins(
                     .iter()
                     .find(|v| v.name() == Some(t.db_secret_name().as_str()))
                     .and_then(|v| v.secret_string());
-                password_of(value).map(|password| (t.clone(), password))
+                login_of(value).map(|login| (t.clone(), login))
             })
             .collect();
-        let logins = found.into_iter().map(|(t, password)| {
+        let logins = found.into_iter().map(|(t, stored)| {
             let pool = tenant_db.clone();
             async move {
-                let login = login_with(&pool, &t, &password).await;
+                let login = try_login(&pool, &t, &stored).await;
                 (t.as_str().to_owned(), login)
             }
         });
@@ -540,6 +569,10 @@ mod tests {
         )];
         let got = diff(&own, NAME, &want(Login::Rejected, false), Some(&ours)).expect("diff");
         assert_eq!(lines(&got), set_again);
+        assert!(got[0].security);
+        // A secret naming another user is rotated onto the tenant's own, as security drift.
+        let got = diff(&own, NAME, &want(Login::WrongUser, false), Some(&ours)).expect("diff");
+        assert_eq!(lines(&got), ["rotate secret /openclaw/acme/db"]);
         assert!(got[0].security);
         for (login, recreated, expect) in [
             (Login::Unknown, false, vec![]),

@@ -31,6 +31,7 @@ pub mod shared_rls;
 pub mod sql;
 pub mod tags;
 pub mod task_definition;
+pub mod tenant_objects;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -67,6 +68,10 @@ pub struct ObservedTenant {
     pub pg: ObservedPg,
     /// A login with the password in the database secret (password mode only).
     pub db_login: db_secret::Login,
+    /// What is left under the tenant's bucket prefix: observed only for a teardown.
+    pub objects: tenant_objects::ObservedObjects,
+    /// Deregistered revisions of ours left per family: observed only for a teardown.
+    pub inactive_task_definitions: BTreeMap<String, Vec<String>>,
 }
 
 /// What an operation does, for the audit log, metrics and `openclaw plan`.
@@ -131,6 +136,11 @@ pub trait Operation {
     fn removes_also(&self, _tenant: &TenantRef) -> Vec<(Kind, String)> {
         Vec::new()
     }
+    /// What it erases beyond the resource itself, by class (an erasure's object versions, the
+    /// tenant's shared rows), for the audit row and the erase record.
+    fn counts(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
 }
 
 /// One kind's planned operation with the reason it is needed.
@@ -169,6 +179,7 @@ pub enum Action {
     IamRole(iam_role::Op),
     TaskDefinition(task_definition::Op),
     EcsService(ecs_service::Op),
+    TenantObjects(tenant_objects::Op),
 }
 
 impl Action {
@@ -180,6 +191,7 @@ impl Action {
             Action::IamRole(o) => o,
             Action::TaskDefinition(o) => o,
             Action::EcsService(o) => o,
+            Action::TenantObjects(o) => o,
         }
     }
 
@@ -201,6 +213,10 @@ impl Action {
 
     pub fn removes_also(&self, tenant: &TenantRef) -> Vec<(Kind, String)> {
         self.op().removes_also(tenant)
+    }
+
+    pub fn counts(&self) -> Vec<(&'static str, u64)> {
+        self.op().counts()
     }
 }
 
@@ -368,6 +384,11 @@ pub fn diff(
                     .into_iter()
                     .map(|c| c.into_planned(Action::Pg)),
             );
+            out.extend(
+                tenant_objects::teardown(&observed.objects)
+                    .into_iter()
+                    .map(|c| c.into_planned(Action::TenantObjects)),
+            );
         }
     }
     let why = if desired.is_none() {
@@ -386,10 +407,20 @@ pub fn diff(
                 .map(|c| c.into_planned(Action::EcsService)),
         );
         let family = tenant.task_family(kind);
+        let inactive = observed
+            .inactive_task_definitions
+            .get(&family)
+            .map_or(0, Vec::len);
         out.extend(
-            task_definition::teardown(&own, kind, observed.task_definitions.get(&family), why)
-                .into_iter()
-                .map(|c| c.into_planned(Action::TaskDefinition)),
+            task_definition::teardown(
+                &own,
+                kind,
+                observed.task_definitions.get(&family),
+                inactive,
+                why,
+            )
+            .into_iter()
+            .map(|c| c.into_planned(Action::TaskDefinition)),
         );
         let role = tenant.role_name(kind);
         out.extend(
@@ -448,6 +479,11 @@ pub async fn apply(
         Action::EcsService(op) => {
             ecs_service::apply(ctx.clients, ctx.cell, tenant, desired, observed, links, op).await
         }
+        Action::TenantObjects(op) => {
+            tenant_objects::apply(ctx.clients, &ctx.cell.tenant_bucket, tenant, op)
+                .await
+                .map(|()| None)
+        }
     }
 }
 
@@ -460,12 +496,14 @@ pub(crate) fn should_probe_login(secret: Option<&ObservedSecret>, pg: &ObservedP
 }
 
 /// Targeted observation of one tenant: every kind of agent is looked at, so that strays and
-/// agents being torn down are seen too.
+/// agents being torn down are seen too. What only a teardown removes (the tenant's objects) is
+/// looked at only for one.
 pub async fn observe_tenant(
     clients: &Clients,
     tenant_db: &PgPool,
     cell: &CellConfig,
     tenant: &TenantRef,
+    teardown: bool,
 ) -> Result<ObservedTenant> {
     let mut observed = ObservedTenant::default();
     for s in secrets_manager::list(clients, &tenant.secret_prefix()).await? {
@@ -488,6 +526,17 @@ pub async fn observe_tenant(
     observed.pg = pg_tenant::observe(tenant_db, &tenant.db).await?;
     if should_probe_login(observed.secrets.get(&tenant.db_secret_name()), &observed.pg) {
         observed.db_login = db_secret::probe_login(clients, tenant_db, tenant).await;
+    }
+    if teardown {
+        observed.objects =
+            tenant_objects::observe(clients, &cell.tenant_bucket, &tenant.s3_prefix()).await?;
+        for kind in AgentKind::ALL {
+            let family = tenant.task_family(kind);
+            let left = task_definition::inactive_ours(clients, &family).await?;
+            if !left.is_empty() {
+                observed.inactive_task_definitions.insert(family, left);
+            }
+        }
     }
     Ok(observed)
 }

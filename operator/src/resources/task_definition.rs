@@ -1,9 +1,10 @@
 //! An agent's ECS task definition family `openclaw-T-<agent>`. Revisions are immutable: a new one
 //! is registered only when the rendered content's hash (kept in a tag) changes.
 //!
-//! Owns: registering revisions, knowing the current one, deregistering the family on teardown,
-//! and the cache of revisions already described. Must never: register a revision whose content
-//! matches the current one, or deregister a family that is not ours.
+//! Owns: registering revisions, knowing the current one, deregistering and then deleting the
+//! family's revisions on teardown (a deregistered revision lingers until deleted), and the cache
+//! of revisions already described. Must never: register a revision whose content matches the
+//! current one, or deregister or delete a family that is not ours.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -67,22 +68,33 @@ pub enum Op {
     Register {
         kind: AgentKind,
     },
-    /// Every ACTIVE revision of the family.
+    /// Every ACTIVE revision of the family, then every revision deleted.
     Deregister {
+        kind: AgentKind,
+    },
+    /// The INACTIVE revisions a deregistration left (a teardown cut short) deleted.
+    Delete {
         kind: AgentKind,
     },
 }
 
+impl Op {
+    fn kind(&self) -> AgentKind {
+        let (Op::Register { kind } | Op::Deregister { kind } | Op::Delete { kind }) = self;
+        *kind
+    }
+}
+
 impl Operation for Op {
     fn resource(&self, tenant: &TenantRef) -> (Kind, String) {
-        let (Op::Register { kind } | Op::Deregister { kind }) = self;
-        (Kind::TaskDefinition, tenant.task_family(*kind))
+        (Kind::TaskDefinition, tenant.task_family(self.kind()))
     }
 
     fn verb(&self) -> Verb {
         match self {
             Op::Register { .. } => Verb::Register,
             Op::Deregister { .. } => Verb::Deregister,
+            Op::Delete { .. } => Verb::Delete,
         }
     }
 
@@ -91,8 +103,7 @@ impl Operation for Op {
     }
 
     fn agent(&self) -> Option<AgentKind> {
-        let (Op::Register { kind } | Op::Deregister { kind }) = self;
-        Some(*kind)
+        Some(self.kind())
     }
 }
 
@@ -136,17 +147,24 @@ pub fn diff(
     )])
 }
 
-/// Plans the deregistration of an agent's family, if it is ours (pure).
+/// Plans the deregistration of an agent's family, if it is ours, or the deletion of the
+/// INACTIVE revisions of ours that are left (`inactive`: observed on teardown only) (pure).
 pub fn teardown(
     own: &Ownership<'_>,
     kind: AgentKind,
     observed: Option<&ObservedTaskDefinition>,
+    inactive: usize,
     why: &str,
 ) -> Vec<Change<Op>> {
     match observed {
         Some(td) if own.owned(Kind::TaskDefinition, &td.family, &td.tags) => {
             vec![Change::new(Op::Deregister { kind }, why, false)]
         }
+        None if inactive > 0 => vec![Change::new(
+            Op::Delete { kind },
+            format!("{why}: {inactive} deregistered revisions left"),
+            false,
+        )],
         _ => Vec::new(),
     }
 }
@@ -175,10 +193,79 @@ pub async fn apply(
             Ok(Some(arn))
         }
         Op::Deregister { kind } => {
-            deregister_family(c, &tenant.task_family(*kind)).await?;
+            let family = tenant.task_family(*kind);
+            deregister_family(c, &family).await?;
+            delete_revisions(
+                c,
+                &list_family(c, &family, TaskDefinitionStatus::Inactive).await?,
+            )
+            .await?;
+            Ok(None)
+        }
+        Op::Delete { kind } => {
+            let family = tenant.task_family(*kind);
+            delete_revisions(
+                c,
+                &list_family(c, &family, TaskDefinitionStatus::Inactive).await?,
+            )
+            .await?;
             Ok(None)
         }
     }
+}
+
+/// DeleteTaskDefinitions takes at most this many revisions.
+const DELETE_BATCH: usize = 10;
+
+/// Deletes deregistered revisions (ECS refuses ACTIVE ones).
+async fn delete_revisions(c: &Clients, arns: &[String]) -> Result<()> {
+    for chunk in arns.chunks(DELETE_BATCH) {
+        c.throttle.acquire(Bucket::EcsTaskDefinitionWrite).await;
+        let r = c
+            .ecs
+            .delete_task_definitions()
+            .set_task_definitions(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ECS", "DeleteTaskDefinitions", &e))?;
+        if let Some(f) = r.failures().first() {
+            return Err(AwsError {
+                service: "ECS",
+                operation: "DeleteTaskDefinitions",
+                code: f.reason().unwrap_or("Failure").to_owned(),
+                message: format!(
+                    "{} of {} revisions not deleted",
+                    r.failures().len(),
+                    chunk.len()
+                ),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// The INACTIVE revisions of `family` when they are ours (the newest one carries our tag);
+/// empty otherwise. Teardown only: what a deregistration cut short left.
+pub async fn inactive_ours(c: &Clients, family: &str) -> Result<Vec<String>> {
+    let arns = list_family(c, family, TaskDefinitionStatus::Inactive).await?;
+    let Some(newest) = arns.last() else {
+        return Ok(arns);
+    };
+    c.throttle.acquire(Bucket::EcsRead).await;
+    let r = c
+        .ecs
+        .describe_task_definition()
+        .task_definition(newest)
+        .include(TaskDefinitionField::Tags)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ECS", "DescribeTaskDefinition", &e))?;
+    let ours = r.tags().iter().any(|t| {
+        t.key() == Some(crds::naming::TAG_MANAGED_BY)
+            && t.value() == Some(crds::naming::MANAGED_BY_VALUE)
+    });
+    Ok(if ours { arns } else { Vec::new() })
 }
 
 /// The agent's container (pure): read-only root, an unprivileged user, every capability dropped.
@@ -243,6 +330,25 @@ async fn register(c: &Clients, a: &DesiredAgent) -> Result<(String, i32)> {
 
 /// Deregisters every ACTIVE revision of `family`.
 pub async fn deregister_family(c: &Clients, family: &str) -> Result<()> {
+    let arns = list_family(c, family, TaskDefinitionStatus::Active).await?;
+    for arn in arns {
+        c.throttle.acquire(Bucket::EcsTaskDefinitionWrite).await;
+        c.ecs
+            .deregister_task_definition()
+            .task_definition(&arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ECS", "DeregisterTaskDefinition", &e))?;
+    }
+    Ok(())
+}
+
+/// The revisions of exactly `family` in `status`, oldest first.
+async fn list_family(
+    c: &Clients,
+    family: &str,
+    status: TaskDefinitionStatus,
+) -> Result<Vec<String>> {
     let mut token: Option<String> = None;
     let mut arns = Vec::new();
     loop {
@@ -251,7 +357,7 @@ pub async fn deregister_family(c: &Clients, family: &str) -> Result<()> {
             .ecs
             .list_task_definitions()
             .family_prefix(family)
-            .status(TaskDefinitionStatus::Active)
+            .status(status.clone())
             .set_next_token(token.clone())
             .send()
             .await
@@ -272,16 +378,7 @@ pub async fn deregister_family(c: &Clients, family: &str) -> Result<()> {
             break;
         }
     }
-    for arn in arns {
-        c.throttle.acquire(Bucket::EcsTaskDefinitionWrite).await;
-        c.ecs
-            .deregister_task_definition()
-            .task_definition(&arn)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("ECS", "DeregisterTaskDefinition", &e))?;
-    }
-    Ok(())
+    Ok(arns)
 }
 
 /// The latest ACTIVE revision of a family, with its tags; `None` if the family has none.
@@ -450,15 +547,25 @@ mod tests {
             recorded: &recorded,
         };
         assert!(diff(&own, &a, Some(&foreign)).is_err());
-        assert!(teardown(&own, a.kind, Some(&foreign), "agent deleted").is_empty());
+        assert!(teardown(&own, a.kind, Some(&foreign), 0, "agent deleted").is_empty());
         assert_eq!(
             lines(&teardown(
                 &own,
                 a.kind,
                 Some(&fixtures::converged(&a)),
+                2,
                 "agent deleted"
             )),
             ["deregister task_definition openclaw-acme-scout"]
         );
+        // A teardown cut short between deregistering and deleting: the rest are deleted.
+        let left = teardown(&own, a.kind, None, 2, "tenant deleted");
+        assert_eq!(lines(&left), ["delete task_definition openclaw-acme-scout"]);
+        assert!(
+            left[0].reason.contains("2 deregistered"),
+            "{}",
+            left[0].reason
+        );
+        assert!(teardown(&own, a.kind, None, 0, "tenant deleted").is_empty());
     }
 }

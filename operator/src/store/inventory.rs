@@ -172,6 +172,21 @@ pub async fn recorded_pg_roles(
     .await?)
 }
 
+/// Role → tenant for every PostgreSQL role the audit log says the operator created: the record
+/// of last resort for a role the inventory lost (the audit log is never pruned).
+pub async fn audited_pg_roles(
+    conn: &mut PgConnection,
+) -> Result<std::collections::BTreeMap<String, String>, StoreError> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT DISTINCT ON (resource_name) resource_name, tenant FROM openclaw.audit_log \
+         WHERE resource_kind = 'pg_role' AND action = 'create' AND tenant IS NOT NULL \
+         AND resource_name IS NOT NULL ORDER BY resource_name, seq DESC",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Records the orphans seen now (forgetting those no longer orphaned) and returns each one's
 /// age in seconds, by (kind, name).
 pub async fn track_orphans(
@@ -216,4 +231,15 @@ pub async fn forget_orphans(
             .await?;
     }
     Ok(())
+}
+
+/// Erases a deleted tenant's Fargate usage rows (its cost history); returns how many went.
+pub async fn erase_fargate_usage(conn: &mut PgConnection, tenant: &str) -> Result<u64, StoreError> {
+    Ok(
+        sqlx::query("DELETE FROM openclaw.fargate_usage WHERE tenant = $1")
+            .bind(tenant)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected(),
+    )
 }

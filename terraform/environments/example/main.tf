@@ -61,6 +61,9 @@ module "control_store" {
 module "tenant_bucket" {
   source      = "../../modules/tenant-bucket"
   bucket_name = local.tenant_bucket
+  # Built from the operator module's role name (its default), not its output: the operator's
+  # configuration names this bucket, so the output would make a cycle.
+  operator_role_arn = "arn:${local.partition}:iam::${local.account_id}:role/openclaw-operator"
 }
 
 module "tenant_boundary" {
@@ -107,6 +110,7 @@ module "operator" {
   repository_arn                 = module.cluster.operator_repository_arn
   repository_url                 = module.cluster.operator_repository_url
   logs_kms_key_arn               = module.network.logs_kms_key_arn
+  tenant_bucket                  = module.tenant_bucket.bucket
   cell_config                    = local.cell_config
 }
 

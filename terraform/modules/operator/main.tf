@@ -21,6 +21,7 @@ locals {
     execution_role_arn = var.agent_execution_role_arn
     db_identifier      = var.db_identifier
     operator_service   = var.name
+    tenant_bucket      = var.tenant_bucket
   })))
 
   # The same template the deploy pipeline renders for every release (by image digest).

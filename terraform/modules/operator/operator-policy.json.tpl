@@ -105,10 +105,31 @@
       "Effect": "Allow",
       "Action": [
         "ecs:DeregisterTaskDefinition",
+        "ecs:DeleteTaskDefinitions",
         "ecs:DescribeTaskDefinition",
         "ecs:ListTaskDefinitions"
       ],
       "Resource": "*"
+    },
+    {
+      "Sid": "ListTenantObjectVersionsForErasure",
+      "Effect": "Allow",
+      "Action": "s3:ListBucketVersions",
+      "Resource": "arn:${partition}:s3:::${tenant_bucket}",
+      "Condition": {
+        "StringLike": {
+          "s3:prefix": "tenants/*"
+        }
+      }
+    },
+    {
+      "Sid": "EraseTenantObjectsNeverReadThem",
+      "Effect": "Allow",
+      "Action": [
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion"
+      ],
+      "Resource": "arn:${partition}:s3:::${tenant_bucket}/tenants/*"
     },
     {
       "Sid": "CreateAndUpdateTenantServicesWithTenantTaskDefinitions",

@@ -114,3 +114,8 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "tenant_bucket" {
+  description = "The cell's tenant bucket: the operator may list object versions under tenants/ and delete them (erasure), never read them."
+  type        = string
+}

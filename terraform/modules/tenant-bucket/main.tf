@@ -16,6 +16,8 @@ locals {
   object_actions = [
     "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion",
   ]
+  read_write_actions = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]
+  erase_actions      = ["s3:DeleteObject", "s3:DeleteObjectVersion"]
 }
 
 # --- Encryption key --------------------------------------------------------------------------------
@@ -146,9 +148,26 @@ resource "aws_s3_bucket_policy" "tenants" {
         Sid       = "DenyObjectsToAllButTenantRoles"
         Effect    = "Deny"
         Principal = "*"
-        Action    = local.object_actions
+        Action    = local.read_write_actions
         Resource  = "${local.bucket_arn}/*"
         Condition = { ArnNotLike = { "aws:PrincipalArn" = concat([local.tenant_roles], var.data_admin_principal_arns) } }
+      },
+      {
+        # The operator erases a deleted tenant's objects (right to delete), and nothing else.
+        Sid       = "DenyErasureToAllButTenantRolesAndTheOperator"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = local.erase_actions
+        Resource  = "${local.bucket_arn}/*"
+        Condition = { ArnNotLike = { "aws:PrincipalArn" = concat([local.tenant_roles, var.operator_role_arn], var.data_admin_principal_arns) } }
+      },
+      {
+        Sid         = "DenyTheOperatorOutsideTenantPrefixes"
+        Effect      = "Deny"
+        Principal   = "*"
+        Action      = local.erase_actions
+        NotResource = "${local.bucket_arn}/tenants/*"
+        Condition   = { ArnEquals = { "aws:PrincipalArn" = var.operator_role_arn } }
       },
       {
         # $${…} is an IAM policy variable: the tenant named by the calling role's tag.

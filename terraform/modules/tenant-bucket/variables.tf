@@ -15,6 +15,11 @@ variable "tenant_tag_key" {
   default     = "openclaw:tenant"
 }
 
+variable "operator_role_arn" {
+  description = "The operator's task role: the one principal that may erase tenant objects (delete every version under tenants/), and never read them."
+  type        = string
+}
+
 variable "data_admin_principal_arns" {
   description = "Principals (besides the tenant roles) allowed to read or write tenant objects, e.g. a break-glass role. None by default: no human and no pipeline reads tenant data."
   type        = list(string)
@@ -22,7 +27,7 @@ variable "data_admin_principal_arns" {
 }
 
 variable "noncurrent_version_days" {
-  description = "Days an overwritten or deleted object version is kept (also how long an erased tenant's objects stay recoverable)."
+  description = "Days an overwritten or deleted object version is kept. A deleted tenant's versions do not wait for this: the operator erases every one of them."
   type        = number
   default     = 30
 }

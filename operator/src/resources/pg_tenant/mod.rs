@@ -1,5 +1,5 @@
-//! The tenant's PostgreSQL footprint: a schema and a login role, both named by the tenant's opaque
-//! database name (`crds::naming::DbName`, which says nothing of who the tenant is) (LOGIN,
+//! The tenant's PostgreSQL footprint: a schema and a login role, both named by the tenant's
+//! database name (`crds::naming::DbName`: opaque, except a legacy `tenant_T`) (LOGIN,
 //! NOSUPERUSER, NOBYPASSRLS, NOCREATEROLE, no rights outside its schema and the RLS-guarded
 //! shared tables, which it reaches through the group role `openclaw_tenant`).
 //!
@@ -82,6 +82,8 @@ pub struct ObservedPg {
     pub rds_iam_exists: bool,
     /// The tenant role is a member of `rds_iam` (it can log in with an IAM token).
     pub rds_iam_member: bool,
+    /// The tenant's rows in `shared.usage` (targeted observation only: what an erasure removes).
+    pub usage_rows: u64,
 }
 
 /// One change to the tenant's PostgreSQL objects.
@@ -112,6 +114,8 @@ pub enum Op {
         /// The role is ours (by its comment) and goes too; a role of the name that is not ours
         /// stays.
         role: bool,
+        /// The tenant's `shared.usage` rows, as observed (they go too).
+        usage_rows: u64,
     },
 }
 
@@ -190,6 +194,13 @@ impl Operation for Op {
             _ => Vec::new(),
         }
     }
+
+    fn counts(&self) -> Vec<(&'static str, u64)> {
+        match self {
+            Op::Drop { usage_rows, .. } => vec![("shared_usage_rows", *usage_rows)],
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// The role RDS uses to mark IAM-authenticated logins.
@@ -211,6 +222,7 @@ pub fn teardown(observed: &ObservedPg) -> Vec<Change<Op>> {
     if observed.role.as_ref().is_some_and(|r| r.ours) || observed.schema_exists {
         let op = Op::Drop {
             role: observed.role.as_ref().is_some_and(|r| r.ours),
+            usage_rows: observed.usage_rows,
         };
         let reason = op.reason();
         vec![Change::new(op, reason, false)]
@@ -448,7 +460,7 @@ pub fn statements(db: &DbName, step: &Op, facts: &Facts) -> Result<Vec<String>> 
 
 pub async fn apply(pool: &PgPool, db: &DbName, step: &Op) -> Result<()> {
     let facts = match step {
-        Op::Drop { role } => return drop_all(pool, db, *role).await,
+        Op::Drop { role, .. } => return drop_all(pool, db, *role).await,
         Op::CreateRole => Facts {
             database: current_db(pool).await?,
             ..Facts::default()
@@ -751,7 +763,15 @@ mod tests {
         // The schema is closed to PUBLIC before the role is given anything in it.
         let schema = statements(&t, &Op::CreateSchema, &facts).expect("schema");
         assert_eq!(schema[1], "REVOKE ALL ON SCHEMA \"tenant_abc\" FROM PUBLIC");
-        assert!(statements(&t, &Op::Drop { role: true }, &facts).is_err());
+        assert!(statements(
+            &t,
+            &Op::Drop {
+                role: true,
+                usage_rows: 0
+            },
+            &facts
+        )
+        .is_err());
     }
 
     #[test]
@@ -798,8 +818,23 @@ mod tests {
                 .iter()
                 .map(|c| &c.op)
                 .collect::<Vec<_>>(),
-            [&Op::Drop { role: false }]
+            [&Op::Drop {
+                role: false,
+                usage_rows: 0
+            }]
         );
-        assert_eq!(teardown(&converged())[0].op, Op::Drop { role: true });
+        let with_rows = ObservedPg {
+            usage_rows: 7,
+            ..converged()
+        };
+        let drop = &teardown(&with_rows)[0].op;
+        assert_eq!(
+            *drop,
+            Op::Drop {
+                role: true,
+                usage_rows: 7
+            }
+        );
+        assert_eq!(drop.counts(), [("shared_usage_rows", 7)]);
     }
 }
