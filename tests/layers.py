@@ -24,7 +24,7 @@ LEAVES = {"redact", "kind", "prices", "queue", "retry"}
 # Under resources/: the kinds, each of which may use the registry (resources/mod.rs) and the
 # shared helpers, but never another kind ("one kind never calls another").
 KINDS = {"db_secret", "oauth_secret", "iam_role", "task_definition", "ecs_service", "pg_tenant",
-         "tenant_objects",
+         "tenant_objects", "agent_logs",
          "shared_rls"}
 HELPERS = {"secrets_manager", "sql", "tags", "inventory"}
 

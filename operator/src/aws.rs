@@ -154,6 +154,7 @@ pub struct Clients {
     pub secrets: aws_sdk_secretsmanager::Client,
     pub rds: aws_sdk_rds::Client,
     pub s3: aws_sdk_s3::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     pub counter: Arc<CallCounter>,
     pub throttle: Arc<Throttle>,
 }
@@ -196,6 +197,11 @@ impl Clients {
                 aws_sdk_s3::config::Builder::from(&sdk)
                     // An endpoint override (the emulator) takes the bucket in the path.
                     .force_path_style(cell.aws_endpoint_url.is_some())
+                    .interceptor(acct())
+                    .build(),
+            ),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(
+                aws_sdk_cloudwatchlogs::config::Builder::from(&sdk)
                     .interceptor(acct())
                     .build(),
             ),

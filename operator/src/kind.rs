@@ -26,10 +26,12 @@ pub enum Kind {
     PgRls,
     /// The tenant's objects in the tenant bucket (`tenants/T/`), erased on teardown.
     TenantObjects,
+    /// An agent's CloudWatch log group, deleted on teardown.
+    LogGroup,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Secret,
         Kind::PgRole,
         Kind::PgSchema,
@@ -39,6 +41,7 @@ impl Kind {
         Kind::EcsService,
         Kind::PgRls,
         Kind::TenantObjects,
+        Kind::LogGroup,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +55,7 @@ impl Kind {
             Kind::EcsService => "ecs_service",
             Kind::PgRls => "pg_rls",
             Kind::TenantObjects => "tenant_objects",
+            Kind::LogGroup => "log_group",
         }
     }
 

@@ -729,10 +729,6 @@ pub fn erase_record(rows: &[AuditRow], since_micros: i64, fargate_rows: u64) -> 
             {"what": "audit log rows", "why": "compliance: the append-only, hash-chained record of \
               what the operator did and why; it holds resource names and reasons, never tenant data"},
         ],
-        "left": [
-            {"what": "CloudWatch log groups /openclaw/T/<agent>", "why": "ECS creates them \
-              (awslogs-create-group); they are not yet a kind the operator manages"},
-        ],
         "notes": [
             "secrets are deleted without a recovery window",
             "every object version and delete marker under the tenant's bucket prefix is erased",

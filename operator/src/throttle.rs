@@ -29,6 +29,8 @@ pub enum Bucket {
     /// S3 ListObjectVersions / DeleteObjects on the tenant bucket (S3 allows 3,500 writes and
     /// 5,500 reads a second per prefix; far below that).
     S3,
+    /// CloudWatch Logs DescribeLogGroups / DeleteLogGroup (10 a second each, published).
+    Logs,
 }
 
 impl Bucket {
@@ -43,6 +45,7 @@ impl Bucket {
             Bucket::SecretsRead => (100.0, 100.0),
             Bucket::Iam => (20.0, 10.0),
             Bucket::S3 => (100.0, 100.0),
+            Bucket::Logs => (10.0, 5.0),
         }
     }
 }

@@ -247,6 +247,7 @@ pub struct Aws {
     pub iam: aws_sdk_iam::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub s3: aws_sdk_s3::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
 }
 
 impl Harness {
@@ -308,6 +309,7 @@ impl Harness {
                         .force_path_style(true)
                         .build(),
                 ),
+                logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
             },
         }
     }

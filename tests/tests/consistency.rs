@@ -214,6 +214,7 @@ fn operator_actions() -> BTreeSet<String> {
             (".secrets.", "secretsmanager"),
             (".rds.", "rds"),
             (".s3.", "s3"),
+            (".logs.", "logs"),
         ] {
             for (i, _) in compact.match_indices(client) {
                 let rest = &compact[i + client.len()..];
@@ -315,6 +316,15 @@ fn operator_requests(action: &str) -> Vec<(String, Vec<(&'static str, String)>)>
         "ecs:ListTaskDefinitions" => vec![("*".into(), ecs_ctx)],
         "ecs:TagResource" => vec![(service, ecs_ctx.clone()), (task_def, ecs_ctx)],
         a if a.starts_with("ecs:") => vec![(service, ecs_ctx)],
+        "logs:DescribeLogGroups" => {
+            vec![(arn(&format!("logs:{REGION}:{ACCOUNT}:log-group:*")), vec![])]
+        }
+        "logs:DeleteLogGroup" => vec![(
+            arn(&format!(
+                "logs:{REGION}:{ACCOUNT}:log-group:/openclaw/acme/scout"
+            )),
+            vec![],
+        )],
         "s3:ListBucketVersions" => vec![(
             format!("arn:aws:s3:::{BUCKET}"),
             vec![("s3:prefix", "tenants/acme/".into())],
@@ -381,6 +391,7 @@ fn the_operator_source_is_scanned_for_its_calls() {
         "ecs:DeleteTaskDefinitions",
         "s3:ListBucketVersions",
         "s3:DeleteObjectVersion",
+        "logs:DeleteLogGroup",
     ] {
         assert!(
             actions.contains(must),

@@ -129,6 +129,22 @@ async fn deletion_erases_every_trace_resumes_when_cut_short_and_a_reused_name_in
     write_objects(&h, &bucket, &prefix, 1000).await;
     write_objects(&h, &bucket, &h.tenant_ref(&other).await.s3_prefix(), 10).await;
     assert_eq!(versions_left(&h, &bucket, &prefix).await, 2500);
+    // What ECS creates for running agents (the emulator runs none): their log groups.
+    let groups = |tenant: &str| {
+        [
+            format!("/openclaw/{tenant}/scout"),
+            format!("/openclaw/{tenant}/butler"),
+        ]
+    };
+    for g in groups(&t).into_iter().chain(groups(&other)) {
+        h.aws
+            .logs
+            .create_log_group()
+            .log_group_name(&g)
+            .send()
+            .await
+            .expect("log group");
+    }
     // Data in the database, written as the tenant, and Fargate cost rows.
     let mut s = h.connect_as(old.db.role()).await.expect("tenant");
     sqlx::query(&format!(
@@ -209,6 +225,17 @@ async fn deletion_erases_every_trace_resumes_when_cut_short_and_a_reused_name_in
         25,
         "the neighbour's objects stay"
     );
+    for (tenant, want) in [(&t, 0), (&other, 2)] {
+        let left = h
+            .aws
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(format!("/openclaw/{tenant}/"))
+            .send()
+            .await
+            .expect("log groups");
+        assert_eq!(left.log_groups().len(), want, "log groups of {tenant}");
+    }
     let pg: (bool, bool, i64) = sqlx::query_as(
         "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1), \
                 EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1), \
@@ -270,6 +297,7 @@ async fn deletion_erases_every_trace_resumes_when_cut_short_and_a_reused_name_in
     assert_eq!(record["erased"]["shared_usage_rows"], 1, "{record}");
     assert_eq!(record["erased"]["fargate_usage_rows"], 1, "{record}");
     assert_eq!(record["erased"]["ecs_service"], 1, "{record}");
+    assert_eq!(record["erased"]["log_group"], 2, "{record}");
     assert_eq!(record["kept"][0]["what"], "audit log rows", "{record}");
 
     // The name again: a new incarnation that starts empty.

@@ -20,6 +20,7 @@
 //! observation and apply. Must never: order, record or count operations (the engine does), or
 //! hold a kind's own logic.
 
+pub mod agent_logs;
 pub mod db_secret;
 pub mod ecs_service;
 pub mod iam_role;
@@ -72,6 +73,8 @@ pub struct ObservedTenant {
     pub objects: tenant_objects::ObservedObjects,
     /// Deregistered revisions of ours left per family: observed only for a teardown.
     pub inactive_task_definitions: BTreeMap<String, Vec<String>>,
+    /// The agents' log groups: observed only for a teardown.
+    pub log_groups: Vec<String>,
 }
 
 /// What an operation does, for the audit log, metrics and `openclaw plan`.
@@ -180,6 +183,7 @@ pub enum Action {
     TaskDefinition(task_definition::Op),
     EcsService(ecs_service::Op),
     TenantObjects(tenant_objects::Op),
+    AgentLogs(agent_logs::Op),
 }
 
 impl Action {
@@ -192,6 +196,7 @@ impl Action {
             Action::TaskDefinition(o) => o,
             Action::EcsService(o) => o,
             Action::TenantObjects(o) => o,
+            Action::AgentLogs(o) => o,
         }
     }
 
@@ -389,6 +394,11 @@ pub fn diff(
                     .into_iter()
                     .map(|c| c.into_planned(Action::TenantObjects)),
             );
+            out.extend(
+                agent_logs::teardown(&observed.log_groups)
+                    .into_iter()
+                    .map(|c| c.into_planned(Action::AgentLogs)),
+            );
         }
     }
     let why = if desired.is_none() {
@@ -484,6 +494,9 @@ pub async fn apply(
                 .await
                 .map(|()| None)
         }
+        Action::AgentLogs(op) => agent_logs::apply(ctx.clients, tenant, op)
+            .await
+            .map(|()| None),
     }
 }
 
@@ -530,6 +543,7 @@ pub async fn observe_tenant(
     if teardown {
         observed.objects =
             tenant_objects::observe(clients, &cell.tenant_bucket, &tenant.s3_prefix()).await?;
+        observed.log_groups = agent_logs::observe(clients, tenant).await?;
         for kind in AgentKind::ALL {
             let family = tenant.task_family(kind);
             let left = task_definition::inactive_ours(clients, &family).await?;
@@ -547,6 +561,16 @@ pub(crate) mod fixtures {
     use super::*;
     use crate::render::render_tenant;
     use crate::render::tests::{agent, cell};
+
+    /// Clients of the fixture cell: for checks that must refuse before any call (none is sent).
+    pub async fn clients() -> Clients {
+        Clients::new(
+            &cell(),
+            std::sync::Arc::new(crate::metrics::Metrics::new()),
+            crate::throttle::Throttle::new(1.0),
+        )
+        .await
+    }
 
     /// The opaque database name of [`tenant`].
     pub const DB_NAME: &str = "t0123456789abcdef0123456789abcdef";

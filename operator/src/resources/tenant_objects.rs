@@ -203,13 +203,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_key_outside_the_tenants_prefix_is_refused_before_any_call() {
-        let cell = crate::config::fixtures::cell();
-        let clients = Clients::new(
-            &cell,
-            std::sync::Arc::new(crate::metrics::Metrics::new()),
-            crate::throttle::Throttle::new(1.0),
-        )
-        .await;
+        let clients = crate::resources::fixtures::clients().await;
         let op = Op::Erase {
             versions: vec![v("tenants/acme/ok", "1"), v("tenants/acme-b/theirs", "1")],
         };

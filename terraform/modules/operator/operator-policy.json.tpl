@@ -112,6 +112,18 @@
       "Resource": "*"
     },
     {
+      "Sid": "FindAgentLogGroupsForErasure",
+      "Effect": "Allow",
+      "Action": "logs:DescribeLogGroups",
+      "Resource": "arn:${partition}:logs:${region}:${account_id}:log-group:*"
+    },
+    {
+      "Sid": "DeleteAgentLogGroups",
+      "Effect": "Allow",
+      "Action": "logs:DeleteLogGroup",
+      "Resource": "arn:${partition}:logs:${region}:${account_id}:log-group:/openclaw/*"
+    },
+    {
       "Sid": "ListTenantObjectVersionsForErasure",
       "Effect": "Allow",
       "Action": "s3:ListBucketVersions",
