@@ -157,10 +157,21 @@ impl Conversation<'_> {
                 usage.input_tokens += i64::from(u.input_tokens());
                 usage.output_tokens += i64::from(u.output_tokens());
             }
-            usage.latency_ms += resp
+            let latency_ms = resp
                 .metrics()
                 .map(|m| m.latency_ms())
                 .unwrap_or_else(|| started.elapsed().as_millis() as i64);
+            usage.latency_ms += latency_ms;
+            // Figures only: never a message's content.
+            tracing::info!(
+                model = self.model,
+                turn = turn + 1,
+                input_tokens = resp.usage().map_or(0, |u| u.input_tokens()),
+                output_tokens = resp.usage().map_or(0, |u| u.output_tokens()),
+                latency_ms,
+                stop_reason = resp.stop_reason().as_str(),
+                "model call"
+            );
             let Some(ConverseOutput::Message(msg)) = resp.output() else {
                 return Err(ConverseError::Fatal {
                     code: "no message in the response".into(),
@@ -181,9 +192,16 @@ impl Conversation<'_> {
                     continue;
                 };
                 let input = to_value(tu.input());
-                let outcome = call_tool(tu.name().to_owned(), input)
-                    .await
-                    .map_err(ConverseError::Tool)?;
+                let started = Instant::now();
+                let outcome = call_tool(tu.name().to_owned(), input).await;
+                // The tool's name and how it went: never its input or its answer.
+                tracing::info!(
+                    tool = %tu.name().chars().take(64).collect::<String>(),
+                    ok = matches!(outcome, Ok(Ok(_))),
+                    latency_ms = started.elapsed().as_millis() as u64,
+                    "tool call"
+                );
+                let outcome = outcome.map_err(ConverseError::Tool)?;
                 let (content, status) = match outcome {
                     Ok(v) => (
                         ToolResultContentBlock::Json(to_document(&v)),

@@ -24,6 +24,7 @@ use anyhow::Context;
 use crds::naming::DbName;
 use sqlx::PgPool;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::bedrock::{Conversation, ConverseError};
 use crate::config::Config;
@@ -45,6 +46,18 @@ pub enum Outcome {
     Failed(String),
     Released(String),
     DeadLettered(String),
+}
+
+impl Outcome {
+    /// The outcome's name, for log lines (the message may quote an API's answer).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Done => "done",
+            Outcome::Failed(_) => "failed",
+            Outcome::Released(_) => "released",
+            Outcome::DeadLettered(_) => "dead",
+        }
+    }
 }
 
 impl Agent {
@@ -108,13 +121,25 @@ impl Agent {
         })
     }
 
-    /// Claims and runs one task, if one is due. `None` when the queue is empty.
+    /// Claims and runs one task, if one is due. `None` when the queue is empty. Every log line
+    /// of the task carries its id and a trace id of its own (the `task` span); no line carries a
+    /// message's or a mail's content, or a secret.
     pub async fn run_one(&self, stop: &watch::Receiver<bool>) -> anyhow::Result<Option<Outcome>> {
         let c = &self.config;
         let Some(task) = db::claim(&self.pool, &self.db, c.kind, &c.worker_id).await? else {
             return Ok(None);
         };
-        tracing::info!(task = task.id, attempt = task.attempts, "claimed task");
+        let span = tracing::info_span!("task", task_id = task.id, trace_id = %trace_id());
+        self.run_claimed(task, stop).instrument(span).await
+    }
+
+    async fn run_claimed(
+        &self,
+        task: db::Task,
+        stop: &watch::Receiver<bool>,
+    ) -> anyhow::Result<Option<Outcome>> {
+        let c = &self.config;
+        tracing::info!(attempt = task.attempts, "claimed task");
         let work = self.work(&task.input);
         tokio::pin!(work);
         let mut stop = stop.clone();
@@ -157,7 +182,7 @@ impl Agent {
                 }
             }
         };
-        tracing::info!(task = task.id, outcome = ?outcome, "task finished");
+        tracing::info!(outcome = outcome.kind(), "task finished");
         Ok(Some(outcome))
     }
 
@@ -216,8 +241,29 @@ enum TaskError {
     Retry(String),
 }
 
-/// The agent's main loop: until `stop` turns true, claim and run tasks; poll when idle.
+/// A W3C trace id (16 random bytes, hex): what ties a task's log lines together.
+fn trace_id() -> String {
+    use rand::Rng;
+    let bytes: [u8; 16] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The agent's main loop: until `stop` turns true, claim and run tasks; poll when idle. Every
+/// log line carries the tenant and the agent kind (the `agent` span).
 pub async fn run(
+    agent: Arc<Agent>,
+    stop: watch::Receiver<bool>,
+    healthy: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
+    let span = tracing::info_span!(
+        "agent",
+        tenant = %agent.config.tenant,
+        agent = agent.config.kind.as_str()
+    );
+    run_loop(agent, stop, healthy).instrument(span).await
+}
+
+async fn run_loop(
     agent: Arc<Agent>,
     stop: watch::Receiver<bool>,
     healthy: Arc<AtomicBool>,

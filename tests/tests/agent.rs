@@ -320,13 +320,57 @@ async fn each_kind_completes_a_task_end_to_end_with_correct_results_and_usage() 
         );
         assert!(g["expires_at"].as_i64().unwrap_or_default() > chrono::Utc::now().timestamp());
     }
-    // No secret value ever reached a log line.
+    // No secret value, and no mail's text, ever reached a log line.
     for a in [&butler, &scout, &strategist] {
         let log = a.log();
-        for secret in ["client-secret-value", "rt-gmail", "at-1", "password"] {
+        for secret in [
+            "client-secret-value",
+            "rt-gmail",
+            "at-1",
+            "password",
+            "Can we talk about the renewal?",
+            "Happy to meet next week.",
+        ] {
             assert!(!log.contains(secret), "log shows {secret}:\n{log}");
         }
     }
+    // Structured logs: JSON lines; one per model call and per tool call, each with the tenant, the
+    // agent, the task and a trace id.
+    let log = butler.log();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let with = |message: &str| -> Vec<&Value> {
+        lines
+            .iter()
+            .filter(|l| l["fields"]["message"] == message)
+            .collect()
+    };
+    let (models, tools) = (with("model call"), with("tool call"));
+    assert!(!models.is_empty() && !tools.is_empty(), "{log}");
+    for l in models.iter().chain(&tools) {
+        let spans = l["spans"].as_array().expect("spans");
+        let field = |name: &str| spans.iter().find_map(|s| s.get(name)).cloned();
+        assert_eq!(field("tenant"), Some(json!(w.name)), "{l}");
+        assert_eq!(field("agent"), Some(json!("butler")), "{l}");
+        assert_eq!(field("task_id"), Some(json!(butler_task)), "{l}");
+        let trace = field("trace_id").expect("trace id");
+        assert!(
+            trace
+                .as_str()
+                .is_some_and(|t| t.len() == 32 && t.chars().all(|c| c.is_ascii_hexdigit())),
+            "{l}"
+        );
+    }
+    assert!(
+        models.iter().all(|l| l["fields"]["input_tokens"].is_u64()),
+        "{log}"
+    );
+    assert!(
+        tools.iter().any(|l| l["fields"]["tool"] == "list_messages"),
+        "{log}"
+    );
     // Health, then a clean stop on SIGTERM.
     assert!(
         agent::health::check(format!("127.0.0.1:{}", scout.health).parse().expect("addr")).await

@@ -448,7 +448,7 @@ async fn the_inventory_accepts_exactly_the_list_of_kinds() {
         .unwrap_or_else(|e| panic!("{kind} is refused: {e}"));
     }
     let err =
-        operator::store::remember_resource(&mut conn, "acme", None, "log_group", "x", None, false)
+        operator::store::remember_resource(&mut conn, "acme", None, "gardener", "x", None, false)
             .await
             .expect_err("an unknown kind is refused");
     assert!(
