@@ -131,9 +131,14 @@ impl TenantName {
         format!("{}{}-oauth", self.secret_prefix(), integration.as_str())
     }
 
+    /// `/openclaw/T/`: the prefix of every log group of this tenant's agents.
+    pub fn log_group_prefix(&self) -> String {
+        format!("/openclaw/{}/", self.0)
+    }
+
     /// `/openclaw/T/A`: the agent's CloudWatch log group.
     pub fn log_group(&self, kind: AgentKind) -> String {
-        format!("/openclaw/{}/{}", self.0, kind.as_str())
+        format!("{}{}", self.log_group_prefix(), kind.as_str())
     }
 
     /// `tenants/T/`: the tenant's prefix in the shared tenant bucket.
@@ -589,6 +594,7 @@ mod tests {
             // No tenant's prefix is a prefix of another's: a prefix grant can never spill over.
             prop_assert!(!tb.secret_prefix().starts_with(&ta.secret_prefix()));
             prop_assert!(!tb.s3_prefix().starts_with(&ta.s3_prefix()));
+            prop_assert!(!tb.log_group_prefix().starts_with(&ta.log_group_prefix()));
             for ka in AgentKind::ALL {
                 for kb in AgentKind::ALL {
                     prop_assert_ne!(ta.role_name(ka), tb.role_name(kb));

@@ -35,13 +35,6 @@ impl Operation for Op {
     }
 }
 
-/// The prefix every log group of the tenant's agents has.
-fn prefix(tenant: &TenantRef) -> String {
-    let any = tenant.log_group(crds::api::AgentKind::Butler);
-    let (p, _) = any.rsplit_once('/').unwrap_or((&any, ""));
-    format!("{p}/")
-}
-
 /// Plans the deletion of every observed group (pure).
 pub fn teardown(observed: &[String]) -> Vec<Change<Op>> {
     observed
@@ -52,7 +45,7 @@ pub fn teardown(observed: &[String]) -> Vec<Change<Op>> {
 
 /// The tenant's log groups: every group under `/openclaw/T/`.
 pub async fn observe(c: &Clients, tenant: &TenantRef) -> Result<Vec<String>> {
-    let prefix = prefix(tenant);
+    let prefix = tenant.log_group_prefix();
     let mut token: Option<String> = None;
     let mut out = Vec::new();
     loop {
@@ -83,10 +76,10 @@ pub async fn observe(c: &Clients, tenant: &TenantRef) -> Result<Vec<String>> {
 
 pub async fn apply(c: &Clients, tenant: &TenantRef, op: &Op) -> Result<()> {
     let Op::Delete { name } = op;
-    if !name.starts_with(&prefix(tenant)) {
+    let prefix = tenant.log_group_prefix();
+    if !name.starts_with(&prefix) {
         return Err(ReconcileError::Internal(format!(
-            "refusing to delete log group {name}: not under {}",
-            prefix(tenant)
+            "refusing to delete log group {name}: not under {prefix}"
         )));
     }
     c.throttle.acquire(Bucket::Logs).await;
@@ -109,7 +102,6 @@ mod tests {
 
     #[test]
     fn every_observed_group_of_the_tenant_is_deleted() {
-        assert_eq!(prefix(&tenant()), "/openclaw/acme/");
         assert!(teardown(&[]).is_empty());
         let got = teardown(&[
             "/openclaw/acme/butler".into(),

@@ -543,6 +543,7 @@ pub async fn observe_tenant(
     if teardown {
         observed.objects =
             tenant_objects::observe(clients, &cell.tenant_bucket, &tenant.s3_prefix()).await?;
+        observed.pg.usage_rows = pg_tenant::usage_rows(tenant_db, &tenant.db).await?;
         observed.log_groups = agent_logs::observe(clients, tenant).await?;
         for kind in AgentKind::ALL {
             let family = tenant.task_family(kind);

@@ -18,7 +18,7 @@ use crate::resources::{Change, Operation, Verb};
 mod observe;
 
 use observe::current_db;
-pub use observe::{catalog, observe, role_settings};
+pub use observe::{catalog, observe, role_settings, usage_rows};
 
 /// The group role whose members may use the shared tables (migrations create it).
 pub const TENANT_GROUP: &str = "openclaw_tenant";
@@ -82,7 +82,7 @@ pub struct ObservedPg {
     pub rds_iam_exists: bool,
     /// The tenant role is a member of `rds_iam` (it can log in with an IAM token).
     pub rds_iam_member: bool,
-    /// The tenant's rows in `shared.usage` (targeted observation only: what an erasure removes).
+    /// The tenant's rows in `shared.usage`: read for a teardown only (0 otherwise).
     pub usage_rows: u64,
 }
 

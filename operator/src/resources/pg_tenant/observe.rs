@@ -75,13 +75,6 @@ pub async fn observe(pool: &PgPool, db: &DbName) -> Result<ObservedPg> {
             .bind(RDS_IAM)
             .fetch_one(pool)
             .await?;
-    // The operator's own RLS policy on shared.usage lets it count any tenant's rows.
-    obs.usage_rows =
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM shared.usage WHERE tenant = $1")
-            .bind(db.as_str())
-            .fetch_one(pool)
-            .await?
-            .max(0) as u64;
     if obs.role.is_none() {
         return Ok(obs);
     }
@@ -125,6 +118,18 @@ pub async fn observe(pool: &PgPool, db: &DbName) -> Result<ObservedPg> {
     Ok(obs)
 }
 
+/// The tenant's rows in `shared.usage` (the operator's own RLS policy lets it count any
+/// tenant's): what an erasure removes, so read only for a teardown.
+pub async fn usage_rows(pool: &PgPool, db: &DbName) -> Result<u64> {
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM shared.usage WHERE tenant = $1")
+            .bind(db.as_str())
+            .fetch_one(pool)
+            .await?
+            .max(0) as u64,
+    )
+}
+
 pub(super) async fn current_db(pool: &PgPool) -> Result<String> {
     Ok(sqlx::query_scalar("SELECT current_database()::text")
         .fetch_one(pool)
@@ -159,8 +164,7 @@ pub async fn catalog(pool: &PgPool) -> Result<BTreeMap<String, ObservedPg>> {
              WHERE a.grantee = r.oid AND n.nspname <> r.rolname), '{{}}') AS foreign_schema_grants, \
            (SELECT count(*) = 4 FROM pg_tables WHERE schemaname = r.rolname \
              AND tablename IN ('tasks', 'signals', 'accounts', 'integrations')) AS tables_exist, \
-           {SETTINGS_SQL} AS settings, \
-           (SELECT count(*) FROM shared.usage u WHERE u.tenant = r.rolname::text) AS usage_rows \
+           {SETTINGS_SQL} AS settings \
          FROM pg_roles r WHERE r.rolname COLLATE \"C\" ~ $1"
     ))
     .bind(DB_NAME_PATTERN)
@@ -197,7 +201,7 @@ pub async fn catalog(pool: &PgPool) -> Result<BTreeMap<String, ObservedPg>> {
                 foreign_schema_grants: r.try_get("foreign_schema_grants")?,
                 tables_exist: r.try_get("tables_exist")?,
                 settings: r.try_get("settings")?,
-                usage_rows: r.try_get::<i64, _>("usage_rows")?.max(0) as u64,
+                usage_rows: 0,
             },
         );
     }
