@@ -42,6 +42,8 @@ pub const MANAGED_BY_VALUE: &str = "openclaw-operator";
 pub const TENANT_ROLE_PATH: &str = "/openclaw/tenants/";
 /// Prefix of every secret OpenClaw manages.
 pub const SECRET_PREFIX: &str = "/openclaw/";
+/// Prefix of every agent log group.
+pub const LOG_GROUP_PREFIX: &str = "/openclaw/";
 
 /// Why a string is not a valid tenant name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -133,7 +135,7 @@ impl TenantName {
 
     /// `/openclaw/T/`: the prefix of every log group of this tenant's agents.
     pub fn log_group_prefix(&self) -> String {
-        format!("/openclaw/{}/", self.0)
+        format!("{LOG_GROUP_PREFIX}{}/", self.0)
     }
 
     /// `/openclaw/T/A`: the agent's CloudWatch log group.

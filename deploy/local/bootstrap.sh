@@ -58,7 +58,8 @@ if ! some "$SG"; then
   log "created security group $SG"
 fi
 
-# Task execution role: pulls the image and writes logs, nothing else (no secrets access)
+# Task execution role: pulls the image and writes logs, nothing else (no secrets access). It
+# creates no log group: the operator creates each agent's, with the cell's key and retention.
 if ! aws iam get-role --role-name "$EXEC_ROLE" >/dev/null 2>&1; then
   aws iam create-role --role-name "$EXEC_ROLE" --assume-role-policy-document '{
     "Version": "2012-10-17",
@@ -72,7 +73,7 @@ aws iam put-role-policy --role-name "$EXEC_ROLE" --policy-name "$EXEC_ROLE" --po
     {"Sid": "PullAgentImage", "Effect": "Allow", "Resource": "*",
      "Action": ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]},
     {"Sid": "WriteAgentLogs", "Effect": "Allow", "Resource": "arn:aws:logs:*:*:log-group:/openclaw/*",
-     "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]}
+     "Action": ["logs:CreateLogStream", "logs:PutLogEvents"]}
   ]
 }'
 
@@ -119,6 +120,14 @@ fi
 # Versioned, as in Terraform: an erasure must remove every version, not only the current one.
 aws s3api put-bucket-versioning --bucket "$BUCKET" --versioning-configuration Status=Enabled
 
+# The cell's key for the agents' log groups (Terraform's network module in production).
+LOGS_KEY_ALIAS=alias/openclaw-logs
+if ! LOGS_KEY_ARN="$(aws kms describe-key --key-id "$LOGS_KEY_ALIAS" --query KeyMetadata.Arn 2>/dev/null)"; then
+  LOGS_KEY_ARN="$(aws kms create-key --description 'OpenClaw agent logs' --query KeyMetadata.Arn)"
+  aws kms create-alias --alias-name "$LOGS_KEY_ALIAS" --target-key-id "$LOGS_KEY_ARN"
+  log "created KMS key $LOGS_KEY_ALIAS"
+fi
+
 # The cell's database as the RDS API describes it (Terraform's database module in production):
 # encrypted, private, IAM authentication on. The tests' PostgreSQL is the one agents really use.
 DB_ID=openclaw-db
@@ -145,6 +154,10 @@ cell:
   execution_role_arn: arn:aws:iam::$ACCOUNT:role/$EXEC_ROLE
   permissions_boundary_arn: $BOUNDARY_ARN
   tenant_bucket: $BUCKET
+  agent_logs:
+    kms_key_arn: $LOGS_KEY_ARN
+    retention_days: 30
+    retention_days_by_tier: {enterprise: 365}
   database:
     rds_instance: $DB_ID
 EOF

@@ -208,7 +208,7 @@ start_moto() {
     moto_answers && die "something else already answers on 127.0.0.1:$MOTO_PORT (not our moto); stop it or set MOTO_PORT"
     log "starting moto on 127.0.0.1:$MOTO_PORT (log: $STATE_DIR/moto.log)"
     # A session of its own: Ctrl-C on the operator (run.sh) must not stop the emulator too.
-    setsid nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >>"$STATE_DIR/moto.log" 2>&1 </dev/null &
+    setsid nohup "$VENV/bin/python" "$LOCAL_DIR/moto_server.py" -H 127.0.0.1 -p "$MOTO_PORT" >>"$STATE_DIR/moto.log" 2>&1 </dev/null &
     pid=$!
     printf '%s\n' "$pid" >"$PID_DIR/moto.pid"
   fi

@@ -155,6 +155,8 @@ pub struct Clients {
     pub rds: aws_sdk_rds::Client,
     pub s3: aws_sdk_s3::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// The Resource Groups Tagging API: the tags of many log groups in one call.
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub counter: Arc<CallCounter>,
     pub throttle: Arc<Throttle>,
 }
@@ -202,6 +204,11 @@ impl Clients {
             ),
             logs: aws_sdk_cloudwatchlogs::Client::from_conf(
                 aws_sdk_cloudwatchlogs::config::Builder::from(&sdk)
+                    .interceptor(acct())
+                    .build(),
+            ),
+            tagging: aws_sdk_resourcegroupstagging::Client::from_conf(
+                aws_sdk_resourcegroupstagging::config::Builder::from(&sdk)
                     .interceptor(acct())
                     .build(),
             ),

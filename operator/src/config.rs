@@ -3,9 +3,11 @@
 //! Owns: reading the YAML configuration file and the environment (errors quoting them go through
 //! `redact`). Must never: print or log a password.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use crds::api::Tier;
 use serde::Deserialize;
 
 pub use crate::prices::{Prices, TokenPrice};
@@ -64,6 +66,8 @@ pub struct CellConfig {
     pub permissions_boundary_arn: String,
     /// The shared tenant bucket; each tenant owns the prefix `tenants/T/`.
     pub tenant_bucket: String,
+    /// The agents' log groups, which the operator creates.
+    pub agent_logs: AgentLogsConfig,
     /// How agents reach the store (host:port/db as the agents see it); defaults to the
     /// operator's own store address.
     #[serde(default)]
@@ -83,6 +87,77 @@ pub struct CellConfig {
     /// Filled at run time: where agents reach the store.
     #[serde(skip)]
     pub agent_db: Option<DbEndpoint>,
+}
+
+/// The agents' CloudWatch log groups, `/openclaw/T/<agent>`: encrypted with the cell's key, kept
+/// for the tenant tier's retention.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentLogsConfig {
+    /// The cell's KMS key for logs (its key policy lets CloudWatch Logs use it).
+    pub kms_key_arn: String,
+    /// Days a log event is kept: the cell's default.
+    #[serde(default = "default_log_retention_days")]
+    pub retention_days: i32,
+    /// Days per tier, where a tier keeps its logs longer or shorter than the cell's default.
+    #[serde(default)]
+    pub retention_days_by_tier: BTreeMap<Tier, i32>,
+}
+
+fn default_log_retention_days() -> i32 {
+    30
+}
+
+/// The retention periods CloudWatch Logs accepts (PutRetentionPolicy), in days.
+pub const LOG_RETENTION_DAYS: [i32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+impl AgentLogsConfig {
+    /// The retention of a tenant of `tier`: the tier's own, else the cell's default.
+    pub fn retention_days(&self, tier: Tier) -> i32 {
+        self.retention_days_by_tier
+            .get(&tier)
+            .copied()
+            .unwrap_or(self.retention_days)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |field: String, rule: String| ConfigError::Invalid {
+            field: format!("cell.agent_logs.{field}"),
+            rule,
+        };
+        if !self.kms_key_arn.starts_with("arn:") || !self.kms_key_arn.contains(":kms:") {
+            return Err(invalid(
+                "kms_key_arn".into(),
+                "must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)".into(),
+            ));
+        }
+        let periods = || {
+            LOG_RETENTION_DAYS
+                .iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let allowed = |days: i32| LOG_RETENTION_DAYS.contains(&days);
+        if !allowed(self.retention_days) {
+            return Err(invalid(
+                "retention_days".into(),
+                format!("must be a period CloudWatch Logs accepts: {}", periods()),
+            ));
+        }
+        for (tier, days) in &self.retention_days_by_tier {
+            if !allowed(*days) {
+                return Err(invalid(
+                    format!("retention_days_by_tier.{}", tier.as_str()),
+                    format!("must be a period CloudWatch Logs accepts: {}", periods()),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Where agents reach the tenant database: in their DB secret (password mode) or their
@@ -310,6 +385,7 @@ impl CellConfig {
         if !crds::validate::image_ok(&self.agent_image) {
             return Err(invalid("agent_image", "must be an image reference"));
         }
+        self.agent_logs.check()?;
         if let Some(d) = &self.database {
             if d.rds_instance.is_some() == d.aurora_cluster.is_some() {
                 return Err(invalid(
@@ -386,6 +462,8 @@ cell:
   execution_role_arn: arn:aws:iam::123456789012:role/x
   permissions_boundary_arn: arn:aws:iam::123456789012:policy/b
   tenant_bucket: b
+  agent_logs:
+    kms_key_arn: arn:aws:kms:us-east-1:999999999999:key/k
 "#;
         let dir = std::env::temp_dir().join(format!("openclaw-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
@@ -396,6 +474,36 @@ cell:
         std::fs::write(&path, text.replace("12345", "\"123456789012\"")).expect("write");
         let cfg = Config::load(Some(&path)).expect("good");
         assert_eq!(cfg.operator, OperatorConfig::default());
+        assert_eq!(
+            cfg.cell()
+                .expect("cell")
+                .agent_logs
+                .retention_days(Tier::Premium),
+            30,
+            "the cell's default"
+        );
+        for (bad, field) in [
+            ("    retention_days: 31\n", "cell.agent_logs.retention_days"),
+            (
+                "    retention_days_by_tier: {premium: 0}\n",
+                "cell.agent_logs.retention_days_by_tier.premium",
+            ),
+        ] {
+            let good = text.replace("12345", "\"123456789012\"");
+            std::fs::write(&path, format!("{good}{bad}")).expect("write");
+            let err = Config::load(Some(&path)).expect_err(bad);
+            assert!(err.to_string().contains(field), "{err}");
+            assert!(err.to_string().contains("1, 3, 5, 7, 14, 30"), "{err}");
+        }
+        let no_key = text
+            .replace("12345", "\"123456789012\"")
+            .replace("arn:aws:kms:us-east-1:999999999999:key/k", "alias/logs");
+        std::fs::write(&path, no_key).expect("write");
+        let err = Config::load(Some(&path)).expect_err("alias");
+        assert!(
+            err.to_string().contains("cell.agent_logs.kms_key_arn"),
+            "{err}"
+        );
         std::fs::write(&path, format!("{text}\nextra: 1\n")).expect("write");
         let err = Config::load(Some(&path)).expect_err("unknown field");
         assert!(err.to_string().contains("unknown field `extra`"), "{err}");
@@ -421,6 +529,11 @@ pub(crate) mod fixtures {
             execution_role_arn: "arn:aws:iam::123456789012:role/openclaw-task-execution".into(),
             permissions_boundary_arn: "arn:aws:iam::123456789012:policy/openclaw/boundary".into(),
             tenant_bucket: "openclaw-tenants-test".into(),
+            agent_logs: AgentLogsConfig {
+                kms_key_arn: "arn:aws:kms:us-east-1:123456789012:key/logs".into(),
+                retention_days: 30,
+                retention_days_by_tier: [(Tier::Enterprise, 365)].into(),
+            },
             agent_database_host: None,
             db_auth: Default::default(),
             database: None,

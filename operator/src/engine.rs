@@ -256,6 +256,7 @@ mod tests {
                 "update pg_schema t0123456789abcdef0123456789abcdef",
                 "update pg_role t0123456789abcdef0123456789abcdef",
                 "create secret /openclaw/acme/db",
+                "create log_group /openclaw/acme/scout",
                 "create iam_role openclaw-acme-scout",
                 "update iam_inline_policy openclaw-acme-scout",
                 "register task_definition openclaw-acme-scout",
@@ -275,8 +276,8 @@ mod tests {
         )
         .expect("plan");
         let s = new.summary();
-        assert_eq!((s.add, s.change, s.destroy), (7, 3, 0));
-        assert_eq!(s.to_string(), "7 to add, 3 to change, 0 to destroy");
+        assert_eq!((s.add, s.change, s.destroy), (8, 3, 0));
+        assert_eq!(s.to_string(), "8 to add, 3 to change, 0 to destroy");
         let gone = plan(&tenant(), None, &converged(&d), &Recorded::new()).expect("plan");
         let g = gone.summary();
         let removals = gone
@@ -337,7 +338,7 @@ mod tests {
         let mut bigger = agent(AgentKind::Scout);
         bigger.cpu = 512;
         bigger.memory = 1024;
-        let d2 = render_tenant(&cell(), &tenant(), &[bigger]);
+        let d2 = render_tenant(&cell(), &tenant(), crds::api::Tier::Standard, &[bigger]);
         let plan = plan(&tenant(), Some(&d2), &o, &Recorded::new()).expect("plan");
         assert_eq!(
             verbs(&plan),
@@ -391,6 +392,7 @@ mod tests {
                 "deregister task_definition openclaw-acme-scout",
                 "delete iam_role openclaw-acme-scout",
                 "delete secret /openclaw/acme/db",
+                "delete log_group /openclaw/acme/scout",
                 "delete pg_role t0123456789abcdef0123456789abcdef",
             ]
         );
@@ -401,6 +403,7 @@ mod tests {
         let both = render_tenant(
             &cell(),
             &tenant(),
+            crds::api::Tier::Standard,
             &[agent(AgentKind::Scout), agent(AgentKind::Butler)],
         );
         let o = converged(&both);
@@ -411,6 +414,7 @@ mod tests {
                 "delete ecs_service openclaw-acme-butler",
                 "deregister task_definition openclaw-acme-butler",
                 "delete iam_role openclaw-acme-butler",
+                "delete log_group /openclaw/acme/butler",
             ]
         );
     }

@@ -647,7 +647,12 @@ mod tests {
     }
 
     fn role_for(t: &TenantName, kind: AgentKind) -> ObservedRole {
-        let d = render_agent(&cell(), &TenantRef::legacy(t.clone()), &agent(kind));
+        let d = render_agent(
+            &cell(),
+            &TenantRef::legacy(t.clone()),
+            crds::api::Tier::Standard,
+            &agent(kind),
+        );
         ObservedRole {
             name: d.role_name.clone(),
             arn: d.role_arn.clone(),

@@ -303,8 +303,10 @@ impl Reconciler {
             )));
         }
         let tenant = row.tenant_ref()?;
+        let tier = crds::api::Tier::parse(&row.tier)
+            .ok_or_else(|| ReconcileError::Invalid(format!("unknown tier {:?}", row.tier)))?;
         let specs = live_specs(agents)?;
-        Ok(Some(render::render_tenant(&cell, &tenant, &specs)))
+        Ok(Some(render::render_tenant(&cell, &tenant, tier, &specs)))
     }
 
     async fn observe_and_plan(

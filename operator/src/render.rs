@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crds::api::{AgentKind, AgentSpec, Integration};
+use crds::api::{AgentKind, AgentSpec, Integration, Tier};
 use crds::naming::{self, TenantRef};
 use serde::Serialize;
 use serde_json::Value;
@@ -63,7 +63,13 @@ pub struct TaskDefinition {
     pub environment: BTreeMap<String, String>,
     pub log_group: String,
     pub region: String,
+    /// The version of what `task_definition::container` adds around these fields; a new one
+    /// registers every family again (2: ECS no longer creates the log group).
+    pub format: u32,
 }
+
+/// See [`TaskDefinition::format`].
+pub const TASK_FORMAT: u32 = 2;
 
 impl TaskDefinition {
     pub fn hash(&self) -> String {
@@ -80,6 +86,15 @@ pub struct DesiredService {
     pub security_groups: Vec<String>,
 }
 
+/// An agent's log group: the operator creates it (ECS does not), encrypted and with a retention.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredLogGroup {
+    pub name: String,
+    pub retention_days: i32,
+    pub kms_key_arn: String,
+    pub tags: BTreeMap<String, String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesiredAgent {
     pub kind: AgentKind,
@@ -91,6 +106,7 @@ pub struct DesiredAgent {
     pub boundary_arn: String,
     pub task: TaskDefinition,
     pub service: DesiredService,
+    pub log_group: DesiredLogGroup,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -135,7 +151,12 @@ pub fn iam_db(cell: &CellConfig) -> bool {
     cell.db_auth == crate::config::DbAuth::Iam
 }
 
-pub fn render_agent(cell: &CellConfig, tenant: &TenantRef, spec: &AgentSpec) -> DesiredAgent {
+pub fn render_agent(
+    cell: &CellConfig,
+    tenant: &TenantRef,
+    tier: Tier,
+    spec: &AgentSpec,
+) -> DesiredAgent {
     let arn = cell.arn_context();
     let kind = spec.kind;
     let role_arn = arn.role_arn(tenant, kind);
@@ -198,6 +219,7 @@ pub fn render_agent(cell: &CellConfig, tenant: &TenantRef, spec: &AgentSpec) -> 
             environment,
             log_group: tenant.log_group(kind),
             region: cell.region.clone(),
+            format: TASK_FORMAT,
         },
         service: DesiredService {
             name: tenant.service_name(kind),
@@ -205,12 +227,23 @@ pub fn render_agent(cell: &CellConfig, tenant: &TenantRef, spec: &AgentSpec) -> 
             subnets: cell.subnets.clone(),
             security_groups: cell.security_groups.clone(),
         },
+        log_group: DesiredLogGroup {
+            name: tenant.log_group(kind),
+            retention_days: cell.agent_logs.retention_days(tier),
+            kms_key_arn: cell.agent_logs.kms_key_arn.clone(),
+            tags: ownership_tags(&cell.name, tenant, Some(kind)),
+        },
         tags: ownership_tags(&cell.name, tenant, Some(kind)),
     }
 }
 
 /// Renders the whole tenant. `agents` are the live (not deleting) agents of the tenant.
-pub fn render_tenant(cell: &CellConfig, tenant: &TenantRef, agents: &[AgentSpec]) -> DesiredTenant {
+pub fn render_tenant(
+    cell: &CellConfig,
+    tenant: &TenantRef,
+    tier: Tier,
+    agents: &[AgentSpec],
+) -> DesiredTenant {
     let tags = ownership_tags(&cell.name, tenant, None);
     // With IAM database authentication there is no password, so no database secret.
     let mut secrets = Vec::new();
@@ -238,7 +271,7 @@ pub fn render_tenant(cell: &CellConfig, tenant: &TenantRef, agents: &[AgentSpec]
     }
     let mut agents: Vec<DesiredAgent> = agents
         .iter()
-        .map(|a| render_agent(cell, tenant, a))
+        .map(|a| render_agent(cell, tenant, tier, a))
         .collect();
     agents.sort_by_key(|a| a.kind);
     DesiredTenant {
@@ -285,7 +318,7 @@ pub(crate) mod tests {
         butler.integrations = [Integration::Gmail, Integration::Calendar].into();
         let mut strat = agent(AgentKind::Strategist);
         strat.integrations = [Integration::Hubspot].into();
-        let d = render_tenant(&cell(), &t, &[butler, strat]);
+        let d = render_tenant(&cell(), &t, Tier::Standard, &[butler, strat]);
         let names: Vec<&str> = d.secrets.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
             names,
@@ -299,15 +332,36 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn log_groups_take_the_tiers_retention_and_the_cells_key() {
+        let t = acme();
+        let standard = render_agent(&cell(), &t, Tier::Standard, &agent(AgentKind::Scout));
+        assert_eq!(standard.log_group.name, "/openclaw/acme/scout");
+        assert_eq!(standard.log_group.name, standard.task.log_group);
+        assert_eq!(standard.log_group.retention_days, 30, "the cell's default");
+        assert_eq!(
+            standard.log_group.kms_key_arn,
+            cell().agent_logs.kms_key_arn
+        );
+        assert_eq!(standard.log_group.tags, standard.tags);
+        let enterprise = render_agent(&cell(), &t, Tier::Enterprise, &agent(AgentKind::Scout));
+        assert_eq!(enterprise.log_group.retention_days, 365, "the tier's own");
+        assert_eq!(
+            enterprise.task.hash(),
+            standard.task.hash(),
+            "retention is the group's, not the task definition's"
+        );
+    }
+
+    #[test]
     fn task_hash_changes_with_content_only() {
         let t = acme();
-        let a = render_agent(&cell(), &t, &agent(AgentKind::Scout));
-        let b = render_agent(&cell(), &t, &agent(AgentKind::Scout));
+        let a = render_agent(&cell(), &t, Tier::Standard, &agent(AgentKind::Scout));
+        let b = render_agent(&cell(), &t, Tier::Standard, &agent(AgentKind::Scout));
         assert_eq!(a.task.hash(), b.task.hash());
         let mut more = agent(AgentKind::Scout);
         more.desired_count = 5;
         assert_eq!(
-            render_agent(&cell(), &t, &more).task.hash(),
+            render_agent(&cell(), &t, Tier::Standard, &more).task.hash(),
             a.task.hash(),
             "the desired count is the service's, not the task definition's"
         );
@@ -315,12 +369,19 @@ pub(crate) mod tests {
         bigger.cpu = 512;
         bigger.memory = 1024;
         assert_ne!(
-            render_agent(&cell(), &t, &bigger).task.hash(),
+            render_agent(&cell(), &t, Tier::Standard, &bigger)
+                .task
+                .hash(),
             a.task.hash()
         );
         let mut model = agent(AgentKind::Scout);
         model.model = "amazon.nova-pro-v1:0".into();
-        assert_ne!(render_agent(&cell(), &t, &model).task.hash(), a.task.hash());
+        assert_ne!(
+            render_agent(&cell(), &t, Tier::Standard, &model)
+                .task
+                .hash(),
+            a.task.hash()
+        );
     }
 
     #[test]
@@ -328,7 +389,7 @@ pub(crate) mod tests {
         let t = acme();
         let mut butler = agent(AgentKind::Butler);
         butler.integrations = [Integration::Gmail].into();
-        let a = render_agent(&cell(), &t, &butler);
+        let a = render_agent(&cell(), &t, Tier::Standard, &butler);
         let env = &a.task.environment;
         assert_eq!(env[env::DB_SECRET], "/openclaw/acme/db");
         assert_eq!(env[env::OAUTH_SECRETS], "/openclaw/acme/gmail-oauth");
@@ -343,7 +404,7 @@ pub(crate) mod tests {
     #[test]
     fn the_database_identity_is_the_opaque_name_everywhere() {
         let t = acme();
-        let d = render_tenant(&cell(), &t, &[agent(AgentKind::Butler)]);
+        let d = render_tenant(&cell(), &t, Tier::Standard, &[agent(AgentKind::Butler)]);
         assert_eq!(d.pg.role, t.db.role());
         assert_eq!(d.pg.schema, t.db.schema());
         // The boundary scopes rds-db:connect by this tag.
@@ -351,9 +412,9 @@ pub(crate) mod tests {
         let mut iam = cell();
         iam.db_auth = crate::config::DbAuth::Iam;
         iam.db_resource_id = Some("db-ABC123".into());
-        let a = render_agent(&iam, &t, &agent(AgentKind::Butler));
+        let a = render_agent(&iam, &t, Tier::Standard, &agent(AgentKind::Butler));
         assert_eq!(a.task.environment[env::DB_USER], t.db.role());
-        let a = render_agent(&cell(), &t, &agent(AgentKind::Butler));
+        let a = render_agent(&cell(), &t, Tier::Standard, &agent(AgentKind::Butler));
         assert_eq!(a.task.environment[env::DB_USER], t.db.role());
     }
 }

@@ -29,8 +29,11 @@ pub enum Bucket {
     /// S3 ListObjectVersions / DeleteObjects on the tenant bucket (S3 allows 3,500 writes and
     /// 5,500 reads a second per prefix; far below that).
     S3,
-    /// CloudWatch Logs DescribeLogGroups / DeleteLogGroup (10 a second each, published).
+    /// CloudWatch Logs: DescribeLogGroups and the group writes (CreateLogGroup and
+    /// PutRetentionPolicy are published at 5 a second; DescribeLogGroups at 10).
     Logs,
+    /// Resource Groups Tagging GetResources (unpublished; kept low).
+    Tagging,
 }
 
 impl Bucket {
@@ -46,6 +49,7 @@ impl Bucket {
             Bucket::Iam => (20.0, 10.0),
             Bucket::S3 => (100.0, 100.0),
             Bucket::Logs => (10.0, 5.0),
+            Bucket::Tagging => (5.0, 5.0),
         }
     }
 }

@@ -409,6 +409,33 @@ impl Harness {
         .expect("resync")
     }
 
+    /// Runs one resync and checks that it found `n` drifted with (or without) security drift, and
+    /// that the repair was audit-logged against `resource`.
+    pub async fn resync_repairs(&self, n: &str, resource: &str, security: bool) {
+        let report = self.resync(3600).await;
+        let d = report
+            .drifted
+            .iter()
+            .find(|d| d.tenant == n)
+            .unwrap_or_else(|| panic!("{n} not found drifted: {report:?}"));
+        assert_eq!(d.security, security, "{:?}", d.plan);
+        let audit = self.drift_audit(n, resource).await;
+        assert!(
+            !audit.is_empty(),
+            "no drift repair of {resource} in the audit log"
+        );
+        if security {
+            assert!(audit.iter().any(|(_, s)| *s), "{audit:?}");
+        }
+        // Repaired: the next resync finds nothing.
+        let again = self.resync(3600).await;
+        assert!(
+            again.drifted.iter().all(|d| d.tenant != n),
+            "still drifted: {:?}",
+            again.drifted
+        );
+    }
+
     /// Audit rows of `tenant` that repaired drift on `resource`.
     pub async fn drift_audit(&self, tenant: &str, resource: &str) -> Vec<(String, bool)> {
         sqlx::query_as(

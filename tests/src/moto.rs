@@ -33,7 +33,9 @@ impl PrivateMoto {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("openclaw-moto-{port}"));
         std::fs::create_dir_all(&dir).expect("dir");
-        let child = Command::new(venv().join("bin/moto_server"))
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let child = Command::new(venv().join("bin/python"))
+            .arg(root.join("deploy/local/moto_server.py"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_ECS_SERVICE_RUNNING", "10")
             .stdout(Stdio::null())
@@ -51,7 +53,6 @@ impl PrivateMoto {
         }
         assert!(ready, "private moto did not start");
         let config = dir.join("openclaw.yaml");
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let out = Command::new("bash")
             .arg(root.join("deploy/local/bootstrap.sh"))
             .arg(&config)

@@ -146,7 +146,12 @@ impl World {
 
     /// The environment the operator renders for this agent, plus the local endpoints.
     fn env(&self, kind: AgentKind, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
-        let rendered = operator::render::render_agent(self.h.cell(), &self.t, &self.specs[&kind]);
+        let rendered = operator::render::render_agent(
+            self.h.cell(),
+            &self.t,
+            crds::api::Tier::Standard,
+            &self.specs[&kind],
+        );
         let mut env: BTreeMap<String, String> = rendered.task.environment.clone();
         let cell = self.h.cell();
         env.insert(

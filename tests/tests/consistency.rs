@@ -91,6 +91,11 @@ fn cell() -> CellConfig {
         execution_role_arn: EXECUTION_ROLE.into(),
         permissions_boundary_arn: BOUNDARY.into(),
         tenant_bucket: BUCKET.into(),
+        agent_logs: operator::config::AgentLogsConfig {
+            kms_key_arn: format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/logs"),
+            retention_days: 30,
+            retention_days_by_tier: Default::default(),
+        },
         agent_database_host: None,
         db_auth: Default::default(),
         database: None,
@@ -148,7 +153,8 @@ fn tenant_requests() -> Vec<(String, String)> {
             integrations: integrations.into_iter().collect(),
         };
         for c in [cell(), iam_cell.clone()] {
-            let doc = operator::render::render_agent(&c, &t, &spec).inline_policy;
+            let doc = operator::render::render_agent(&c, &t, crds::api::Tier::Standard, &spec)
+                .inline_policy;
             for (actions, resource) in policy::resources(&doc) {
                 for a in actions {
                     out.push((a, concrete(&resource)));
@@ -215,6 +221,7 @@ fn operator_actions() -> BTreeSet<String> {
             (".rds.", "rds"),
             (".s3.", "s3"),
             (".logs.", "logs"),
+            (".tagging.", "tag"),
         ] {
             for (i, _) in compact.match_indices(client) {
                 let rest = &compact[i + client.len()..];
@@ -262,6 +269,7 @@ fn dependents(action: &str) -> Vec<&'static str> {
         "ecs:CreateService" => vec!["ecs:TagResource"],
         "iam:CreateRole" => vec!["iam:TagRole"],
         "secretsmanager:CreateSecret" => vec!["secretsmanager:TagResource"],
+        "logs:CreateLogGroup" => vec!["logs:TagResource"],
         _ => vec![],
     }
 }
@@ -319,7 +327,12 @@ fn operator_requests(action: &str) -> Vec<(String, Vec<(&'static str, String)>)>
         "logs:DescribeLogGroups" => {
             vec![(arn(&format!("logs:{REGION}:{ACCOUNT}:log-group:*")), vec![])]
         }
-        "logs:DeleteLogGroup" => vec![(
+        "tag:GetResources" => vec![("*".into(), vec![])],
+        "logs:DeleteLogGroup"
+        | "logs:CreateLogGroup"
+        | "logs:PutRetentionPolicy"
+        | "logs:AssociateKmsKey"
+        | "logs:TagResource" => vec![(
             arn(&format!(
                 "logs:{REGION}:{ACCOUNT}:log-group:/openclaw/acme/scout"
             )),
@@ -392,6 +405,9 @@ fn the_operator_source_is_scanned_for_its_calls() {
         "s3:ListBucketVersions",
         "s3:DeleteObjectVersion",
         "logs:DeleteLogGroup",
+        "logs:CreateLogGroup",
+        "logs:AssociateKmsKey",
+        "tag:GetResources",
     ] {
         assert!(
             actions.contains(must),
@@ -470,7 +486,8 @@ fn tenant_policies_never_reach_another_tenants_resources_through_the_boundary() 
         image: None,
         integrations: [Integration::Gmail].into(),
     };
-    let doc = operator::render::render_agent(&cell(), &me, &spec).inline_policy;
+    let doc = operator::render::render_agent(&cell(), &me, crds::api::Tier::Standard, &spec)
+        .inline_policy;
     let tags = principal(&me, "tenants/acme-corp/");
     let check = |t: &TenantRef, want: Decision| {
         let secret = format!(

@@ -35,33 +35,6 @@ async fn inline_policy(h: &Harness, role: &str) -> Option<serde_json::Value> {
     operator::policy::decode_document(r.policy_document())
 }
 
-/// Runs one resync and checks that it found `n` drifted with (or without) security drift, and
-/// that the repair was audit-logged against `resource`.
-async fn resync_repairs(h: &Harness, n: &str, resource: &str, security: bool) {
-    let report = h.resync(3600).await;
-    let d = report
-        .drifted
-        .iter()
-        .find(|d| d.tenant == n)
-        .unwrap_or_else(|| panic!("{n} not found drifted: {report:?}"));
-    assert_eq!(d.security, security, "{:?}", d.plan);
-    let audit = h.drift_audit(n, resource).await;
-    assert!(
-        !audit.is_empty(),
-        "no drift repair of {resource} in the audit log"
-    );
-    if security {
-        assert!(audit.iter().any(|(_, s)| *s), "{audit:?}");
-    }
-    // Repaired: the next resync finds nothing.
-    let again = h.resync(3600).await;
-    assert!(
-        again.drifted.iter().all(|d| d.tenant != n),
-        "still drifted: {:?}",
-        again.drifted
-    );
-}
-
 #[tokio::test]
 async fn a_deleted_service_is_recreated() {
     let (h, n, t) = converged("svcdel").await;
@@ -74,7 +47,7 @@ async fn a_deleted_service_is_recreated() {
         .send()
         .await
         .expect("delete");
-    resync_repairs(&h, &n, &t.service_name(SCOUT), false).await;
+    h.resync_repairs(&n, &t.service_name(SCOUT), false).await;
     assert!(h.service(&t.service_name(SCOUT)).await.is_some());
     assert!(h.repaired("ecs_service", false) >= 1);
 }
@@ -91,7 +64,7 @@ async fn a_scaled_service_is_scaled_back() {
         .send()
         .await
         .expect("scale");
-    resync_repairs(&h, &n, &t.service_name(SCOUT), false).await;
+    h.resync_repairs(&n, &t.service_name(SCOUT), false).await;
     assert_eq!(
         h.service(&t.service_name(SCOUT))
             .await
@@ -128,7 +101,7 @@ async fn a_service_pointed_at_another_task_definition_is_pointed_back() {
         .send()
         .await
         .expect("repoint");
-    resync_repairs(&h, &n, &t.service_name(SCOUT), false).await;
+    h.resync_repairs(&n, &t.service_name(SCOUT), false).await;
     assert_eq!(
         h.service(&t.service_name(SCOUT))
             .await
@@ -162,7 +135,7 @@ async fn a_public_ip_is_security_drift_and_is_removed() {
         .send()
         .await
         .expect("public ip");
-    resync_repairs(&h, &n, &t.service_name(SCOUT), true).await;
+    h.resync_repairs(&n, &t.service_name(SCOUT), true).await;
     let svc = h.service(&t.service_name(SCOUT)).await.expect("svc");
     let ip = svc
         .network_configuration()
@@ -192,7 +165,7 @@ async fn a_deleted_role_is_recreated_with_its_policy() {
         .send()
         .await
         .expect("role");
-    resync_repairs(&h, &n, &role, false).await;
+    h.resync_repairs(&n, &role, false).await;
     assert!(inline_policy(&h, &role).await.is_some());
     assert!(h.repaired("iam_role", false) >= 1);
 }
@@ -216,7 +189,7 @@ async fn a_widened_inline_policy_is_narrowed_back() {
         .send()
         .await
         .expect("widen");
-    resync_repairs(&h, &n, &role, true).await;
+    h.resync_repairs(&n, &role, true).await;
     let back = inline_policy(&h, &role).await.expect("policy");
     assert!(!back.to_string().contains("\"Resource\":\"*\""), "{back}");
     assert!(h.repaired("iam_inline_policy", true) >= 1);
@@ -234,7 +207,7 @@ async fn a_removed_inline_policy_is_put_back() {
         .send()
         .await
         .expect("remove");
-    resync_repairs(&h, &n, &role, false).await;
+    h.resync_repairs(&n, &role, false).await;
     assert!(inline_policy(&h, &role).await.is_some());
 }
 
@@ -249,7 +222,7 @@ async fn a_removed_boundary_is_put_back() {
         .send()
         .await
         .expect("remove boundary");
-    resync_repairs(&h, &n, &role, true).await;
+    h.resync_repairs(&n, &role, true).await;
     let r = h
         .aws
         .iam
@@ -274,7 +247,7 @@ async fn a_changed_trust_policy_is_restored() {
     h.aws.iam.update_assume_role_policy().role_name(&role)
         .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999999999999:root"},"Action":"sts:AssumeRole"}]}"#)
         .send().await.expect("trust");
-    resync_repairs(&h, &n, &role, true).await;
+    h.resync_repairs(&n, &role, true).await;
     let r = h
         .aws
         .iam
@@ -307,7 +280,7 @@ async fn a_deleted_secret_is_recreated() {
         .send()
         .await
         .expect("delete");
-    resync_repairs(&h, &n, &name, false).await;
+    h.resync_repairs(&n, &name, false).await;
     assert!(h
         .aws
         .secrets
@@ -339,7 +312,7 @@ async fn a_secret_scheduled_for_deletion_is_restored_not_recreated() {
         .send()
         .await
         .expect("schedule");
-    resync_repairs(&h, &n, &name, false).await;
+    h.resync_repairs(&n, &name, false).await;
     let after = h
         .aws
         .secrets
@@ -381,7 +354,7 @@ async fn removed_ownership_tags_are_put_back() {
         .send()
         .await
         .expect("untag secret");
-    resync_repairs(&h, &n, &role, false).await;
+    h.resync_repairs(&n, &role, false).await;
     let r = h
         .aws
         .iam
@@ -418,7 +391,7 @@ async fn a_dropped_tenant_schema_is_recreated() {
         .execute(&h.db.tenants)
         .await
         .expect("drop");
-    resync_repairs(&h, &n, t.db.schema(), false).await;
+    h.resync_repairs(&n, t.db.schema(), false).await;
     let usage: bool = sqlx::query_scalar("SELECT has_schema_privilege($1, $2, 'USAGE')")
         .bind(t.db.role())
         .bind(t.db.schema())
@@ -447,7 +420,7 @@ async fn bypassrls_is_security_drift_and_is_revoked() {
         .execute(&h.db.admin)
         .await
         .expect("bypassrls");
-    resync_repairs(&h, &n, t.db.role(), true).await;
+    h.resync_repairs(&n, t.db.role(), true).await;
     let bypass: bool = sqlx::query_scalar("SELECT rolbypassrls FROM pg_roles WHERE rolname = $1")
         .bind(t.db.role())
         .fetch_one(&h.db.pool)
@@ -468,7 +441,7 @@ async fn a_grant_outside_the_tenant_schema_is_revoked() {
     .execute(&h.db.tenants)
     .await
     .expect("grant");
-    resync_repairs(&h, &n, t.db.role(), true).await;
+    h.resync_repairs(&n, t.db.role(), true).await;
     let can: (bool, bool) = sqlx::query_as("SELECT has_table_privilege($1, 'stash.kept', 'SELECT'), has_schema_privilege($1, 'stash', 'USAGE')")
         .bind(t.db.role()).fetch_one(&h.db.tenants).await.expect("privilege");
     assert_eq!(can, (false, false));

@@ -240,7 +240,8 @@ async fn with_iam_enforced_tenant_a_is_denied_tenant_b_and_allowed_its_own() {
         .expect("scout")
         .spec()
         .expect("spec");
-    let policy = operator::render::render_agent(&cell, &a, &spec).inline_policy;
+    let policy =
+        operator::render::render_agent(&cell, &a, crds::api::Tier::Standard, &spec).inline_policy;
     let iam = &h.aws.iam;
     iam.create_user()
         .user_name("agent-a")

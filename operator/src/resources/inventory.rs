@@ -4,7 +4,9 @@
 //!
 //! Reads: ECS ListServices + DescribeServices (10 per call, tags included); IAM
 //! GetAccountAuthorizationDetails (roles with inline policies, boundary, tags); Secrets Manager
-//! ListSecrets on `/openclaw/` including secrets scheduled for deletion; one catalog query for
+//! ListSecrets on `/openclaw/` including secrets scheduled for deletion; CloudWatch Logs
+//! DescribeLogGroups on `/openclaw/` and their tags from one Tagging GetResources page per 100
+//! groups; one catalog query for
 //! every tenant role; in password mode, one login per tenant with the password its database secret
 //! holds (BatchGetSecretValue, 20 secrets a call). Task definitions are immutable: a revision already seen is never described
 //! again (the cache below). Pagination is always followed, even where the emulator returns one page.
@@ -22,8 +24,8 @@ use crate::config::CellConfig;
 use crate::error::Result;
 use crate::resources::shared_rls::{self, SharedRls};
 use crate::resources::{
-    db_secret, ecs_service, iam_role, pg_tenant, secrets_manager, should_probe_login,
-    task_definition, ObservedPg, ObservedRole, ObservedSecret, ObservedService,
+    agent_logs, db_secret, ecs_service, iam_role, pg_tenant, secrets_manager, should_probe_login,
+    task_definition, ObservedLogGroup, ObservedPg, ObservedRole, ObservedSecret, ObservedService,
     ObservedTaskDefinition, ObservedTenant, TaskDefinitionCache,
 };
 
@@ -32,6 +34,8 @@ pub struct Inventory {
     pub services: BTreeMap<String, ObservedService>,
     pub roles: BTreeMap<String, ObservedRole>,
     pub secrets: BTreeMap<String, ObservedSecret>,
+    /// Every log group under `/openclaw/`, with its tags.
+    pub log_groups: BTreeMap<String, ObservedLogGroup>,
     /// Our current revision per family (from the operator's own records).
     pub task_definitions: BTreeMap<String, ObservedTaskDefinition>,
     /// Per tenant role name.
@@ -46,6 +50,7 @@ impl Inventory {
         self.services.len()
             + self.roles.len()
             + self.secrets.len()
+            + self.log_groups.len()
             + self.task_definitions.len()
             + self.pg.len()
     }
@@ -59,6 +64,13 @@ impl Inventory {
                 break;
             }
             o.secrets.insert(name.clone(), s.clone());
+        }
+        let prefix = tenant.log_group_prefix();
+        for (name, g) in self.log_groups.range(prefix.clone()..) {
+            if !name.starts_with(&prefix) {
+                break;
+            }
+            o.log_groups.insert(name.clone(), g.clone());
         }
         for kind in AgentKind::ALL {
             let name = tenant.agent_resource_name(kind);
@@ -105,6 +117,7 @@ pub async fn build(
     for s in secrets_manager::list(clients, naming::SECRET_PREFIX).await? {
         inv.secrets.insert(s.name.clone(), s);
     }
+    inv.log_groups = agent_logs::list_ours(clients).await?;
     for (family, arn) in own_task_definitions {
         if let Some(td) = task_definition::by_arn(clients, cache, family, arn).await? {
             inv.task_definitions.insert(family.clone(), td);

@@ -47,6 +47,7 @@ use crate::error::{ReconcileError, Result};
 use crate::kind::Kind;
 use crate::render::{DesiredTenant, SecretPurpose};
 
+pub use agent_logs::ObservedLogGroup;
 pub use ecs_service::ObservedService;
 pub use iam_role::ObservedRole;
 pub use pg_tenant::ObservedPg;
@@ -73,8 +74,8 @@ pub struct ObservedTenant {
     pub objects: tenant_objects::ObservedObjects,
     /// Deregistered revisions of ours left per family: observed only for a teardown.
     pub inactive_task_definitions: BTreeMap<String, Vec<String>>,
-    /// The agents' log groups: observed only for a teardown.
-    pub log_groups: Vec<String>,
+    /// The log groups under the tenant's prefix, by name.
+    pub log_groups: BTreeMap<String, ObservedLogGroup>,
 }
 
 /// What an operation does, for the audit log, metrics and `openclaw plan`.
@@ -366,6 +367,15 @@ pub fn diff(
                         .into_iter()
                         .map(|c| c.into_planned(Action::EcsService)),
                 );
+                out.extend(
+                    agent_logs::diff(
+                        &own,
+                        &a.log_group,
+                        observed.log_groups.get(&a.log_group.name),
+                    )?
+                    .into_iter()
+                    .map(|c| c.into_planned(Action::AgentLogs)),
+                );
             }
         }
         None => {
@@ -438,6 +448,15 @@ pub fn diff(
                 .into_iter()
                 .map(|c| c.into_planned(Action::IamRole)),
         );
+        // A deleted tenant's groups all go above, whatever their tags.
+        if desired.is_some() {
+            let group = observed.log_groups.get(&tenant.log_group(kind));
+            out.extend(
+                agent_logs::teardown_agent(&own, group, why)
+                    .into_iter()
+                    .map(|c| c.into_planned(Action::AgentLogs)),
+            );
+        }
     }
     Ok(out)
 }
@@ -494,7 +513,7 @@ pub async fn apply(
                 .await
                 .map(|()| None)
         }
-        Action::AgentLogs(op) => agent_logs::apply(ctx.clients, tenant, op)
+        Action::AgentLogs(op) => agent_logs::apply(ctx.clients, tenant, desired, observed, op)
             .await
             .map(|()| None),
     }
@@ -536,6 +555,7 @@ pub async fn observe_tenant(
     for s in ecs_service::describe(clients, &cell.ecs_cluster, &service_names).await? {
         observed.services.insert(s.name.clone(), s);
     }
+    observed.log_groups = agent_logs::observe(clients, tenant).await?;
     observed.pg = pg_tenant::observe(tenant_db, &tenant.db).await?;
     if should_probe_login(observed.secrets.get(&tenant.db_secret_name()), &observed.pg) {
         observed.db_login = db_secret::probe_login(clients, tenant_db, tenant).await;
@@ -544,7 +564,6 @@ pub async fn observe_tenant(
         observed.objects =
             tenant_objects::observe(clients, &cell.tenant_bucket, &tenant.s3_prefix()).await?;
         observed.pg.usage_rows = pg_tenant::usage_rows(tenant_db, &tenant.db).await?;
-        observed.log_groups = agent_logs::observe(clients, tenant).await?;
         for kind in AgentKind::ALL {
             let family = tenant.task_family(kind);
             let left = task_definition::inactive_ours(clients, &family).await?;
@@ -584,7 +603,12 @@ pub(crate) mod fixtures {
     }
 
     pub fn desired() -> DesiredTenant {
-        render_tenant(&cell(), &tenant(), &[agent(AgentKind::Scout)])
+        render_tenant(
+            &cell(),
+            &tenant(),
+            crds::api::Tier::Standard,
+            &[agent(AgentKind::Scout)],
+        )
     }
 
     pub fn no_records() -> Recorded {
@@ -617,6 +641,10 @@ pub(crate) mod fixtures {
                 ecs_service::fixtures::converged(a, &td.arn),
             );
             o.task_definitions.insert(a.task.family.clone(), td);
+            o.log_groups.insert(
+                a.log_group.name.clone(),
+                agent_logs::fixtures::converged(&a.log_group),
+            );
         }
         o
     }

@@ -275,7 +275,6 @@ pub fn container(t: &TaskDefinition) -> Result<ContainerDefinition> {
         .options("awslogs-group", &t.log_group)
         .options("awslogs-region", &t.region)
         .options("awslogs-stream-prefix", "agent")
-        .options("awslogs-create-group", "true")
         .build()
         .map_err(|e| ReconcileError::unbuildable("log configuration", e))?;
     let container = ContainerDefinition::builder()
@@ -475,11 +474,16 @@ mod tests {
 
     #[test]
     fn diff_table() {
-        let a = render_agent(&cell(), &tenant(), &agent(AgentKind::Scout));
+        let a = render_agent(
+            &cell(),
+            &tenant(),
+            crds::api::Tier::Standard,
+            &agent(AgentKind::Scout),
+        );
         let mut spec = agent(AgentKind::Scout);
         spec.cpu = 512;
         spec.memory = 1024;
-        let bigger = render_agent(&cell(), &tenant(), &spec);
+        let bigger = render_agent(&cell(), &tenant(), crds::api::Tier::Standard, &spec);
         let current = fixtures::converged(&a);
         let mut untagged = current.clone();
         untagged.tags.remove(TAG_SPEC_HASH);
@@ -511,7 +515,12 @@ mod tests {
 
     #[test]
     fn the_container_runs_unprivileged_on_a_read_only_root() {
-        let a = render_agent(&cell(), &tenant(), &agent(AgentKind::Scout));
+        let a = render_agent(
+            &cell(),
+            &tenant(),
+            crds::api::Tier::Standard,
+            &agent(AgentKind::Scout),
+        );
         let c = container(&a.task).expect("container");
         assert_eq!(c.readonly_root_filesystem(), Some(true));
         assert_eq!(c.user(), Some("10001:10001"));
@@ -535,11 +544,21 @@ mod tests {
                 .map(String::as_str),
             Some(a.task.log_group.as_str())
         );
+        assert!(
+            log.options()
+                .is_some_and(|o| !o.contains_key("awslogs-create-group")),
+            "the operator creates the group, with its key and retention; ECS must not"
+        );
     }
 
     #[test]
     fn only_our_families_are_touched() {
-        let a = render_agent(&cell(), &tenant(), &agent(AgentKind::Scout));
+        let a = render_agent(
+            &cell(),
+            &tenant(),
+            crds::api::Tier::Standard,
+            &agent(AgentKind::Scout),
+        );
         let mut foreign = fixtures::converged(&a);
         foreign.tags.clear();
         let recorded = Recorded::new();

@@ -88,6 +88,12 @@ locals {
       execution_role_arn       = module.cluster.execution_role_arn
       permissions_boundary_arn = module.tenant_boundary.arn
       tenant_bucket            = module.tenant_bucket.bucket
+      # The operator creates each agent's log group with this key and retention.
+      agent_logs = {
+        kms_key_arn            = module.network.logs_kms_key_arn
+        retention_days         = var.agent_log_retention_days
+        retention_days_by_tier = var.agent_log_retention_days_by_tier
+      }
     }
     operator = var.operator_settings
   }

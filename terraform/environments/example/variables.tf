@@ -95,3 +95,15 @@ variable "operator_settings" {
   type        = any
   default     = {}
 }
+
+variable "agent_log_retention_days" {
+  description = "Days the agents' log events are kept, unless the tenant's tier says otherwise (a CloudWatch Logs retention period)."
+  type        = number
+  default     = 30
+}
+
+variable "agent_log_retention_days_by_tier" {
+  description = "Days the agents' log events are kept, per tenant tier (standard, premium, enterprise)."
+  type        = map(number)
+  default     = { enterprise = 365 }
+}

@@ -119,10 +119,10 @@ resource "aws_iam_role_policy" "execution" {
         Resource = aws_ecr_repository.this["agent"].arn
       },
       {
-        # The operator's task definitions set awslogs-create-group, so the group may need creating.
+        # The operator creates each agent's group (key, retention, tags); ECS only writes to it.
         Sid      = "WriteAgentLogs"
         Effect   = "Allow"
-        Action   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
         Resource = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${var.agent_log_group_prefix}*"
       },
     ]

@@ -112,15 +112,27 @@
       "Resource": "*"
     },
     {
-      "Sid": "FindAgentLogGroupsForErasure",
+      "Sid": "ObserveAgentLogGroups",
       "Effect": "Allow",
       "Action": "logs:DescribeLogGroups",
       "Resource": "arn:${partition}:logs:${region}:${account_id}:log-group:*"
     },
     {
-      "Sid": "DeleteAgentLogGroups",
+      "Sid": "ReadAgentLogGroupTags",
       "Effect": "Allow",
-      "Action": "logs:DeleteLogGroup",
+      "Action": "tag:GetResources",
+      "Resource": "*"
+    },
+    {
+      "Sid": "ManageAgentLogGroups",
+      "Effect": "Allow",
+      "Action": [
+        "logs:CreateLogGroup",
+        "logs:PutRetentionPolicy",
+        "logs:AssociateKmsKey",
+        "logs:TagResource",
+        "logs:DeleteLogGroup"
+      ],
       "Resource": "arn:${partition}:logs:${region}:${account_id}:log-group:/openclaw/*"
     },
     {
