@@ -1,11 +1,13 @@
 //! Right to delete: a deleted tenant leaves nothing behind (every object version and delete
 //! marker under its bucket prefix, its shared rows, its cost rows, its task definitions), an
 //! erasure cut short resumes and skips nothing, and a tenant created later under the same name
-//! inherits nothing. Every check reads AWS and PostgreSQL directly, not through the operator.
+//! inherits nothing; an operator process killed mid-erasure leaves the rest to the next. Every
+//! check reads AWS and PostgreSQL directly, not through the operator.
 
 use aws_sdk_s3::primitives::ByteStream;
 use futures_util::StreamExt;
-use openclaw_tests::{unique_name, Harness};
+use openclaw_tests::process::Operator;
+use openclaw_tests::{unique_name, wait_until, Harness};
 
 /// A versioned bucket of the test's own, so counts are exact.
 async fn harness_with_bucket() -> (Harness, String) {
@@ -322,5 +324,73 @@ async fn deletion_erases_every_trace_resumes_when_cut_short_and_a_reused_name_in
         versions_left(&h, &bucket, &prefix).await,
         0,
         "the new tenant's prefix holds the old objects"
+    );
+}
+
+/// The erasure survives kill -9: an operator process erases a first page, then waits on a lock
+/// the test holds on the tenant's schema (its teardown drops the schema last); it is killed
+/// there. A second process finishes, and the record counts every version exactly once.
+#[tokio::test]
+async fn an_erasure_killed_halfway_resumes_in_a_new_process_and_skips_nothing() {
+    let h = Harness::new().await;
+    let bucket = h.cell().tenant_bucket.clone();
+    let t = unique_name("killed");
+    h.insert_tenant(&t, &[("scout", &[])]).await;
+    h.converge(&[&t]).await;
+    let old = h.tenant_ref(&t).await;
+    let prefix = old.s3_prefix();
+    // 2,000 keys: 4,000 versions and 1,000 delete markers, five pages.
+    write_objects(&h, &bucket, &prefix, 2000).await;
+    assert_eq!(versions_left(&h, &bucket, &prefix).await, 5000);
+
+    let mut lock = h.reconciler.tenant_db.begin().await.expect("begin");
+    sqlx::query(&format!(
+        "LOCK TABLE \"{}\".tasks IN ACCESS SHARE MODE",
+        old.db.schema()
+    ))
+    .execute(&mut *lock)
+    .await
+    .expect("lock");
+    delete(&h, &t).await;
+    let mut first = Operator::spawn(&h, "");
+    wait_until(
+        60,
+        "a page erased, then the operator waiting on the lock",
+        || async {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+             AND usename = current_user",
+            )
+            .fetch_one(&h.db.pool)
+            .await
+            .expect("activity");
+            waiting > 0 && versions_left(&h, &bucket, &prefix).await < 5000
+        },
+    )
+    .await;
+    first.kill9();
+    let left = versions_left(&h, &bucket, &prefix).await;
+    assert!(left > 0 && left < 5000, "killed halfway: {left} left");
+    assert!(
+        erase_record(&h, &t).await.is_none(),
+        "an erase record before the objects were gone"
+    );
+    lock.rollback().await.expect("release");
+
+    let second = Operator::spawn(&h, "");
+    wait_until(90, "the erasure finished by the second process", || async {
+        h.phase(&t).await.is_none()
+    })
+    .await;
+    drop(second);
+    assert_eq!(
+        versions_left(&h, &bucket, &prefix).await,
+        0,
+        "nothing skipped"
+    );
+    let record = erase_record(&h, &t).await.expect("erase record");
+    assert_eq!(
+        record["erased"]["object_versions"], 5000,
+        "each version counted once, across both processes: {record}"
     );
 }

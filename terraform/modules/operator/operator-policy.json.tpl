@@ -118,7 +118,7 @@
       "Resource": "arn:${partition}:logs:${region}:${account_id}:log-group:*"
     },
     {
-      "Sid": "ReadAgentLogGroupTags",
+      "Sid": "ReadAgentLogGroupTagsNoResourceLevelPermissions",
       "Effect": "Allow",
       "Action": "tag:GetResources",
       "Resource": "*"
