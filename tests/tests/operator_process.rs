@@ -238,7 +238,7 @@ async fn plan_with_detailed_exitcode_exits_2_on_changes_and_0_once_converged() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("Plan: 7 to add, 3 to change, 0 to destroy."),
+        stdout.contains("Plan: 8 to add, 3 to change, 0 to destroy."),
         "{stdout}"
     );
     assert!(
