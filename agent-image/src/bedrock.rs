@@ -8,6 +8,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
+use tracing::Instrument;
+
 use aws_sdk_bedrockruntime::types::{
     ContentBlock, ConversationRole, ConverseOutput, InferenceConfiguration, Message, StopReason,
     SystemContentBlock, Tool, ToolConfiguration, ToolInputSchema, ToolResultBlock,
@@ -99,6 +101,9 @@ pub type ToolFn<'a> = dyn Fn(
     + 'a;
 
 pub struct Conversation<'a> {
+    /// For the spans' attributes.
+    pub tenant: &'a str,
+    pub agent: &'a str,
     pub client: &'a aws_sdk_bedrockruntime::Client,
     pub model: &'a str,
     pub system: &'a str,
@@ -152,7 +157,27 @@ impl Conversation<'_> {
         for turn in 0..self.max_turns {
             usage.turns = turn + 1;
             let started = Instant::now();
-            let resp = self.send(&messages, tool_config.clone()).await?;
+            // One span per model call: figures only, never a message's content.
+            let span = tracing::info_span!(
+                "converse",
+                tenant = self.tenant,
+                agent = self.agent,
+                model = self.model,
+                turn = turn + 1,
+                input_tokens = tracing::field::Empty,
+                output_tokens = tracing::field::Empty,
+                stop_reason = tracing::field::Empty,
+            );
+            let resp = self
+                .send(&messages, tool_config.clone())
+                .instrument(span.clone())
+                .await?;
+            span.record("input_tokens", resp.usage().map_or(0, |u| u.input_tokens()));
+            span.record(
+                "output_tokens",
+                resp.usage().map_or(0, |u| u.output_tokens()),
+            );
+            span.record("stop_reason", resp.stop_reason().as_str());
             if let Some(u) = resp.usage() {
                 usage.input_tokens += i64::from(u.input_tokens());
                 usage.output_tokens += i64::from(u.output_tokens());
@@ -193,7 +218,18 @@ impl Conversation<'_> {
                 };
                 let input = to_value(tu.input());
                 let started = Instant::now();
-                let outcome = call_tool(tu.name().to_owned(), input).await;
+                // One span per tool call: its name and how it went, never its input or answer.
+                let tool_span = tracing::info_span!(
+                    "tool",
+                    tenant = self.tenant,
+                    agent = self.agent,
+                    tool = %tu.name().chars().take(64).collect::<String>(),
+                    ok = tracing::field::Empty,
+                );
+                let outcome = call_tool(tu.name().to_owned(), input)
+                    .instrument(tool_span.clone())
+                    .await;
+                tool_span.record("ok", matches!(outcome, Ok(Ok(_))));
                 // The tool's name and how it went: never its input or its answer.
                 tracing::info!(
                     tool = %tu.name().chars().take(64).collect::<String>(),

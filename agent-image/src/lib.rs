@@ -15,6 +15,7 @@ pub mod db;
 pub mod health;
 pub mod pipelines;
 pub mod secrets;
+pub mod telemetry;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -129,7 +130,20 @@ impl Agent {
         let Some(task) = db::claim(&self.pool, &self.db, c.kind, &c.worker_id).await? else {
             return Ok(None);
         };
-        let span = tracing::info_span!("task", task_id = task.id, trace_id = %trace_id());
+        // A root span per task: its trace is the task's, not the process's.
+        let span = tracing::info_span!(
+            parent: None,
+            "task",
+            tenant = %c.tenant,
+            agent = c.kind.as_str(),
+            task_id = task.id,
+            trace_id = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        let trace = span
+            .in_scope(telemetry::current_trace_id)
+            .unwrap_or_else(trace_id);
+        span.record("trace_id", trace.as_str());
         self.run_claimed(task, stop).instrument(span).await
     }
 
@@ -182,6 +196,7 @@ impl Agent {
                 }
             }
         };
+        tracing::Span::current().record("outcome", outcome.kind());
         tracing::info!(outcome = outcome.kind(), "task finished");
         Ok(Some(outcome))
     }
@@ -189,7 +204,10 @@ impl Agent {
     async fn work(&self, input: &serde_json::Value) -> Result<serde_json::Value, TaskError> {
         let c = &self.config;
         let tools = pipelines::tools(c.kind);
+        let tenant = c.tenant.to_string();
         let conversation = Conversation {
+            tenant: &tenant,
+            agent: c.kind.as_str(),
             client: &self.bedrock,
             model: &c.model,
             system: pipelines::system_prompt(c.kind),

@@ -6,14 +6,6 @@ use agent::config::Config;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .json()
-        .with_writer(std::io::stderr)
-        .try_init();
     let config = match Config::from_env(|k| std::env::var(k).ok()) {
         Ok(c) => c,
         Err(problems) => {
@@ -24,6 +16,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let endpoint = std::env::var(agent::telemetry::ENDPOINT)
+        .ok()
+        .filter(|e| !e.is_empty());
+    let _telemetry = agent::telemetry::init(
+        endpoint.as_deref(),
+        config.tenant.as_str(),
+        config.kind.as_str(),
+    );
     if std::env::args().nth(1).as_deref() == Some("healthcheck") {
         return if agent::health::check(config.health_addr).await {
             ExitCode::SUCCESS

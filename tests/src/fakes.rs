@@ -33,6 +33,8 @@ pub struct FakeState {
     pub refreshes: usize,
     pub drafts: Vec<Value>,
     pub api_calls: Vec<String>,
+    /// OTLP/HTTP JSON export requests received at `/v1/traces`, as sent.
+    pub otlp_traces: Vec<Value>,
 }
 
 #[derive(Clone)]
@@ -60,6 +62,8 @@ impl Fakes {
             .route("/gmail/v1/users/me/drafts", post(create_draft))
             .route("/calendar/v3/calendars/primary/events", get(events))
             .route("/crm/v3/objects/companies/{id}", get(company))
+            // A local OTLP receiver (the collector's HTTP endpoint, JSON encoding).
+            .route("/v1/traces", post(otlp_traces))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -73,6 +77,12 @@ impl Fakes {
 }
 
 type Shared = State<Arc<Mutex<FakeState>>>;
+
+async fn otlp_traces(State(s): Shared, Json(req): Json<Value>) -> Response {
+    lock(&s).otlp_traces.push(req);
+    // ExportTraceServiceResponse with no partial success.
+    Json(json!({})).into_response()
+}
 
 fn lock(s: &Arc<Mutex<FakeState>>) -> std::sync::MutexGuard<'_, FakeState> {
     s.lock().unwrap_or_else(|e| e.into_inner())

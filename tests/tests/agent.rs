@@ -250,7 +250,15 @@ async fn each_kind_completes_a_task_end_to_end_with_correct_results_and_usage() 
     let strat_task = w
         .add_task("strategist", json!({"account_id": "acc-1"}))
         .await;
-    let butler = w.spawn(AgentKind::Butler, &[]);
+    // Butler exports its spans to the local OTLP receiver (in the fakes).
+    let otlp = w.fakes.url();
+    let butler = w.spawn(
+        AgentKind::Butler,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp),
+            ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+        ],
+    );
     let scout = w.spawn(AgentKind::Scout, &[]);
     let strategist = w.spawn(AgentKind::Strategist, &[]);
     w.wait_status(butler_task, &["done"], &butler).await;
@@ -383,6 +391,85 @@ async fn each_kind_completes_a_task_end_to_end_with_correct_results_and_usage() 
     for a in [butler, scout, strategist] {
         a.sigterm();
         assert!(a.wait_exit().await.success());
+    }
+
+    // Traces: the Butler task is one trace, a root span with a child per model call and per
+    // tool call, each with the tenant and the agent; the log lines carry the same trace id.
+    let exports = w.fakes.with(|s| s.otlp_traces.clone());
+    let spans: Vec<&Value> = exports
+        .iter()
+        .flat_map(|e| e["resourceSpans"].as_array().into_iter().flatten())
+        .flat_map(|r| r["scopeSpans"].as_array().into_iter().flatten())
+        .flat_map(|s| s["spans"].as_array().into_iter().flatten())
+        .collect();
+    let attr = |span: &Value, key: &str| -> Option<String> {
+        let v = span["attributes"]
+            .as_array()?
+            .iter()
+            .find(|a| a["key"] == key)?
+            .get("value")?
+            .clone();
+        ["stringValue", "intValue", "boolValue"]
+            .iter()
+            .find_map(|k| v.get(*k))
+            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
+    };
+    let task = spans
+        .iter()
+        .find(|s| s["name"] == "task" && attr(s, "task_id") == Some(butler_task.to_string()))
+        .unwrap_or_else(|| panic!("no task span for {butler_task}: {exports:?}"));
+    let trace = task["traceId"].as_str().expect("trace id");
+    let root_parent = task["parentSpanId"].as_str().unwrap_or_default();
+    assert!(root_parent.is_empty(), "the task span is a root: {task}");
+    assert_eq!(attr(task, "outcome").as_deref(), Some("done"), "{task}");
+    let logged = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "model call")
+        .and_then(|l| {
+            l["spans"]
+                .as_array()?
+                .iter()
+                .find_map(|s| s.get("trace_id"))
+                .cloned()
+        });
+    assert_eq!(
+        logged,
+        Some(json!(trace)),
+        "logs and spans share the trace id"
+    );
+    let children = |name: &str| -> Vec<&Value> {
+        spans
+            .iter()
+            .copied()
+            .filter(|s| s["name"] == name && s["parentSpanId"] == task["spanId"])
+            .collect()
+    };
+    let (converse, tool) = (children("converse"), children("tool"));
+    assert_eq!(converse.len(), 4, "one span per model call: {exports:?}");
+    let tools: Vec<String> = tool.iter().filter_map(|s| attr(s, "tool")).collect();
+    assert_eq!(tools, ["list_messages", "create_draft", "propose_slots"]);
+    for s in converse.iter().chain(&tool).chain([task]) {
+        assert_eq!(s["traceId"], trace, "{s}");
+        assert_eq!(attr(s, "tenant"), Some(w.name.clone()), "{s}");
+        assert_eq!(attr(s, "agent").as_deref(), Some("butler"), "{s}");
+    }
+    for s in &converse {
+        assert_eq!(attr(s, "model").as_deref(), Some("amazon.nova-lite-v1:0"));
+        assert_eq!(
+            attr(s, "input_tokens"),
+            Some(INPUT_TOKENS_PER_TURN.to_string())
+        );
+    }
+    let exported = serde_json::to_string(&exports).expect("json");
+    for secret in [
+        "client-secret-value",
+        "rt-gmail",
+        "at-1",
+        "password",
+        "Can we talk about the renewal?",
+        "Happy to meet next week.",
+    ] {
+        assert!(!exported.contains(secret), "a span holds {secret}");
     }
 }
 
