@@ -68,6 +68,10 @@ pub struct CellConfig {
     pub tenant_bucket: String,
     /// The agents' log groups, which the operator creates.
     pub agent_logs: AgentLogsConfig,
+    /// Where agents export their spans (an OTLP/HTTP collector, e.g. ADOT forwarding to X-Ray);
+    /// rendered into their environment as `OTEL_EXPORTER_OTLP_ENDPOINT`. None: tracing off.
+    #[serde(default)]
+    pub agent_otlp_endpoint: Option<String>,
     /// How agents reach the store (host:port/db as the agents see it); defaults to the
     /// operator's own store address.
     #[serde(default)]
@@ -386,6 +390,17 @@ impl CellConfig {
             return Err(invalid("agent_image", "must be an image reference"));
         }
         self.agent_logs.check()?;
+        if let Some(e) = &self.agent_otlp_endpoint {
+            let ok = (e.starts_with("http://") || e.starts_with("https://"))
+                && !e.contains(char::is_whitespace)
+                && !e.contains('@');
+            if !ok {
+                return Err(invalid(
+                    "agent_otlp_endpoint",
+                    "must be an http(s) URL without credentials, such as http://127.0.0.1:4318",
+                ));
+            }
+        }
         if let Some(d) = &self.database {
             if d.rds_instance.is_some() == d.aurora_cluster.is_some() {
                 return Err(invalid(
@@ -495,6 +510,17 @@ cell:
             assert!(err.to_string().contains(field), "{err}");
             assert!(err.to_string().contains("1, 3, 5, 7, 14, 30"), "{err}");
         }
+        let good = text.replace("12345", "\"123456789012\"");
+        std::fs::write(
+            &path,
+            format!("{good}  agent_otlp_endpoint: ftp://collector\n"),
+        )
+        .expect("write");
+        let err = Config::load(Some(&path)).expect_err("ftp");
+        assert!(
+            err.to_string().contains("cell.agent_otlp_endpoint"),
+            "{err}"
+        );
         let no_key = text
             .replace("12345", "\"123456789012\"")
             .replace("arn:aws:kms:us-east-1:999999999999:key/k", "alias/logs");
@@ -534,6 +560,7 @@ pub(crate) mod fixtures {
                 retention_days: 30,
                 retention_days_by_tier: [(Tier::Enterprise, 365)].into(),
             },
+            agent_otlp_endpoint: None,
             agent_database_host: None,
             db_auth: Default::default(),
             database: None,

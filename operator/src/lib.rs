@@ -27,4 +27,5 @@ pub mod runtime;
 pub mod server;
 pub mod session_guard;
 pub mod store;
+pub mod telemetry;
 pub mod throttle;

@@ -353,8 +353,17 @@ impl Reconciler {
 
     /// Reconciles one tenant and writes its status.
     pub async fn reconcile(&self, name: &str) -> Result<Requeue> {
+        use tracing::Instrument;
         let started = std::time::Instant::now();
-        let result = self.reconcile_inner(name).await;
+        // A root span per reconcile; each AWS call beneath it is the SDK's own span.
+        let span = tracing::info_span!(
+            parent: None,
+            "reconcile",
+            tenant = name,
+            cell = %self.cell.name,
+            outcome = tracing::field::Empty,
+        );
+        let result = self.reconcile_inner(name).instrument(span.clone()).await;
         self.metrics
             .reconcile_duration
             .observe(started.elapsed().as_secs_f64());
@@ -364,6 +373,7 @@ impl Reconciler {
             Err(_) => "error",
         };
         self.metrics.reconciles.with_label_values(&[label]).inc();
+        span.record("outcome", label);
         if let Err(e) = &result {
             tracing::warn!(tenant = name, code = %e.code(), error = %e, "reconcile failed");
             if let Err(se) = self.report_error(name, e).await {

@@ -144,6 +144,8 @@ pub mod env {
     pub const DB_PORT: &str = "OPENCLAW_DB_PORT";
     pub const DB_NAME: &str = "OPENCLAW_DB_NAME";
     pub const DB_USER: &str = "OPENCLAW_DB_USER";
+    /// The collector the agent exports spans to (the OpenTelemetry SDKs' own variable).
+    pub const OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 }
 
 /// True when agents of this cell log in with IAM tokens.
@@ -178,6 +180,9 @@ pub fn render_agent(
     environment.insert(env::S3_PREFIX.to_owned(), tenant.s3_prefix());
     // The one database user the agent may be: in password mode it checks the secret names it.
     environment.insert(env::DB_USER.to_owned(), tenant.db.role().to_owned());
+    if let Some(e) = &cell.agent_otlp_endpoint {
+        environment.insert(env::OTLP_ENDPOINT.to_owned(), e.clone());
+    }
     let db_user_arn = if iam_db(cell) {
         environment.insert(env::DB_AUTH.to_owned(), "iam".to_owned());
         environment.remove(env::DB_SECRET);
@@ -343,6 +348,18 @@ pub(crate) mod tests {
             cell().agent_logs.kms_key_arn
         );
         assert_eq!(standard.log_group.tags, standard.tags);
+        assert!(!standard.task.environment.contains_key(env::OTLP_ENDPOINT));
+        let mut traced = cell();
+        traced.agent_otlp_endpoint = Some("http://127.0.0.1:4318".into());
+        let a = render_agent(&traced, &t, Tier::Standard, &agent(AgentKind::Scout));
+        assert_eq!(
+            a.task
+                .environment
+                .get(env::OTLP_ENDPOINT)
+                .map(String::as_str),
+            Some("http://127.0.0.1:4318"),
+            "the cell's collector, when it has one"
+        );
         let enterprise = render_agent(&cell(), &t, Tier::Enterprise, &agent(AgentKind::Scout));
         assert_eq!(enterprise.log_group.retention_days, 365, "the tier's own");
         assert_eq!(

@@ -70,6 +70,11 @@ pub fn cli(h: &Harness, args: &[&str]) -> std::process::Output {
 
 impl Operator {
     pub fn spawn(h: &Harness, extra: &str) -> Operator {
+        Operator::spawn_env(h, extra, &[])
+    }
+
+    /// As [`Operator::spawn`], with more environment.
+    pub fn spawn_env(h: &Harness, extra: &str, env: &[(&str, &str)]) -> Operator {
         let port = free_port();
         let cfg_path = config_file(h, port, extra);
         let dir = cfg_path.parent().expect("dir").to_owned();
@@ -79,6 +84,7 @@ impl Operator {
             .env("DATABASE_URL", &h.db.url)
             .env("TENANT_DATABASE_URL", &h.db.tenant_url)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log"))
             .spawn()
@@ -99,6 +105,19 @@ impl Operator {
         let _ = Command::new("kill")
             .args(["-TERM", &self.pid().to_string()])
             .status();
+    }
+
+    /// SIGTERM, then waits (at most 30 s) for the exit without blocking the test's runtime
+    /// (a local receiver the process talks to while stopping may run on it).
+    pub async fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        self.sigterm();
+        for _ in 0..300 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        None
     }
 
     pub fn log(&self) -> String {

@@ -96,6 +96,7 @@ fn cell() -> CellConfig {
             retention_days: 30,
             retention_days_by_tier: Default::default(),
         },
+        agent_otlp_endpoint: None,
         agent_database_host: None,
         db_auth: Default::default(),
         database: None,

@@ -1,8 +1,9 @@
 //! The `openclaw operator` binary as a process: killed mid-onboarding, two replicas with one
-//! leader, graceful shutdown, and its HTTP endpoints.
+//! leader, graceful shutdown, its HTTP endpoints, and its traces.
 
 use crds::api::AgentKind;
 use crds::naming::TenantName;
+use openclaw_tests::fakes::Fakes;
 use openclaw_tests::process::{cli, http_get, metric, Operator};
 use openclaw_tests::{unique_name, wait_until, Harness};
 
@@ -266,4 +267,98 @@ async fn plan_with_detailed_exitcode_exits_2_on_changes_and_0_once_converged() {
     let out = cli(&h, &["plan", "--detailed-exitcode", "no-such-tenant"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+}
+
+/// With an OTLP endpoint, each reconcile is a root span (tenant, cell, outcome) and each AWS call
+/// in it is a child span (the SDK's, `Service.Operation`); no span holds the tenant's password.
+#[tokio::test]
+async fn a_reconcile_is_a_trace_with_a_child_span_per_aws_call() {
+    let h = Harness::new().await;
+    let receiver = Fakes::start().await;
+    let n = unique_name("traced");
+    h.insert_tenant(&n, &[("scout", &[])]).await;
+    let endpoint = receiver.url();
+    let mut op = Operator::spawn_env(
+        &h,
+        "",
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+        ],
+    );
+    wait_until(60, "the tenant Ready", || async {
+        h.phase(&n).await.as_deref() == Some("Ready")
+    })
+    .await;
+    let stopped = op.stop().await;
+    assert!(stopped.is_some_and(|s| s.success()), "{}", op.log());
+    assert!(
+        !op.log().contains("Timeout"),
+        "spans flushed at exit: {}",
+        op.log()
+    );
+
+    let exports = receiver.with(|s| s.otlp_traces.clone());
+    let spans: Vec<&serde_json::Value> = exports
+        .iter()
+        .flat_map(|e| e["resourceSpans"].as_array().into_iter().flatten())
+        .flat_map(|r| r["scopeSpans"].as_array().into_iter().flatten())
+        .flat_map(|s| s["spans"].as_array().into_iter().flatten())
+        .collect();
+    let attr = |span: &serde_json::Value, key: &str| -> Option<String> {
+        span["attributes"]
+            .as_array()?
+            .iter()
+            .find(|a| a["key"] == key)?["value"]["stringValue"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    let reconciles: Vec<&&serde_json::Value> = spans
+        .iter()
+        .filter(|s| s["name"] == "reconcile" && attr(s, "tenant").as_deref() == Some(n.as_str()))
+        .collect();
+    let names: std::collections::BTreeSet<&str> =
+        spans.iter().filter_map(|s| s["name"].as_str()).collect();
+    assert!(
+        !reconciles.is_empty(),
+        "no reconcile span of {n} among {names:?}"
+    );
+    for r in &reconciles {
+        assert!(
+            r["parentSpanId"].as_str().unwrap_or_default().is_empty(),
+            "{r}"
+        );
+    }
+    let calls: Vec<String> = spans
+        .iter()
+        .filter(|s| reconciles.iter().any(|r| r["spanId"] == s["parentSpanId"]))
+        .inspect(|s| {
+            assert_eq!(attr(s, "rpc.system").as_deref(), Some("aws-api"), "{s}");
+            assert!(reconciles.iter().any(|r| r["traceId"] == s["traceId"]));
+        })
+        .filter_map(|s| s["name"].as_str().map(str::to_owned))
+        .collect();
+    for want in [
+        "IAM.CreateRole",
+        "ECS.RegisterTaskDefinition",
+        "ECS.CreateService",
+        "Secrets Manager.CreateSecret",
+        "CloudWatch Logs.CreateLogGroup",
+    ] {
+        assert!(calls.iter().any(|c| c == want), "no {want} span: {calls:?}");
+    }
+    let t = TenantName::parse(&n).expect("name");
+    let secret = h
+        .aws
+        .secrets
+        .get_secret_value()
+        .secret_id(t.db_secret_name())
+        .send()
+        .await
+        .expect("db secret");
+    let value: serde_json::Value =
+        serde_json::from_str(secret.secret_string().expect("string")).expect("json");
+    let password = value["password"].as_str().expect("password");
+    let exported = serde_json::to_string(&exports).expect("json");
+    assert!(!exported.contains(password), "a span holds the password");
 }

@@ -142,7 +142,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<String> {
     let metrics = || std::sync::Arc::new(operator::metrics::Metrics::new());
     match cli.command {
         Command::Operator => {
-            init_tracing();
+            let _telemetry = operator::telemetry::init("openclaw-operator");
             let dbs = open(config.operator.concurrency as u32 + 6, true).await?;
             operator::runtime::run_operator(config, dbs).await?;
             Ok(String::new())
@@ -204,7 +204,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<String> {
             describe_cell(&r).await
         }
         Command::Resync => {
-            init_tracing();
+            let _telemetry = operator::telemetry::init("openclaw-resync");
             let dbs = open(4, false).await?;
             let r =
                 operator::runtime::reconciler(&config, &dbs, metrics(), "resync".into()).await?;
@@ -228,21 +228,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<String> {
             let pool = store::connect(&config.database_url()?, 4).await?;
             execute(&pool, command).await
         }
-    }
-}
-
-/// Logs as JSON lines when `OPENCLAW_LOG_FORMAT=json`, else human-readable; level from
-/// `RUST_LOG` (default info).
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if std::env::var("OPENCLAW_LOG_FORMAT").as_deref() == Ok("json") {
-        let _ = builder.json().try_init();
-    } else {
-        let _ = builder.try_init();
     }
 }
 
