@@ -27,9 +27,9 @@ variable "agent_endpoints" {
 }
 
 variable "operator_endpoints" {
-  description = "Interface endpoints only the operator needs (its ECS and RDS API calls). IAM is added in us-east-1 (com.amazonaws.iam exists only there)."
+  description = "Interface endpoints only the operator needs (its ECS, RDS and Resource Groups Tagging API calls; tagging reads the agents' log-group tags). IAM is added in us-east-1 (com.amazonaws.iam exists only there)."
   type        = list(string)
-  default     = ["ecs", "rds"]
+  default     = ["ecs", "rds", "tagging"]
 }
 
 variable "s3_bucket_names" {
