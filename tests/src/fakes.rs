@@ -76,6 +76,29 @@ impl Fakes {
     }
 }
 
+/// Every span of OTLP/HTTP JSON export requests (`resourceSpans[].scopeSpans[].spans[]`).
+pub fn otlp_spans(exports: &[Value]) -> Vec<&Value> {
+    exports
+        .iter()
+        .flat_map(|e| e["resourceSpans"].as_array().into_iter().flatten())
+        .flat_map(|r| r["scopeSpans"].as_array().into_iter().flatten())
+        .flat_map(|s| s["spans"].as_array().into_iter().flatten())
+        .collect()
+}
+
+/// A span attribute as text (string, int64-as-string or bool).
+pub fn otlp_attr(span: &Value, key: &str) -> Option<String> {
+    let v = span["attributes"]
+        .as_array()?
+        .iter()
+        .find(|a| a["key"] == key)?
+        .get("value")?;
+    ["stringValue", "intValue", "boolValue"]
+        .iter()
+        .find_map(|k| v.get(*k))
+        .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
+}
+
 type Shared = State<Arc<Mutex<FakeState>>>;
 
 async fn otlp_traces(State(s): Shared, Json(req): Json<Value>) -> Response {

@@ -7,7 +7,19 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crds::api::{AgentKind, Integration};
-use openclaw_tests::fakes::{Fakes, INPUT_TOKENS_PER_TURN, OUTPUT_TOKENS_PER_TURN};
+use openclaw_tests::fakes::{
+    otlp_attr, otlp_spans, Fakes, INPUT_TOKENS_PER_TURN, OUTPUT_TOKENS_PER_TURN,
+};
+
+/// Secret values and mail text no log line or span may hold.
+const NEVER_SHOWN: [&str; 6] = [
+    "client-secret-value",
+    "rt-gmail",
+    "at-1",
+    "password",
+    "Can we talk about the renewal?",
+    "Happy to meet next week.",
+];
 use openclaw_tests::{unique_name, wait_until, Harness};
 use serde_json::{json, Value};
 
@@ -336,14 +348,7 @@ async fn each_kind_completes_a_task_end_to_end_with_correct_results_and_usage() 
     // No secret value, and no mail's text, ever reached a log line.
     for a in [&butler, &scout, &strategist] {
         let log = a.log();
-        for secret in [
-            "client-secret-value",
-            "rt-gmail",
-            "at-1",
-            "password",
-            "Can we talk about the renewal?",
-            "Happy to meet next week.",
-        ] {
+        for secret in NEVER_SHOWN {
             assert!(!log.contains(secret), "log shows {secret}:\n{log}");
         }
     }
@@ -396,24 +401,8 @@ async fn each_kind_completes_a_task_end_to_end_with_correct_results_and_usage() 
     // Traces: the Butler task is one trace, a root span with a child per model call and per
     // tool call, each with the tenant and the agent; the log lines carry the same trace id.
     let exports = w.fakes.with(|s| s.otlp_traces.clone());
-    let spans: Vec<&Value> = exports
-        .iter()
-        .flat_map(|e| e["resourceSpans"].as_array().into_iter().flatten())
-        .flat_map(|r| r["scopeSpans"].as_array().into_iter().flatten())
-        .flat_map(|s| s["spans"].as_array().into_iter().flatten())
-        .collect();
-    let attr = |span: &Value, key: &str| -> Option<String> {
-        let v = span["attributes"]
-            .as_array()?
-            .iter()
-            .find(|a| a["key"] == key)?
-            .get("value")?
-            .clone();
-        ["stringValue", "intValue", "boolValue"]
-            .iter()
-            .find_map(|k| v.get(*k))
-            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
-    };
+    let spans = otlp_spans(&exports);
+    let attr = otlp_attr;
     let task = spans
         .iter()
         .find(|s| s["name"] == "task" && attr(s, "task_id") == Some(butler_task.to_string()))
@@ -461,14 +450,7 @@ async fn each_kind_completes_a_task_end_to_end_with_correct_results_and_usage() 
         );
     }
     let exported = serde_json::to_string(&exports).expect("json");
-    for secret in [
-        "client-secret-value",
-        "rt-gmail",
-        "at-1",
-        "password",
-        "Can we talk about the renewal?",
-        "Happy to meet next week.",
-    ] {
+    for secret in NEVER_SHOWN {
         assert!(!exported.contains(secret), "a span holds {secret}");
     }
 }

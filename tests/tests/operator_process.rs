@@ -3,7 +3,7 @@
 
 use crds::api::AgentKind;
 use crds::naming::TenantName;
-use openclaw_tests::fakes::Fakes;
+use openclaw_tests::fakes::{otlp_attr, otlp_spans, Fakes};
 use openclaw_tests::process::{cli, http_get, metric, Operator};
 use openclaw_tests::{unique_name, wait_until, Harness};
 
@@ -299,20 +299,8 @@ async fn a_reconcile_is_a_trace_with_a_child_span_per_aws_call() {
     );
 
     let exports = receiver.with(|s| s.otlp_traces.clone());
-    let spans: Vec<&serde_json::Value> = exports
-        .iter()
-        .flat_map(|e| e["resourceSpans"].as_array().into_iter().flatten())
-        .flat_map(|r| r["scopeSpans"].as_array().into_iter().flatten())
-        .flat_map(|s| s["spans"].as_array().into_iter().flatten())
-        .collect();
-    let attr = |span: &serde_json::Value, key: &str| -> Option<String> {
-        span["attributes"]
-            .as_array()?
-            .iter()
-            .find(|a| a["key"] == key)?["value"]["stringValue"]
-            .as_str()
-            .map(str::to_owned)
-    };
+    let spans = otlp_spans(&exports);
+    let attr = otlp_attr;
     let reconciles: Vec<&&serde_json::Value> = spans
         .iter()
         .filter(|s| s["name"] == "reconcile" && attr(s, "tenant").as_deref() == Some(n.as_str()))
