@@ -6,7 +6,9 @@ download for, as far as it can be checked without one:
   - every configuration directory pins Terraform (required_version) and every provider it
     requires (source and version);
   - every variable has a description and a type, every output a description;
-  - every module `source` and every `${path.module}/...` file a configuration names exists.
+  - every module `source` and every `${path.module}/...` file a configuration names exists;
+  - the trace collector only receives: its security group admits OTLP/HTTP (4318) from the agents'
+    and the operator's groups and nothing else, and its task role may call X-Ray only.
 
 Usage: hcl_parse.py TERRAFORM_DIR   (exit 1 on any problem; one line per problem)
 """
@@ -94,10 +96,45 @@ def main(root: Path) -> int:
                     if not (directory / rel.lstrip("/")).exists():
                         problems.append(f"{path}: names ${{path.module}}{rel}, which does not exist")
 
+    check_collector(root, problems)
     for p in problems:
         print(p)
     print(f"parsed {len(files)} files in {len(by_dir)} configurations: {len(problems)} problem(s)")
     return 1 if problems else 0
+
+
+def resources(path: Path, rtype: str):
+    """(name, body) of every resource of one type in one file."""
+    with path.open(encoding="utf-8") as f:
+        doc = hcl2.load(f, serialization_options=OPTIONS)
+    for entry in doc.get("resource", []):
+        for t, named in entry.items():
+            if t == rtype:
+                yield from named.items()
+
+
+def check_collector(root: Path, problems: list[str]) -> None:
+    network = root / "modules/network/main.tf"
+    collector = root / "modules/collector/main.tf"
+    if not network.exists() or not collector.exists():
+        return
+    sg = "${aws_security_group.collector.id}"
+    ingress = [(n, b) for n, b in resources(network, "aws_vpc_security_group_ingress_rule") if b.get("security_group_id") == sg]
+    if not ingress:
+        problems.append(f"{network}: no ingress rule lets the agents and the operator reach the collector")
+    for name, body in ingress:
+        if "cidr_ipv4" in body or "cidr_ipv6" in body or "prefix_list_id" in body:
+            problems.append(f"{network}: {name} admits addresses to the collector; only the task groups may reach it")
+        if body.get("for_each") != "${local.task_groups}" or body.get("referenced_security_group_id") != "${each.value}":
+            problems.append(f"{network}: {name} admits a group other than the agents' and the operator's")
+        if body.get("from_port") != "${local.otlp_port}" or body.get("to_port") != "${local.otlp_port}":
+            problems.append(f"{network}: {name} opens more than the OTLP/HTTP port")
+    for name, body in resources(collector, "aws_iam_role_policy"):
+        if body.get("role") != "${aws_iam_role.task.id}":
+            continue
+        actions = set(re.findall(r'"([a-z0-9-]+:[A-Za-z0-9*]+)"', body.get("policy", "")))
+        if not actions or any(not a.startswith("xray:") or "*" in a for a in actions):
+            problems.append(f"{collector}: the collector's task role may call {sorted(actions)}; X-Ray writes only")
 
 
 if __name__ == "__main__":

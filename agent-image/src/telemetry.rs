@@ -1,7 +1,7 @@
 //! Where the agent's spans and log lines go. Log lines: JSON on stderr (the awslogs driver ships
 //! them to the agent's log group). Spans: OpenTelemetry over OTLP/HTTP (JSON) to the collector
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` names (in AWS the ADOT collector beside the agent, which forwards
-//! to X-Ray). Without that variable no exporter exists, and spans cost what `tracing` costs.
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` names (in AWS the cell's ADOT collector, `modules/collector`, which
+//! forwards to X-Ray). Without that variable no exporter exists, and spans cost what `tracing` costs.
 //!
 //! Owns: the subscriber, the exporter and its flush at exit. Must never: export a field that holds
 //! a message's, a mail's or a secret's content (span fields are the only attributes exported,

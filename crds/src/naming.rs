@@ -44,6 +44,8 @@ pub const TENANT_ROLE_PATH: &str = "/openclaw/tenants/";
 pub const SECRET_PREFIX: &str = "/openclaw/";
 /// Prefix of every agent log group.
 pub const LOG_GROUP_PREFIX: &str = "/openclaw/";
+/// The tenant's bucket prefixes start with this; each is `tenants/T/`.
+pub const S3_TENANTS_PREFIX: &str = "tenants/";
 
 /// Why a string is not a valid tenant name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -145,7 +147,7 @@ impl TenantName {
 
     /// `tenants/T/`: the tenant's prefix in the shared tenant bucket.
     pub fn s3_prefix(&self) -> String {
-        format!("tenants/{}/", self.0)
+        format!("{S3_TENANTS_PREFIX}{}/", self.0)
     }
 }
 
@@ -365,6 +367,19 @@ pub fn parse_secret_name(name: &str) -> Option<TenantName> {
     TenantName::parse(tenant).ok()
 }
 
+/// Recovers (tenant, kind) from an agent's `/openclaw/T/A` log group name.
+pub fn parse_log_group_name(name: &str) -> Option<(TenantName, AgentKind)> {
+    let rest = name.strip_prefix(LOG_GROUP_PREFIX)?;
+    let (tenant, kind) = rest.split_once('/')?;
+    Some((TenantName::parse(tenant).ok()?, AgentKind::parse(kind)?))
+}
+
+/// Recovers the tenant from a `tenants/T/` prefix of the tenant bucket.
+pub fn parse_s3_prefix(prefix: &str) -> Option<TenantName> {
+    let tenant = prefix.strip_prefix(S3_TENANTS_PREFIX)?.strip_suffix('/')?;
+    TenantName::parse(tenant).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -532,6 +547,13 @@ mod tests {
         assert_eq!(parse_agent_resource_name("openclaw-acme-gardener"), None);
         assert_eq!(parse_agent_resource_name("other-acme-butler"), None);
         assert_eq!(parse_secret_name("/other/acme/db"), None);
+        assert_eq!(parse_log_group_name("/openclaw/acme/gardener"), None);
+        assert_eq!(parse_log_group_name("/ecs/acme/butler"), None);
+        assert_eq!(parse_log_group_name("/openclaw/acme"), None);
+        assert_eq!(parse_s3_prefix("tenants/acme"), None);
+        assert_eq!(parse_s3_prefix("tenants/acme/x/"), None);
+        assert_eq!(parse_s3_prefix("shared/acme/"), None);
+        assert_eq!(parse_s3_prefix("tenants//"), None);
         assert_eq!(
             parse_agent_resource_name("openclaw-a-scout-butler"),
             Some((t("a-scout"), AgentKind::Butler))
@@ -573,7 +595,9 @@ mod tests {
                 prop_assert!(tenant.policy_name(kind).len() <= 128);
                 prop_assert!(tenant.log_group(kind).len() <= 512);
                 prop_assert_eq!(parse_agent_resource_name(&role), Some((tenant.clone(), kind)));
+                prop_assert_eq!(parse_log_group_name(&tenant.log_group(kind)), Some((tenant.clone(), kind)));
             }
+            prop_assert_eq!(parse_s3_prefix(&tenant.s3_prefix()), Some(tenant.clone()));
             // Secrets Manager names: 512 chars of [A-Za-z0-9/_+=.@-].
             for integ in Integration::ALL {
                 let name = tenant.oauth_secret_name(integ);

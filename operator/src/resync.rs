@@ -19,7 +19,7 @@ use crate::error::{ReconcileError, Result};
 use crate::kind::Kind;
 use crate::reconcile::Reconciler;
 use crate::resources::inventory::{self, Inventory};
-use crate::resources::{shared_rls, ObservedTenant, Recorded};
+use crate::resources::{self, shared_rls, ObservedTenant, Recorded};
 use crate::store::{self, AuditEntry};
 
 /// One tenant that needs a reconcile, and why.
@@ -282,6 +282,37 @@ async fn handle_orphans(
     {
         add(naming::parse_secret_name(name), Kind::Secret, name);
     }
+    for name in inv
+        .log_groups
+        .iter()
+        .filter(|(_, g)| ours(&g.tags))
+        .map(|(n, _)| n)
+    {
+        add(
+            naming::parse_log_group_name(name).map(|(t, _)| t),
+            Kind::LogGroup,
+            name,
+        );
+    }
+    // Objects carry no tags: a prefix is an orphan when its tenant has no row but this store's
+    // audit log names it (a tenant of this control plane once), never a stranger's prefix.
+    let unknown: Vec<String> = inv
+        .tenant_prefixes
+        .iter()
+        .filter(|t| !known.contains(t.as_str()))
+        .map(|t| t.to_string())
+        .collect();
+    let ours_once = if unknown.is_empty() {
+        BTreeSet::new()
+    } else {
+        let mut conn = r.pool.acquire().await.map_err(store::StoreError::from)?;
+        store::audited_tenants(&mut conn, &unknown).await?
+    };
+    for t in &inv.tenant_prefixes {
+        if ours_once.contains(t.as_str()) {
+            add(Some(t.clone()), Kind::TenantObjects, &t.s3_prefix());
+        }
+    }
     // Only roles commented for this database are in the inventory.
     let unclaimed: Vec<&String> = inv
         .pg
@@ -355,7 +386,9 @@ async fn handle_orphans(
                 ..ObservedTenant::default()
             }
         } else {
-            inv.observed_for(&tenant)
+            // Everything a teardown erases, as for a deleted tenant: objects, usage rows and
+            // inactive task definitions are in no inventory.
+            resources::observe_tenant(&r.clients, &r.tenant_db, &r.cell, &tenant, true).await?
         };
         let inventory_names: Recorded = resources.iter().cloned().collect();
         let plan = engine::plan(&tenant, None, &observed, &inventory_names)?;
@@ -384,8 +417,14 @@ async fn handle_orphans(
             e
         })?;
         report.orphans_removed += n;
+        // A prefix with more than one page left stays an orphan: the next pass erases the next
+        // page without waiting out the grace period again.
+        let gone: Vec<(String, String)> = resources
+            .into_iter()
+            .filter(|(k, _)| !(observed.objects.more && k == Kind::TenantObjects.as_str()))
+            .collect();
         let mut conn = r.pool.acquire().await.map_err(store::StoreError::from)?;
-        store::forget_orphans(&mut conn, &resources).await?;
+        store::forget_orphans(&mut conn, &gone).await?;
     }
     Ok(())
 }

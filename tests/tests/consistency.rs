@@ -333,6 +333,7 @@ fn operator_requests(action: &str) -> Vec<(String, Vec<(&'static str, String)>)>
         | "logs:CreateLogGroup"
         | "logs:PutRetentionPolicy"
         | "logs:AssociateKmsKey"
+        | "logs:ListTagsForResource"
         | "logs:TagResource" => vec![(
             arn(&format!(
                 "logs:{REGION}:{ACCOUNT}:log-group:/openclaw/acme/scout"
@@ -408,6 +409,7 @@ fn the_operator_source_is_scanned_for_its_calls() {
         "logs:DeleteLogGroup",
         "logs:CreateLogGroup",
         "logs:AssociateKmsKey",
+        "logs:ListTagsForResource",
         "tag:GetResources",
     ] {
         assert!(

@@ -394,3 +394,86 @@ async fn an_erasure_killed_halfway_resumes_in_a_new_process_and_skips_nothing() 
         "each version counted once, across both processes: {record}"
     );
 }
+
+/// A tenant row deleted by hand (no teardown) leaves orphans; past the grace period they go with
+/// the ordinary teardown, and that includes its log groups and every object version under its
+/// prefix, one page per pass, without waiting out the grace period again between pages. A prefix
+/// of a tenant this control plane never had (another store's, in a shared bucket) is not touched.
+#[tokio::test]
+async fn an_orphans_objects_and_log_groups_go_too_and_a_strangers_prefix_stays() {
+    let (h, bucket) = harness_with_bucket().await;
+    let n = unique_name("orphobj");
+    h.insert_tenant(&n, &[("scout", &[])]).await;
+    h.converge(&[&n]).await;
+    let t = h.tenant_ref(&n).await;
+    let prefix = t.s3_prefix();
+    // 450 keys: 1,125 versions and delete markers, more than one page.
+    write_objects(&h, &bucket, &prefix, 450).await;
+    assert_eq!(versions_left(&h, &bucket, &prefix).await, 1125);
+    let stranger = format!("tenants/{}/", unique_name("stranger"));
+    write_objects(&h, &bucket, &stranger, 2).await;
+    for q in [
+        "UPDATE openclaw.tenants SET finalizers = '{}' WHERE name = $1",
+        "UPDATE openclaw.agents SET finalizers = '{}' WHERE tenant = $1",
+        "DELETE FROM openclaw.tenants WHERE name = $1",
+    ] {
+        sqlx::query(q)
+            .bind(&n)
+            .execute(&h.db.pool)
+            .await
+            .expect("the row goes without a teardown");
+    }
+    let groups = |h: &Harness, prefix: String| {
+        let logs = h.aws.logs.clone();
+        async move {
+            logs.describe_log_groups()
+                .log_group_name_prefix(prefix)
+                .send()
+                .await
+                .expect("groups")
+                .log_groups()
+                .len()
+        }
+    };
+    assert_eq!(groups(&h, t.log_group_prefix()).await, 1);
+
+    let grace = 2;
+    let first = h.resync(grace).await;
+    let seen: Vec<&String> = first
+        .orphans
+        .iter()
+        .filter(|(tn, _)| tn == &n)
+        .map(|(_, r)| r)
+        .collect();
+    assert!(
+        seen.contains(&&prefix) && seen.contains(&&t.log_group(crds::api::AgentKind::Scout)),
+        "{:?}",
+        first.orphans
+    );
+    assert!(
+        first.orphans.iter().all(|(_, r)| r != &stranger),
+        "a prefix this store never had is no orphan: {:?}",
+        first.orphans
+    );
+    assert_eq!(
+        versions_left(&h, &bucket, &prefix).await,
+        1125,
+        "never before the grace period"
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(grace * 1000 + 500)).await;
+    h.resync(grace).await;
+    assert_eq!(groups(&h, t.log_group_prefix()).await, 0);
+    assert_eq!(
+        versions_left(&h, &bucket, &prefix).await,
+        125,
+        "one page a pass"
+    );
+    // The next pass goes on at once: the prefix stayed an orphan past its grace period.
+    let third = h.resync(grace).await;
+    assert_eq!(versions_left(&h, &bucket, &prefix).await, 0);
+    assert!(third.orphans_removed >= 1, "{third:?}");
+    let fourth = h.resync(grace).await;
+    assert!(fourth.orphans.iter().all(|(tn, _)| tn != &n), "{fourth:?}");
+    assert_eq!(versions_left(&h, &bucket, &stranger).await, 5);
+}

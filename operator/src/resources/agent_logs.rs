@@ -4,7 +4,8 @@
 //! it repairs them, and deletes them with their agent or tenant.
 //!
 //! Observation: targeted, one DescribeLogGroups of the tenant's prefix and one GetResources for
-//! the tags of the tenant's groups; batched, the same two calls for the whole cell, paged. An
+//! the tags of the tenant's groups; batched, the same two calls for the whole cell, paged. A group
+//! GetResources leaves out (it lags behind tagging) has its tags read with ListTagsForResource. An
 //! untagged group at an agent's name is one ECS created for an older release
 //! (`awslogs-create-group`): it is adopted and tagged. A group tagged by someone else is a
 //! conflict.
@@ -186,7 +187,7 @@ pub async fn observe(
     let mut groups = describe(c, &prefix).await?;
     if !groups.is_empty() {
         let tags = tags_of_ours(c, Some(tenant.as_str())).await?;
-        attach_tags(&mut groups, tags);
+        attach_tags(c, &mut groups, tags).await?;
     }
     Ok(groups)
 }
@@ -196,14 +197,44 @@ pub async fn list_ours(c: &Clients) -> Result<BTreeMap<String, ObservedLogGroup>
     let mut groups = describe(c, naming::LOG_GROUP_PREFIX).await?;
     if !groups.is_empty() {
         let tags = tags_of_ours(c, None).await?;
-        attach_tags(&mut groups, tags);
+        attach_tags(c, &mut groups, tags).await?;
     }
     Ok(groups)
 }
 
-fn attach_tags(groups: &mut BTreeMap<String, ObservedLogGroup>, mut tags: BTreeMap<String, Tags>) {
+/// GetResources is eventually consistent (a group tagged a moment ago may be missing from it),
+/// so a group it leaves out has its tags read from CloudWatch Logs itself before it counts as
+/// untagged. In the steady state every group is in the answer and this costs no call.
+async fn attach_tags(
+    c: &Clients,
+    groups: &mut BTreeMap<String, ObservedLogGroup>,
+    mut tags: BTreeMap<String, Tags>,
+) -> Result<()> {
     for g in groups.values_mut() {
-        g.tags = tags.remove(&g.name).unwrap_or_default();
+        g.tags = match tags.remove(&g.name) {
+            Some(t) => t,
+            None => tags_of_group(c, &g.arn).await?,
+        };
+    }
+    Ok(())
+}
+
+/// ListTagsForResource of one group; a group deleted meanwhile has none.
+async fn tags_of_group(c: &Clients, arn: &str) -> Result<Tags> {
+    c.throttle.acquire(Bucket::Logs).await;
+    match c
+        .logs
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+    {
+        Ok(r) => Ok(r
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()),
+        Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(Tags::new()),
+        Err(e) => Err(AwsError::from_sdk("CloudWatchLogs", "ListTagsForResource", &e).into()),
     }
 }
 
@@ -250,7 +281,7 @@ async fn describe(c: &Clients, prefix: &str) -> Result<BTreeMap<String, Observed
 }
 
 /// The tags of every log group tagged ours (of one tenant, when given), by group name: one
-/// GetResources page per 100 groups. A group missing from the answer has lost our tag.
+/// GetResources page per 100 groups. A group missing from the answer may have lost our tag.
 async fn tags_of_ours(c: &Clients, tenant: Option<&str>) -> Result<BTreeMap<String, Tags>> {
     let filter = |key: &str, value: &str| {
         TagFilter::builder()

@@ -6,7 +6,8 @@
 //! GetAccountAuthorizationDetails (roles with inline policies, boundary, tags); Secrets Manager
 //! ListSecrets on `/openclaw/` including secrets scheduled for deletion; CloudWatch Logs
 //! DescribeLogGroups on `/openclaw/` and their tags from one Tagging GetResources page per 100
-//! groups; one catalog query for
+//! groups; S3 ListObjectVersions of `tenants/` with the delimiter, 1,000 tenant prefixes a page
+//! (which tenants left objects); one catalog query for
 //! every tenant role; in password mode, one login per tenant with the password its database secret
 //! holds (BatchGetSecretValue, 20 secrets a call). Task definitions are immutable: a revision already seen is never described
 //! again (the cache below). Pagination is always followed, even where the emulator returns one page.
@@ -16,7 +17,7 @@
 use std::collections::BTreeMap;
 
 use crds::api::AgentKind;
-use crds::naming::{self, TenantRef};
+use crds::naming::{self, TenantName, TenantRef};
 use sqlx::PgPool;
 
 use crate::aws::Clients;
@@ -25,8 +26,8 @@ use crate::error::Result;
 use crate::resources::shared_rls::{self, SharedRls};
 use crate::resources::{
     agent_logs, db_secret, ecs_service, iam_role, pg_tenant, secrets_manager, should_probe_login,
-    task_definition, ObservedLogGroup, ObservedPg, ObservedRole, ObservedSecret, ObservedService,
-    ObservedTaskDefinition, ObservedTenant, TaskDefinitionCache,
+    task_definition, tenant_objects, ObservedLogGroup, ObservedPg, ObservedRole, ObservedSecret,
+    ObservedService, ObservedTaskDefinition, ObservedTenant, TaskDefinitionCache,
 };
 
 #[derive(Debug, Default)]
@@ -36,6 +37,8 @@ pub struct Inventory {
     pub secrets: BTreeMap<String, ObservedSecret>,
     /// Every log group under `/openclaw/`, with its tags.
     pub log_groups: BTreeMap<String, ObservedLogGroup>,
+    /// Every tenant with anything under its `tenants/T/` prefix of the tenant bucket.
+    pub tenant_prefixes: Vec<TenantName>,
     /// Our current revision per family (from the operator's own records).
     pub task_definitions: BTreeMap<String, ObservedTaskDefinition>,
     /// Per tenant role name.
@@ -118,6 +121,7 @@ pub async fn build(
         inv.secrets.insert(s.name.clone(), s);
     }
     inv.log_groups = agent_logs::list_ours(clients).await?;
+    inv.tenant_prefixes = tenant_objects::list_prefixes(clients, &cell.tenant_bucket).await?;
     for (family, arn) in own_task_definitions {
         if let Some(td) = task_definition::by_arn(clients, cache, family, arn).await? {
             inv.task_definitions.insert(family.clone(), td);

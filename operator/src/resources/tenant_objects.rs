@@ -3,7 +3,8 @@
 //! tenant is deleted (right to delete: a tenant created later under the same name must find
 //! nothing).
 //!
-//! Owns: observing what is left under the prefix (one page at a time, teardown only) and erasing
+//! Owns: observing what is left under the prefix (one page at a time, teardown only), listing which
+//! tenants' prefixes hold anything (the resync's search for a deleted tenant's leftovers), and erasing
 //! it, in batches of at most 1,000 (DeleteObjects' limit). Each pass erases the page it observed
 //! and the next pass looks again, so an erasure cut short resumes where it stopped and skips
 //! nothing. Must never: read an object's content, touch a key outside the tenant's prefix, or
@@ -11,7 +12,7 @@
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
-use crds::naming::TenantRef;
+use crds::naming::{self, TenantName, TenantRef};
 
 use crate::aws::{AwsError, Clients};
 use crate::error::{ReconcileError, Result};
@@ -126,6 +127,50 @@ pub async fn observe(c: &Clients, bucket: &str, prefix: &str) -> Result<Observed
         page,
         more: r.is_truncated().unwrap_or(false),
     })
+}
+
+/// Every `tenants/T/` prefix that holds anything (a version or a delete marker), by tenant: one
+/// ListObjectVersions with the delimiter per 1,000 prefixes, so the resync finds what a tenant
+/// without a row left behind. A prefix that names no valid tenant is not ours and is skipped.
+pub async fn list_prefixes(c: &Clients, bucket: &str) -> Result<Vec<TenantName>> {
+    let mut out = Vec::new();
+    if bucket.is_empty() {
+        return Ok(out);
+    }
+    let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
+    loop {
+        c.throttle.acquire(Bucket::S3).await;
+        let listed =
+            c.s3.list_object_versions()
+                .bucket(bucket)
+                .prefix(naming::S3_TENANTS_PREFIX)
+                .delimiter("/")
+                .max_keys(BATCH as i32)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await;
+        let r = match listed {
+            Ok(r) => r,
+            Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("NoSuchBucket") => {
+                return Ok(out)
+            }
+            Err(e) => return Err(AwsError::from_sdk("S3", "ListObjectVersions", &e).into()),
+        };
+        out.extend(
+            r.common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix().and_then(naming::parse_s3_prefix)),
+        );
+        if !r.is_truncated().unwrap_or(false) || r.next_key_marker().is_none() {
+            break;
+        }
+        key_marker = r.next_key_marker().map(str::to_owned);
+        version_marker = r.next_version_id_marker().map(str::to_owned);
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 pub async fn apply(c: &Clients, bucket: &str, tenant: &TenantRef, op: &Op) -> Result<()> {

@@ -187,6 +187,24 @@ pub async fn audited_pg_roles(
     Ok(rows.into_iter().collect())
 }
 
+/// Which of `names` this store's audit log names as a tenant (the log is never pruned): the
+/// tenants this control plane once had.
+pub async fn audited_tenants(
+    conn: &mut PgConnection,
+    names: &[String],
+) -> Result<std::collections::BTreeSet<String>, StoreError> {
+    if names.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT tenant FROM openclaw.audit_log WHERE tenant = ANY($1::text[])",
+    )
+    .bind(names)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Records the orphans seen now (forgetting those no longer orphaned) and returns each one's
 /// age in seconds, by (kind, name).
 pub async fn track_orphans(

@@ -72,7 +72,21 @@ module "tenant_boundary" {
   db_resource_id = module.database.resource_id
 }
 
+# Traces of every agent action and every reconcile go to X-Ray through this collector.
+module "collector" {
+  source            = "../../modules/collector"
+  count             = var.collector_image == null ? 0 : 1
+  image             = var.collector_image
+  cluster_arn       = module.cluster.cluster_arn
+  vpc_id            = module.network.vpc_id
+  subnet_ids        = module.network.private_subnet_ids
+  security_group_id = module.network.collector_security_group_id
+  logs_kms_key_arn  = module.network.logs_kms_key_arn
+}
+
 locals {
+  otlp_endpoint = one(module.collector[*].otlp_endpoint)
+
   # The operator's configuration. agent_image is the first image only: the deploy pipeline replaces
   # it with the digest it just pushed.
   cell_config = {
@@ -94,6 +108,7 @@ locals {
         retention_days         = var.agent_log_retention_days
         retention_days_by_tier = var.agent_log_retention_days_by_tier
       }
+      agent_otlp_endpoint = local.otlp_endpoint
     }
     operator = var.operator_settings
   }
@@ -118,6 +133,7 @@ module "operator" {
   logs_kms_key_arn               = module.network.logs_kms_key_arn
   tenant_bucket                  = module.tenant_bucket.bucket
   cell_config                    = local.cell_config
+  otlp_endpoint                  = local.otlp_endpoint
 }
 
 module "github_oidc" {

@@ -55,6 +55,11 @@ output "database_resource_id" {
   value       = module.database.resource_id
 }
 
+output "agent_otlp_endpoint" {
+  description = "cell.agent_otlp_endpoint (the trace collector; null when collector_image is unset)"
+  value       = local.otlp_endpoint
+}
+
 output "cell_config" {
   description = "The whole operator configuration as an object."
   value       = local.cell_config

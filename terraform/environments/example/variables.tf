@@ -107,3 +107,9 @@ variable "agent_log_retention_days_by_tier" {
   type        = map(number)
   default     = { enterprise = 365 }
 }
+
+variable "collector_image" {
+  description = "The ADOT collector image that forwards the agents' and the operator's traces to X-Ray, through the ECR pull-through cache and pinned by digest (<account>.dkr.ecr.<region>.amazonaws.com/ecr-public/aws-observability/aws-otel-collector@sha256:<digest>). Null: no collector, and tracing stays off."
+  type        = string
+  default     = null
+}

@@ -1,5 +1,6 @@
 # The cell's network: a VPC with private subnets only (no internet gateway, no NAT). Tasks reach AWS
-# through VPC endpoints; security groups allow only what agents and the operator need.
+# through VPC endpoints; security groups allow only what agents, the operator and the trace collector
+# need.
 
 data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
@@ -23,7 +24,7 @@ locals {
 
   # IAM's interface endpoint exists only in us-east-1, under a name without the region.
   interface_endpoints = merge(
-    { for s in concat(var.agent_endpoints, var.operator_endpoints) : s => "com.amazonaws.${local.region}.${s}" },
+    { for s in concat(var.agent_endpoints, var.operator_endpoints, var.collector_endpoints) : s => "com.amazonaws.${local.region}.${s}" },
     local.region == "us-east-1" ? { iam = "com.amazonaws.iam" } : {},
   )
   # Endpoints whose services support endpoint policies: only this account's principals may use them.
@@ -181,6 +182,14 @@ resource "aws_security_group" "endpoints" {
   tags        = merge(var.tags, { Name = "${var.name}-endpoints" })
 }
 
+resource "aws_security_group" "collector" {
+  #checkov:skip=CKV2_AWS_5:Attached to the collector service in modules/collector (through a module input, which the check does not follow)
+  name        = "${var.name}-collector"
+  description = "OpenClaw trace collector: OTLP/HTTP from the agents and the operator; HTTPS to the VPC endpoints and S3"
+  vpc_id      = aws_vpc.this.id
+  tags        = merge(var.tags, { Name = "${var.name}-collector" })
+}
+
 resource "aws_security_group" "database" {
   #checkov:skip=CKV2_AWS_5:Attached to the DB instance in modules/database (through a module input, which the check does not follow)
   name        = "${var.name}-database"
@@ -203,10 +212,13 @@ locals {
     agents   = aws_security_group.agents.id
     operator = aws_security_group.operator.id
   }
+  # Everything that calls AWS through the endpoints and pulls images through S3.
+  endpoint_clients = merge(local.task_groups, { collector = aws_security_group.collector.id })
+  otlp_port        = 4318
 }
 
 resource "aws_vpc_security_group_egress_rule" "tasks_to_endpoints" {
-  for_each                     = local.task_groups
+  for_each                     = local.endpoint_clients
   security_group_id            = each.value
   description                  = "HTTPS to the interface VPC endpoints"
   ip_protocol                  = "tcp"
@@ -216,7 +228,7 @@ resource "aws_vpc_security_group_egress_rule" "tasks_to_endpoints" {
 }
 
 resource "aws_vpc_security_group_egress_rule" "tasks_to_s3" {
-  for_each          = local.task_groups
+  for_each          = local.endpoint_clients
   security_group_id = each.value
   description       = "HTTPS to S3 through the gateway endpoint (image layers, the tenant bucket)"
   ip_protocol       = "tcp"
@@ -246,12 +258,33 @@ resource "aws_vpc_security_group_egress_rule" "operator_to_control_store" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "endpoints_from_tasks" {
-  for_each                     = local.task_groups
+  for_each                     = local.endpoint_clients
   security_group_id            = aws_security_group.endpoints.id
   description                  = "HTTPS from the ${each.key} tasks"
   ip_protocol                  = "tcp"
   from_port                    = 443
   to_port                      = 443
+  referenced_security_group_id = each.value
+}
+
+# Traces: agents and the operator send OTLP/HTTP to the collector, which only receives.
+resource "aws_vpc_security_group_egress_rule" "tasks_to_collector" {
+  for_each                     = local.task_groups
+  security_group_id            = each.value
+  description                  = "OTLP/HTTP to the trace collector"
+  ip_protocol                  = "tcp"
+  from_port                    = local.otlp_port
+  to_port                      = local.otlp_port
+  referenced_security_group_id = aws_security_group.collector.id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "collector_from_tasks" {
+  for_each                     = local.task_groups
+  security_group_id            = aws_security_group.collector.id
+  description                  = "OTLP/HTTP from the ${each.key} tasks"
+  ip_protocol                  = "tcp"
+  from_port                    = local.otlp_port
+  to_port                      = local.otlp_port
   referenced_security_group_id = each.value
 }
 

@@ -18,6 +18,11 @@ output "operator_security_group_id" {
   value       = aws_security_group.operator.id
 }
 
+output "collector_security_group_id" {
+  description = "Security group of the trace collector's tasks (OTLP/HTTP from the agents and the operator)."
+  value       = aws_security_group.collector.id
+}
+
 output "database_security_group_id" {
   description = "Security group of the cell's tenant database (PostgreSQL from the agents and the operator)."
   value       = aws_security_group.database.id

@@ -32,6 +32,12 @@ variable "operator_endpoints" {
   default     = ["ecs", "rds", "tagging"]
 }
 
+variable "collector_endpoints" {
+  description = "Interface endpoints only the trace collector needs (X-Ray, where it forwards the spans)."
+  type        = list(string)
+  default     = ["xray"]
+}
+
 variable "s3_bucket_names" {
   description = "Buckets reachable through the S3 gateway endpoint (the tenant bucket). ECR's layer bucket is always allowed. Everything else is refused, so a compromised task cannot copy data to a bucket of its own."
   type        = list(string)

@@ -39,6 +39,7 @@ locals {
       database_url_secret_arn        = var.database_url_secret_arn
       tenant_database_url_secret_arn = var.tenant_database_url_secret_arn
       cell_config_json               = jsonencode(jsonencode(var.cell_config))
+      otlp_endpoint                  = coalesce(var.otlp_endpoint, "")
     },
   ))
 

@@ -131,6 +131,7 @@
         "logs:PutRetentionPolicy",
         "logs:AssociateKmsKey",
         "logs:TagResource",
+        "logs:ListTagsForResource",
         "logs:DeleteLogGroup"
       ],
       "Resource": "arn:${partition}:logs:${region}:${account_id}:log-group:/openclaw/*"

@@ -41,5 +41,6 @@ output "task_definition_inputs" {
     database_url_secret_arn        = var.database_url_secret_arn
     tenant_database_url_secret_arn = var.tenant_database_url_secret_arn
     cell_config                    = var.cell_config
+    otlp_endpoint                  = coalesce(var.otlp_endpoint, "")
   }
 }

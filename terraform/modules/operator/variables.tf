@@ -119,3 +119,9 @@ variable "tenant_bucket" {
   description = "The cell's tenant bucket: the operator may list object versions under tenants/ and delete them (erasure), never read them."
   type        = string
 }
+
+variable "otlp_endpoint" {
+  description = "OTLP/HTTP endpoint of the cell's trace collector (the operator's OTEL_EXPORTER_OTLP_ENDPOINT). Null: no traces."
+  type        = string
+  default     = null
+}

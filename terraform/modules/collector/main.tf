@@ -1,0 +1,237 @@
+# The cell's trace collector: one ADOT (AWS Distro for OpenTelemetry) service that receives OTLP/HTTP
+# on port 4318 from the agents and the operator and forwards the spans to X-Ray through the VPC's
+# X-Ray endpoint. Agents and the operator find it by a private DNS name (Cloud Map), which is
+# cell.agent_otlp_endpoint and the operator's OTEL_EXPORTER_OTLP_ENDPOINT.
+#
+# It only receives and forwards: its task role may write trace segments and nothing else, and no
+# caller can read a span back through it. The image comes through an ECR pull-through cache of the
+# ECR Public Gallery, pinned by digest, so the private subnets need no internet path.
+
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  region     = data.aws_region.current.region
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+
+  port = 4318
+  # The repository the pull-through cache creates on the first pull of the image.
+  image_repository     = regex("^[^/]+/([^@:]+)", var.image)[0]
+  image_repository_arn = "arn:${local.partition}:ecr:${local.region}:${local.account_id}:repository/${local.image_repository}"
+
+  # Spans are attributes only (no message content ever reaches a span); these become X-Ray
+  # annotations, so traces can be searched by tenant.
+  config = yamlencode({
+    extensions = { health_check = { endpoint = "127.0.0.1:13133" } }
+    receivers = {
+      otlp = { protocols = { http = {
+        endpoint = "0.0.0.0:${local.port}"
+        # One caller cannot make the collector buffer an unbounded request.
+        max_request_body_size = var.max_request_body_bytes
+      } } }
+    }
+    processors = {
+      # Under memory pressure it refuses new spans instead of failing for every caller.
+      memory_limiter = { check_interval = "1s", limit_percentage = 75, spike_limit_percentage = 20 }
+      batch          = {}
+    }
+    exporters = {
+      awsxray = { region = local.region, indexed_attributes = ["tenant", "agent", "cell", "outcome"] }
+    }
+    service = {
+      extensions = ["health_check"]
+      pipelines  = { traces = { receivers = ["otlp"], processors = ["memory_limiter", "batch"], exporters = ["awsxray"] } }
+    }
+  })
+
+  ecs_tasks_trust = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "EcsTasksOfThisAccountOnly"
+      Effect    = "Allow"
+      Principal = { Service = "ecs-tasks.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = local.account_id }
+        ArnLike      = { "aws:SourceArn" = "arn:${local.partition}:ecs:${local.region}:${local.account_id}:*" }
+      }
+    }]
+  })
+}
+
+resource "aws_ecr_pull_through_cache_rule" "ecr_public" {
+  ecr_repository_prefix = var.pull_through_prefix
+  upstream_registry_url = "public.ecr.aws"
+}
+
+resource "aws_cloudwatch_log_group" "collector" {
+  name              = "/ecs/${var.name}"
+  retention_in_days = var.logs_retention_days
+  kms_key_id        = var.logs_kms_key_arn
+  tags              = var.tags
+}
+
+# --- Task role: write trace segments, nothing else -------------------------------------------------
+
+resource "aws_iam_role" "task" {
+  name               = var.name
+  description        = "OpenClaw trace collector: writes trace segments to X-Ray"
+  assume_role_policy = local.ecs_tasks_trust
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "task" {
+  name = var.name
+  role = aws_iam_role.task.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      # X-Ray's write and sampling actions support no resource-level permission.
+      Sid      = "WriteTracesNoResourceLevelPermissions"
+      Effect   = "Allow"
+      Action   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
+      Resource = "*"
+    }]
+  })
+}
+
+# --- Execution role: pull the image through the cache, write the collector's own logs ---------------
+
+resource "aws_iam_role" "execution" {
+  name               = "${var.name}-execution"
+  description        = "OpenClaw trace collector tasks: pull the ADOT image through the pull-through cache and write its logs"
+  assume_role_policy = local.ecs_tasks_trust
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name = "${var.name}-execution"
+  role = aws_iam_role.execution.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        # ecr:GetAuthorizationToken supports no resource-level permission.
+        Sid      = "EcrLoginNoResourceLevelPermissions"
+        Effect   = "Allow"
+        Action   = "ecr:GetAuthorizationToken"
+        Resource = "*"
+      },
+      {
+        # The first pull creates the cached repository and imports the image into it.
+        Sid      = "PullCollectorImageThroughTheCache"
+        Effect   = "Allow"
+        Action   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability", "ecr:BatchImportUpstreamImage", "ecr:CreateRepository"]
+        Resource = local.image_repository_arn
+      },
+      {
+        Sid      = "WriteCollectorLogs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = "${aws_cloudwatch_log_group.collector.arn}:*"
+      },
+    ]
+  })
+}
+
+# --- Discovery, task definition, service -----------------------------------------------------------
+
+resource "aws_service_discovery_private_dns_namespace" "this" {
+  name        = var.namespace
+  description = "OpenClaw cell services reached by name (the trace collector)"
+  vpc         = var.vpc_id
+  tags        = var.tags
+}
+
+resource "aws_service_discovery_service" "collector" {
+  name = "collector"
+
+  dns_config {
+    namespace_id   = aws_service_discovery_private_dns_namespace.this.id
+    routing_policy = "MULTIVALUE"
+    dns_records {
+      type = "A"
+      ttl  = 10
+    }
+  }
+
+  health_check_custom_config {}
+
+  tags = var.tags
+}
+
+resource "aws_ecs_task_definition" "collector" {
+  family                   = var.name
+  task_role_arn            = aws_iam_role.task.arn
+  execution_role_arn       = aws_iam_role.execution.arn
+  network_mode             = "awsvpc"
+  requires_compatibilities = ["FARGATE"]
+  cpu                      = var.cpu
+  memory                   = var.memory
+
+  runtime_platform {
+    cpu_architecture        = "X86_64"
+    operating_system_family = "LINUX"
+  }
+
+  container_definitions = jsonencode([{
+    name                   = "collector"
+    image                  = var.image
+    essential              = true
+    user                   = "10001:10001"
+    readonlyRootFilesystem = true
+    privileged             = false
+    linuxParameters        = { capabilities = { drop = ["ALL"] }, initProcessEnabled = true }
+    portMappings           = [{ containerPort = local.port, protocol = "tcp" }]
+    environment            = [{ name = "AOT_CONFIG_CONTENT", value = local.config }]
+    healthCheck = {
+      command     = ["/healthcheck"]
+      interval    = 15
+      timeout     = 5
+      retries     = 3
+      startPeriod = 10
+    }
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.collector.name
+        awslogs-region        = local.region
+        awslogs-stream-prefix = "collector"
+      }
+    }
+  }])
+
+  tags = var.tags
+}
+
+resource "aws_ecs_service" "collector" {
+  name             = var.name
+  cluster          = var.cluster_arn
+  task_definition  = aws_ecs_task_definition.collector.arn
+  launch_type      = "FARGATE"
+  platform_version = "LATEST"
+  desired_count    = var.desired_count
+
+  network_configuration {
+    subnets          = var.subnet_ids
+    security_groups  = [var.security_group_id]
+    assign_public_ip = false
+  }
+
+  service_registries {
+    registry_arn = aws_service_discovery_service.collector.arn
+  }
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  enable_ecs_managed_tags = true
+  propagate_tags          = "SERVICE"
+  enable_execute_command  = false
+
+  tags = var.tags
+}
