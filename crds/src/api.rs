@@ -237,6 +237,11 @@ pub struct TenantSpec {
     /// are not in it. When absent, `apply` leaves the tenant's agents as they are.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agents: Option<Vec<AgentSpec>>,
+    /// Observe only: the operator still reads the tenant's resources and reports drift (status,
+    /// metrics, `plan`) but changes nothing until this is false again. Deleting the tenant is
+    /// never paused (right to delete).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
 }
 
 /// A condition, as in Kubernetes: a named fact about the object with the reason it holds.

@@ -345,6 +345,7 @@ mod tests {
                 region: "us-east-1".into(),
                 tier: Tier::Standard,
                 agents: Some(vec![agent(AgentKind::Butler), agent(AgentKind::Scout)]),
+                paused: false,
             },
         )
     }

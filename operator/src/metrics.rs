@@ -118,7 +118,7 @@ impl Metrics {
         let tenant_condition = must(IntGaugeVec::new(
             Opts::new(
                 "openclaw_tenant_condition",
-                "1 when the tenant's condition holds (Ready, Degraded, Failed).",
+                "1 when the tenant's condition holds (Ready, Degraded, Failed, Paused).",
             ),
             &["tenant", "condition"],
         ));

@@ -104,6 +104,14 @@ pub enum PassResult {
         ready: usize,
         total: usize,
     },
+    /// Observed only (`spec.paused`): `held` changes were planned and not made, `security` of
+    /// them security drift.
+    Paused {
+        held: usize,
+        security: usize,
+        ready: usize,
+        total: usize,
+    },
     Error {
         code: String,
         message: String,
@@ -152,8 +160,59 @@ pub fn tenant_status(
                         now,
                     ),
                     set_condition(previous, "Degraded", false, "NoErrors", "", now),
-                ],
+                ]
+                .into_iter()
+                .chain(
+                    previous
+                        .iter()
+                        .any(|c| c.type_ == "Paused")
+                        .then(|| set_condition(previous, "Paused", false, "Resumed", "", now)),
+                )
+                .collect(),
                 message: None,
+            }
+        }
+        PassResult::Paused {
+            held,
+            security,
+            ready,
+            total,
+        } => {
+            let all_ready = *held == 0 && ready == total;
+            let held_msg = format!(
+                "paused: {held} changes held ({security} security drift); \
+                 set spec.paused to false to make them"
+            );
+            TenantStatus {
+                phase: "Paused".into(),
+                observed_generation: generation,
+                conditions: vec![
+                    set_condition(
+                        previous,
+                        "Ready",
+                        all_ready,
+                        if all_ready {
+                            "AllAgentsRunning"
+                        } else if *held > 0 {
+                            "Drifted"
+                        } else {
+                            "NotRunning"
+                        },
+                        &format!("{ready}/{total} agents running their desired count"),
+                        now,
+                    ),
+                    set_condition(
+                        previous,
+                        "Synced",
+                        *held == 0,
+                        if *held == 0 { "Converged" } else { "Paused" },
+                        &held_msg,
+                        now,
+                    ),
+                    set_condition(previous, "Degraded", false, "NoErrors", "", now),
+                    set_condition(previous, "Paused", true, "PausedBySpec", &held_msg, now),
+                ],
+                message: (*held > 0).then(|| held_msg.clone()),
             }
         }
         PassResult::Error {
@@ -345,8 +404,16 @@ impl Reconciler {
         if plan.is_empty() {
             return Ok(Some((format!("tenant/{name}: no changes\n"), summary)));
         }
+        let paused = if l.row.paused && l.row.deletion_requested_at.is_none() {
+            " (paused: held until spec.paused is false)"
+        } else {
+            ""
+        };
         Ok(Some((
-            format!("tenant/{name}: {summary}\n{}", plan.render(&l.tenant)),
+            format!(
+                "tenant/{name}: {summary}{paused}\n{}",
+                plan.render(&l.tenant)
+            ),
             summary,
         )))
     }
@@ -434,18 +501,25 @@ impl Reconciler {
             && l.agents
                 .iter()
                 .all(|a| a.generation == a.observed_generation);
-        let changes = engine::execute(
-            &self.ctx(),
-            &self.journal(),
-            &l.tenant,
-            desired.as_ref(),
-            &observed,
-            &plan.actions,
-            drift,
-        )
-        .await?;
-        self.record_current_revisions(&l, desired.as_ref(), &observed)
-            .await?;
+        // Paused: observed and planned as always, and nothing is made (deletion is never paused).
+        let changes = if l.row.paused {
+            0
+        } else {
+            engine::execute(
+                &self.ctx(),
+                &self.journal(),
+                &l.tenant,
+                desired.as_ref(),
+                &observed,
+                &plan.actions,
+                drift,
+            )
+            .await?
+        };
+        if !l.row.paused {
+            self.record_current_revisions(&l, desired.as_ref(), &observed)
+                .await?;
+        }
         if changes > 0 {
             tracing::info!(tenant = name, changes, "applied");
         }
@@ -512,10 +586,19 @@ impl Reconciler {
             };
             store::write_agent_status(&mut conn, name, &a.kind, &status, running).await?;
         }
-        let result = PassResult::Synced {
-            changes,
-            ready,
-            total: live.len(),
+        let result = if l.row.paused {
+            PassResult::Paused {
+                held: plan.actions.len(),
+                security: plan.actions.iter().filter(|p| p.security).count(),
+                ready,
+                total: live.len(),
+            }
+        } else {
+            PassResult::Synced {
+                changes,
+                ready,
+                total: live.len(),
+            }
         };
         let status = tenant_status(
             &l.row.status().conditions,
@@ -537,12 +620,19 @@ impl Reconciler {
             .tenant_condition
             .with_label_values(&[name, "Degraded"])
             .set(0);
+        self.metrics
+            .tenant_condition
+            .with_label_values(&[name, "Paused"])
+            .set(i64::from(l.row.paused));
         let pending_deletes = l.agents.iter().any(|a| a.deletion_requested_at.is_some());
-        Ok(if status.phase == "Ready" && !pending_deletes {
-            Requeue::AwaitChange
-        } else {
-            Requeue::After(PROGRESS_REQUEUE)
-        })
+        // A paused tenant waits for its spec to change (or a resync to look again).
+        Ok(
+            if l.row.paused || (status.phase == "Ready" && !pending_deletes) {
+                Requeue::AwaitChange
+            } else {
+                Requeue::After(PROGRESS_REQUEUE)
+            },
+        )
     }
 
     /// Tears the tenant down; once nothing is left, writes the erasure record and lets the row go.
@@ -609,7 +699,7 @@ impl Reconciler {
         }
         store::remove_tenant_finalizer(&mut tx, name).await?;
         tx.commit().await.map_err(store::StoreError::from)?;
-        for c in ["Ready", "Failed", "Degraded"] {
+        for c in ["Ready", "Failed", "Degraded", "Paused"] {
             let _ = self
                 .metrics
                 .tenant_condition
@@ -813,6 +903,56 @@ mod tests {
         );
         assert_eq!(r["removed"].as_array().map(Vec::len), Some(6));
         assert!(r["kept"][0]["what"] == "audit log rows" && r["kept"][0]["why"].is_string());
+    }
+
+    #[test]
+    fn a_paused_pass_holds_its_changes_and_says_so() {
+        let cond = |s: &TenantStatus, ty: &str| {
+            s.conditions
+                .iter()
+                .find(|c| c.type_ == ty)
+                .map(|c| (c.status.clone(), c.reason.clone()))
+        };
+        let held = PassResult::Paused {
+            held: 2,
+            security: 1,
+            ready: 2,
+            total: 2,
+        };
+        let s = tenant_status(&[], 4, 3, &held, "t1");
+        assert_eq!(s.phase, "Paused");
+        assert_eq!(s.observed_generation, 4);
+        assert_eq!(
+            cond(&s, "Paused"),
+            Some(("True".into(), "PausedBySpec".into()))
+        );
+        assert_eq!(cond(&s, "Synced"), Some(("False".into(), "Paused".into())));
+        assert_eq!(cond(&s, "Ready"), Some(("False".into(), "Drifted".into())));
+        let m = s.message.clone().expect("message");
+        assert!(m.contains("2 changes held (1 security drift)"), "{m}");
+        // Nothing to hold: Ready and Synced, still Paused.
+        let calm = PassResult::Paused {
+            held: 0,
+            security: 0,
+            ready: 2,
+            total: 2,
+        };
+        let c = tenant_status(&s.conditions, 4, 4, &calm, "t2");
+        assert_eq!(c.phase, "Paused");
+        assert_eq!(cond(&c, "Ready").map(|r| r.0), Some("True".into()));
+        assert_eq!(c.message, None);
+        // Unpaused: the Paused condition turns False; a tenant never paused has none.
+        let synced = PassResult::Synced {
+            changes: 2,
+            ready: 2,
+            total: 2,
+        };
+        let u = tenant_status(&c.conditions, 5, 4, &synced, "t3");
+        assert_eq!(cond(&u, "Paused"), Some(("False".into(), "Resumed".into())));
+        assert_eq!(
+            cond(&tenant_status(&[], 5, 4, &synced, "t3"), "Paused"),
+            None
+        );
     }
 
     #[test]

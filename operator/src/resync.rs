@@ -116,8 +116,9 @@ pub async fn detect(r: &Reconciler, orphan_grace: Duration) -> Result<Report> {
 
     let known: BTreeSet<&str> = tenants.iter().map(|t| t.name.as_str()).collect();
     for t in &tenants {
+        // A paused tenant is observed like a converged one: its drift is reported, not repaired.
         let converged = t.deletion_requested_at.is_none()
-            && t.phase == "Ready"
+            && (t.phase == "Ready" || (t.paused && t.phase == "Paused"))
             && t.generation == t.observed_generation
             && agents.iter().filter(|a| a.tenant == t.name).all(|a| {
                 a.generation == a.observed_generation && a.deletion_requested_at.is_none()

@@ -756,3 +756,158 @@ async fn deletes_of_what_is_already_gone_are_done() {
         .await
         .is_err());
 }
+
+async fn boundary_of(h: &Harness, role: &str) -> Option<String> {
+    h.aws
+        .iam
+        .get_role()
+        .role_name(role)
+        .send()
+        .await
+        .expect("role")
+        .role()
+        .and_then(|r| r.permissions_boundary())
+        .and_then(|b| b.permissions_boundary_arn())
+        .map(str::to_owned)
+}
+
+/// `spec.paused`: the operator still observes a paused tenant and reports its drift (resync,
+/// status, conditions, `plan`), makes no AWS write at all, and repairs it once unpaused.
+#[tokio::test]
+async fn a_paused_tenant_shows_its_drift_makes_no_write_and_converges_when_unpaused() {
+    let (h, n, t) = converged("paused").await;
+    let role = t.role_name(SCOUT);
+    let generation: i64 = sqlx::query_scalar(
+        "UPDATE openclaw.tenants SET paused = true WHERE name = $1 RETURNING generation",
+    )
+    .bind(&n)
+    .fetch_one(&h.db.pool)
+    .await
+    .expect("pause");
+    h.reconciler.reconcile(&n).await.expect("paused pass");
+    assert_eq!(h.phase(&n).await.as_deref(), Some("Paused"));
+    // Drift of both sorts: a scaled service, and a removed boundary (security drift).
+    h.aws
+        .ecs
+        .update_service()
+        .cluster(&h.cell().ecs_cluster)
+        .service(t.service_name(SCOUT))
+        .desired_count(7)
+        .send()
+        .await
+        .expect("scale");
+    h.aws
+        .iam
+        .delete_role_permissions_boundary()
+        .role_name(&role)
+        .send()
+        .await
+        .expect("remove boundary");
+
+    let (_, writes_before) = h.calls();
+    let report = h.resync(3600).await;
+    let d = report
+        .drifted
+        .iter()
+        .find(|d| d.tenant == n)
+        .unwrap_or_else(|| panic!("{n} not found drifted: {report:?}"));
+    assert!(d.security, "{:?}", d.plan);
+    h.reconciler
+        .reconcile(&n)
+        .await
+        .expect("another paused pass");
+    let (text, summary) = h.reconciler.plan(&n).await.expect("plan").expect("tenant");
+    let (_, writes_after) = h.calls();
+    assert_eq!(
+        writes_after, writes_before,
+        "a paused tenant gets no AWS write"
+    );
+    assert!(summary.total() >= 2, "{text}");
+    assert!(text.contains("paused"), "{text}");
+    assert!(
+        text.contains(&t.service_name(SCOUT)) && text.contains(&role),
+        "{text}"
+    );
+    assert_eq!(
+        h.service(&t.service_name(SCOUT))
+            .await
+            .expect("svc")
+            .desired_count(),
+        7,
+        "left as found"
+    );
+    assert_eq!(boundary_of(&h, &role).await, None, "left as found");
+    let (phase, generation_seen, conditions, message): (
+        String,
+        i64,
+        serde_json::Value,
+        Option<String>,
+    ) = sqlx::query_as(
+        "SELECT phase, observed_generation, conditions, status_message FROM openclaw.tenants \
+             WHERE name = $1",
+    )
+    .bind(&n)
+    .fetch_one(&h.db.pool)
+    .await
+    .expect("status");
+    assert_eq!(phase, "Paused");
+    assert_eq!(generation_seen, generation, "the pause was observed");
+    let condition = |ty: &str| {
+        conditions
+            .as_array()
+            .expect("conditions")
+            .iter()
+            .find(|c| c["type"] == ty)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {ty} condition: {conditions}"))
+    };
+    assert_eq!(condition("Paused")["status"], "True");
+    assert_eq!(condition("Synced")["status"], "False");
+    assert_eq!(condition("Ready")["reason"], "Drifted");
+    let message = message.expect("a status message");
+    assert!(
+        message.contains("changes held") && message.contains("security drift"),
+        "{message}"
+    );
+    assert_eq!(
+        h.metrics
+            .tenant_condition
+            .with_label_values(&[n.as_str(), "Paused"])
+            .get(),
+        1
+    );
+
+    sqlx::query("UPDATE openclaw.tenants SET paused = false WHERE name = $1")
+        .bind(&n)
+        .execute(&h.db.pool)
+        .await
+        .expect("unpause");
+    h.converge(&[&n]).await;
+    assert_eq!(
+        h.service(&t.service_name(SCOUT))
+            .await
+            .expect("svc")
+            .desired_count(),
+        1
+    );
+    assert!(boundary_of(&h, &role).await.is_some());
+    let conditions: serde_json::Value =
+        sqlx::query_scalar("SELECT conditions FROM openclaw.tenants WHERE name = $1")
+            .bind(&n)
+            .fetch_one(&h.db.pool)
+            .await
+            .expect("status");
+    let paused = conditions
+        .as_array()
+        .expect("conditions")
+        .iter()
+        .find(|c| c["type"] == "Paused")
+        .expect("the Paused condition stays, False");
+    assert_eq!(paused["status"], "False");
+    let report = h.resync(3600).await;
+    assert!(
+        report.drifted.iter().all(|d| d.tenant != n),
+        "{:?}",
+        report.drifted
+    );
+}

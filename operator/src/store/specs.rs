@@ -22,6 +22,8 @@ pub struct TenantRow {
     pub display_name: String,
     pub region: String,
     pub tier: String,
+    /// Observe only (`spec.paused`).
+    pub paused: bool,
     pub generation: i64,
     pub finalizers: Vec<String>,
     pub deletion_requested_at: Option<DateTime<Utc>>,
@@ -54,7 +56,7 @@ pub struct AgentRow {
 }
 
 pub(super) const TENANT_COLS: &str =
-    "name, db_name, display_name, region, tier, generation, finalizers, \
+    "name, db_name, display_name, region, tier, paused, generation, finalizers, \
     deletion_requested_at, created_at, phase, observed_generation, conditions, status_message";
 pub(super) const AGENT_COLS: &str =
     "tenant, kind, model, desired_count, cpu, memory, image, integrations, \
@@ -68,6 +70,7 @@ pub(super) fn tenant_from(row: &sqlx::postgres::PgRow) -> Result<TenantRow, sqlx
         display_name: row.try_get("display_name")?,
         region: row.try_get("region")?,
         tier: row.try_get("tier")?,
+        paused: row.try_get("paused")?,
         generation: row.try_get("generation")?,
         finalizers: row.try_get("finalizers")?,
         deletion_requested_at: row.try_get("deletion_requested_at")?,
@@ -121,6 +124,7 @@ impl TenantRow {
                 message: format!("unknown tier {:?}", self.tier),
             })?,
             agents,
+            paused: self.paused,
         })
     }
 
@@ -249,12 +253,14 @@ pub async fn insert_tenant(
     spec: &TenantSpec,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO openclaw.tenants (name, display_name, region, tier) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO openclaw.tenants (name, display_name, region, tier, paused) \
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(name)
     .bind(&spec.display_name)
     .bind(&spec.region)
     .bind(spec.tier.as_str())
+    .bind(spec.paused)
     .execute(&mut *conn)
     .await
     .map_err(classify)?;
@@ -267,12 +273,14 @@ pub async fn update_tenant_spec(
     spec: &TenantSpec,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE openclaw.tenants SET display_name = $2, region = $3, tier = $4 WHERE name = $1",
+        "UPDATE openclaw.tenants SET display_name = $2, region = $3, tier = $4, paused = $5 \
+         WHERE name = $1",
     )
     .bind(name)
     .bind(&spec.display_name)
     .bind(&spec.region)
     .bind(spec.tier.as_str())
+    .bind(spec.paused)
     .execute(&mut *conn)
     .await
     .map_err(classify)?;
