@@ -19,5 +19,14 @@ bin=target/debug/openclaw
 "$bin" upgrade split-control-store   # a stack from before the split; otherwise a no-op
 "$bin" migrate
 "$bin" apply -f crds/examples/tenants.yaml
-echo "== operator running (metrics on http://127.0.0.1:9464/metrics); Ctrl-C to stop"
+cat <<EOF
+== operator running (metrics on http://127.0.0.1:9464/metrics); Ctrl-C to stop
+   Next, in another terminal:
+     source .local/stack.env
+     $bin get tenants                  # phases: Pending, Provisioning, Ready
+     $bin describe tenant acme         # spec, conditions, resources, audit entries
+     $bin plan --detailed-exitcode     # what would change (exit 2 when anything would)
+     curl -s 127.0.0.1:9464/metrics | grep openclaw_tenant_condition
+     deploy/local/down.sh              # after Ctrl-C here: stops PostgreSQL and the emulator
+EOF
 exec "$bin" operator
