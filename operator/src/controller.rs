@@ -146,13 +146,7 @@ async fn lead(
 
     // Triggers: LISTEN, the fallback poll and the resync.
     let listen = tokio::spawn(listen_loop(pool.clone(), queue.clone()));
-    let poll = tokio::spawn(poll_loop(
-        reconciler.clone(),
-        queue.clone(),
-        cfg.poll_interval,
-        cfg.resync_interval,
-        cfg.orphan_grace,
-    ));
+    let poll = tokio::spawn(poll_loop(reconciler.clone(), queue.clone(), cfg.clone()));
     let gauges = tokio::spawn(gauge_loop(
         reconciler.clone(),
         queue.clone(),
@@ -282,13 +276,8 @@ async fn schedule_needing_work(pool: &PgPool, queue: &WorkQueue<String>) {
 /// The fallback poll (tenants whose spec changed) every `poll`, and a resync every `resync`:
 /// the inventory decides which tenants drifted; those are queued, security drift first. The
 /// first pass of a term queues every tenant.
-async fn poll_loop(
-    reconciler: Arc<Reconciler>,
-    queue: WorkQueue<String>,
-    poll: Duration,
-    resync: Duration,
-    orphan_grace: Duration,
-) {
+async fn poll_loop(reconciler: Arc<Reconciler>, queue: WorkQueue<String>, cfg: LoopConfig) {
+    let (poll, resync, orphan_grace) = (cfg.poll_interval, cfg.resync_interval, cfg.orphan_grace);
     let pool = reconciler.pool.clone();
     if let Ok(mut c) = pool.acquire().await {
         if let Ok(names) = store::tenant_names(&mut c).await {
@@ -300,8 +289,35 @@ async fn poll_loop(
     let mut next_resync = Instant::now() + resync;
     loop {
         tokio::time::sleep(poll).await;
-        if Instant::now() >= next_resync {
-            match crate::resync::detect(&reconciler, orphan_grace).await {
+        // `openclaw resync` asks through the store: the leader runs the pass, so a tenant never
+        // has two actors.
+        let requests = match pool.acquire().await {
+            Ok(mut c) => store::claim_resync_requests(&mut c, &cfg.lease_name, &cfg.holder)
+                .await
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        if Instant::now() >= next_resync || !requests.is_empty() {
+            let outcome = crate::resync::detect(&reconciler, orphan_grace).await;
+            if !requests.is_empty() {
+                let (report, error) = match &outcome {
+                    Ok(r) => (Some(r.summary()), None),
+                    Err(e) => (None, Some(e.to_string())),
+                };
+                if let Ok(mut c) = pool.acquire().await {
+                    if let Err(e) = store::finish_resync_requests(
+                        &mut c,
+                        &requests,
+                        report.as_ref(),
+                        error.as_deref(),
+                    )
+                    .await
+                    {
+                        tracing::warn!(error = %e, "cannot answer the resync requests");
+                    }
+                }
+            }
+            match outcome {
                 Ok(report) => {
                     tracing::info!(
                         tenants = report.tenants,

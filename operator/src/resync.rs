@@ -49,6 +49,21 @@ pub struct Report {
 }
 
 impl Report {
+    /// The figures of the pass, as the leader answers an `openclaw resync` request.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::json!({
+            "tenants": self.tenants,
+            "drifted": self.drifted.len(),
+            "security": self.drifted.iter().filter(|d| d.security).count(),
+            "orphans": self.orphans.len(),
+            "orphans_removed": self.orphans_removed,
+            "inventory": self.inventory_size,
+            "aws_calls": self.aws_calls,
+            "aws_writes": self.aws_writes,
+            "seconds": self.duration.as_secs_f64(),
+        })
+    }
+
     /// Tenants to reconcile, security drift first.
     pub fn to_reconcile(&self) -> Vec<(String, bool)> {
         let mut v: Vec<(String, bool)> = self

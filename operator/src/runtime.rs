@@ -43,6 +43,11 @@ pub fn db_endpoint(config: &Config, url: &str) -> anyhow::Result<DbEndpoint> {
     Ok(DbEndpoint { host, port, dbname })
 }
 
+/// The leader lease of a cell's operator: who holds it is the one actor on the cell's tenants.
+pub fn lease_name(cell: &str) -> String {
+    format!("operator/{cell}")
+}
+
 /// `<host>-<pid>-<random>`: unique per process, readable in the lease row and the audit log.
 pub fn holder_id() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
@@ -128,7 +133,7 @@ pub async fn run_operator(config: Config, dbs: Databases) -> anyhow::Result<()> 
         poll_interval: op.poll_interval(),
         resync_interval: op.resync_interval(),
         lease_duration: op.lease_duration(),
-        lease_name: format!("operator/{}", reconciler.cell.name),
+        lease_name: lease_name(&reconciler.cell.name),
         holder,
         shutdown_grace: op.lease_duration().mul_f64(0.6).max(Duration::from_secs(1)),
         orphan_grace: Duration::from_secs(op.orphan_grace_seconds),

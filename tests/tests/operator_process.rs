@@ -350,3 +350,77 @@ async fn a_reconcile_is_a_trace_with_a_child_span_per_aws_call() {
     let exported = serde_json::to_string(&exports).expect("json");
     assert!(!exported.contains(password), "a span holds the password");
 }
+
+/// `openclaw resync` while an operator leads: the leader runs the pass and repairs the drift, the
+/// CLI prints the leader's report, and no repair is made by the CLI itself (one actor per
+/// tenant). With no leader, the CLI holds the lease for its pass and gives it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resync_from_the_cli_asks_the_leader_and_never_acts_beside_it() {
+    let h = Harness::new().await;
+    let mut op = Operator::spawn(&h, "");
+    let pid = format!("-{}-", op.pid());
+    wait_until(20, "the operator to lead", || async {
+        lease_holder(&h).await.is_some_and(|x| x.contains(&pid))
+    })
+    .await;
+    let n = unique_name("oneactor");
+    h.insert_tenant(&n, &[("scout", &[])]).await;
+    wait_until(30, "Ready", || all_ready(&h, std::slice::from_ref(&n))).await;
+    let t = h.tenant_ref(&n).await;
+    let service = t.service_name(AgentKind::Scout);
+    h.aws
+        .ecs
+        .update_service()
+        .cluster(&h.cell().ecs_cluster)
+        .service(&service)
+        .desired_count(7)
+        .send()
+        .await
+        .expect("scale");
+
+    // The CLI blocks while the leader runs the pass: the runtime keeps serving meanwhile.
+    let out = tokio::task::block_in_place(|| cli(&h, &["resync", "--timeout", "60"]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_until(30, "the leader to scale the service back", || async {
+        h.service(&service).await.map(|s| s.desired_count()) == Some(1)
+    })
+    .await;
+    let repairs: Vec<String> = sqlx::query_scalar(
+        "SELECT actor FROM openclaw.audit_log WHERE tenant = $1 AND resource_name = $2 \
+         AND (detail->>'drift')::bool",
+    )
+    .bind(&n)
+    .bind(&service)
+    .fetch_all(&h.db.pool)
+    .await
+    .expect("audit");
+    assert!(
+        !repairs.is_empty() && repairs.iter().all(|a| a.contains(&pid)),
+        "every repair is the leader's: {repairs:?}"
+    );
+    assert!(
+        stdout.contains("drifted 1") && stdout.contains("run by the leader"),
+        "{stdout}"
+    );
+    assert_eq!(lease_holder(&h).await.map(|x| x.contains(&pid)), Some(true));
+
+    // No leader: the CLI takes the lease for its pass, and gives it back.
+    op.stop().await;
+    wait_until(20, "the lease to be free", || async {
+        lease_holder(&h).await.is_none()
+    })
+    .await;
+    let out = tokio::task::block_in_place(|| cli(&h, &["resync"]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("drifted 0"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("run by the leader"), "{stdout}");
+    assert_eq!(lease_holder(&h).await, None, "the CLI gave the lease back");
+}

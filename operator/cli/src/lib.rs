@@ -76,8 +76,15 @@ pub enum Command {
     },
     /// Run the operator: reconcile every tenant until SIGTERM/SIGINT (migrates the store first).
     Operator,
-    /// Run one resync now: build the inventory, repair drifted tenants, report orphans.
-    Resync,
+    /// Run one resync now: build the inventory, repair drifted tenants, report orphans. While an
+    /// operator leads, it asks the leader to run the pass (through the store) and prints the
+    /// leader's report; otherwise it takes the leader lease for the pass, so a tenant never has
+    /// two actors.
+    Resync {
+        /// Seconds to wait for the leader's answer.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
     /// Print the actions the operator would take now, with reasons; changes nothing.
     Plan {
         /// Only this tenant (default: every tenant).
@@ -203,26 +210,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<String> {
                 operator::runtime::reconciler(&config, &dbs, metrics(), "describe".into()).await?;
             describe_cell(&r).await
         }
-        Command::Resync => {
+        Command::Resync { timeout } => {
             let _telemetry = operator::telemetry::init("openclaw-resync");
             let dbs = open(4, false).await?;
             let r =
                 operator::runtime::reconciler(&config, &dbs, metrics(), "resync".into()).await?;
             let grace = std::time::Duration::from_secs(config.operator.orphan_grace_seconds);
-            let report = operator::resync::run_once(&r, grace).await?;
-            Ok(format!(
-                "tenants {}; drifted {} (security {}); orphans {} (removed {}); inventory {}; \
-                 AWS calls {} ({} writes) in {:.2}s\n",
-                report.tenants,
-                report.drifted.len(),
-                report.drifted.iter().filter(|d| d.security).count(),
-                report.orphans.len(),
-                report.orphans_removed,
-                report.inventory_size,
-                report.aws_calls,
-                report.aws_writes,
-                report.duration.as_secs_f64()
-            ))
+            resync(&r, &config, grace, std::time::Duration::from_secs(timeout)).await
         }
         command => {
             let pool = store::connect(&config.database_url()?, 4).await?;
@@ -266,6 +260,62 @@ pub async fn describe_cell(r: &operator::reconcile::Reconciler) -> anyhow::Resul
         format!("Phase:       Degraded ({})\n", reasons.join(", "))
     });
     Ok(out)
+}
+
+/// `openclaw resync`: one actor per tenant. With a leader, the leader runs the pass and this
+/// prints its answer; without one, this process takes the lease for the pass (a standby replica
+/// waits meanwhile) and renews it until done.
+async fn resync(
+    r: &operator::reconcile::Reconciler,
+    config: &Config,
+    grace: std::time::Duration,
+    timeout: std::time::Duration,
+) -> anyhow::Result<String> {
+    let lease = operator::runtime::lease_name(&r.cell.name);
+    let me = format!("resync/{}", operator::runtime::holder_id());
+    let duration = config.operator.lease_duration();
+    let mut conn = r.pool.acquire().await.context("store connection")?;
+    if store::try_lease(&mut conn, &lease, &me, duration).await? {
+        let renew = {
+            let (pool, lease, me) = (r.pool.clone(), lease.clone(), me.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(duration / 3).await;
+                    if let Ok(mut c) = pool.acquire().await {
+                        let _ = store::try_lease(&mut c, &lease, &me, duration).await;
+                    }
+                }
+            })
+        };
+        let outcome = operator::resync::run_once(r, grace).await;
+        renew.abort();
+        store::release_lease(&mut conn, &lease, &me).await?;
+        return Ok(show::resync_summary(&outcome?.summary(), None));
+    }
+    let leader = store::lease_holder(&mut conn, &lease)
+        .await?
+        .unwrap_or_else(|| "the leader".into());
+    let id = store::request_resync(&mut conn, &lease, &me).await?;
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some((report, error)) = store::resync_answer(&mut conn, id).await? {
+            if let Some(e) = error {
+                bail!("the leader {leader} ran the resync and it failed: {e}");
+            }
+            return Ok(show::resync_summary(
+                &report.unwrap_or_default(),
+                Some(&leader),
+            ));
+        }
+        if std::time::Instant::now() >= deadline {
+            bail!(
+                "no answer from the leader {leader} within {}s; request {id} stays open and the \
+                 leader runs it at its next poll (raise --timeout to wait longer)",
+                timeout.as_secs()
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
 }
 
 /// `openclaw plan --detailed-exitcode` found changes: the plan is printed on standard output and
@@ -323,7 +373,7 @@ pub async fn execute(pool: &sqlx::PgPool, command: Command) -> anyhow::Result<St
         | Command::Migrate
         | Command::Upgrade { .. }
         | Command::Plan { .. }
-        | Command::Resync
+        | Command::Resync { .. }
         | Command::Cost { .. }
         | Command::Audit {
             command: AuditCommand::Isolation { .. },

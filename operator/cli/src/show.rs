@@ -259,6 +259,27 @@ pub async fn describe_tenant(
 }
 
 /// The `openclaw cost` table.
+/// One line of a resync's figures (`Report::summary`), and who ran it when the leader did.
+pub fn resync_summary(v: &serde_json::Value, leader: Option<&str>) -> String {
+    let n = |k: &str| v[k].as_u64().unwrap_or(0);
+    let by = leader
+        .map(|l| format!("; run by the leader {l}, which repairs the drifted tenants"))
+        .unwrap_or_default();
+    format!(
+        "tenants {}; drifted {} (security {}); orphans {} (removed {}); inventory {}; \
+         AWS calls {} ({} writes) in {:.2}s{by}\n",
+        n("tenants"),
+        n("drifted"),
+        n("security"),
+        n("orphans"),
+        n("orphans_removed"),
+        n("inventory"),
+        n("aws_calls"),
+        n("aws_writes"),
+        v["seconds"].as_f64().unwrap_or(0.0),
+    )
+}
+
 pub fn cost_table(rows: &[operator::cost::TenantCost]) -> String {
     let body: Vec<Vec<String>> = rows
         .iter()
