@@ -303,3 +303,46 @@ async fn audit_verify_reports_an_intact_chain() {
     let out = run(&db, &["audit", "verify"]).await.expect("verify");
     assert_eq!(out, "audit log verified: 0 entries, chain intact\n");
 }
+
+#[tokio::test]
+async fn apply_pauses_and_unpauses_a_tenant_as_a_spec_change() {
+    let db = TestDb::new().await;
+    let s = unique_name("p").replace("p-", "");
+    let text = examples(&s);
+    apply::apply(&db.pool, &text).await.expect("apply");
+    let state = || async {
+        sqlx::query_as::<_, (bool, i64)>(
+            "SELECT paused, generation FROM openclaw.tenants WHERE name = $1",
+        )
+        .bind(format!("acme-{s}"))
+        .fetch_one(&db.pool)
+        .await
+        .expect("row")
+    };
+    let (paused, g0) = state().await;
+    assert!(!paused);
+    let paused_text = text.replacen("  tier: premium\n", "  tier: premium\n  paused: true\n", 1);
+    assert_ne!(
+        paused_text, text,
+        "the example has a premium tenant to pause"
+    );
+    let report = apply::apply(&db.pool, &paused_text).await.expect("pause");
+    assert!(
+        lines(&report).contains(&format!("tenant/acme-{s} configured")),
+        "{:?}",
+        lines(&report)
+    );
+    assert_eq!(state().await, (true, g0 + 1), "pausing is a spec change");
+    let yaml = run(&db, &["get", "tenants", &format!("acme-{s}"), "-o", "yaml"])
+        .await
+        .expect("get");
+    assert!(yaml.contains("paused: true"), "{yaml}");
+    apply::apply(&db.pool, &text).await.expect("unpause");
+    assert_eq!(state().await, (false, g0 + 2));
+    let bad = paused_text.replace("paused: true", "paused: maybe");
+    let err = apply::apply(&db.pool, &bad)
+        .await
+        .expect_err("not a boolean");
+    assert!(err.to_string().contains("spec.paused"), "{err}");
+    assert_eq!(state().await, (false, g0 + 2), "nothing changed");
+}

@@ -424,3 +424,41 @@ async fn resync_from_the_cli_asks_the_leader_and_never_acts_beside_it() {
     assert!(!stdout.contains("run by the leader"), "{stdout}");
     assert_eq!(lease_holder(&h).await, None, "the CLI gave the lease back");
 }
+
+/// Bad input exits 2 and its error is printed once; `--help` documents the exit statuses.
+#[tokio::test]
+async fn bad_input_exits_2_and_says_so_once() {
+    let h = Harness::new().await;
+    let dir = std::env::temp_dir().join(format!("openclaw-badinput-{}", h.db.name));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let bad = dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "apiVersion: openclaw.io/v1alpha1\nkind: Tenant\nmetadata:\n  name: Bad_Name\nspec:\n  \
+         displayName: \"\"\n  region: us-east-1\n",
+    )
+    .expect("write");
+    let out = cli(&h, &["apply", "-f", bad.to_str().expect("utf8")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for rule in ["[tenant_name_format]", "[tenant_display_name_length]"] {
+        assert_eq!(stderr.matches(rule).count(), 1, "printed once: {stderr}");
+    }
+    let missing = dir.join("missing.yaml");
+    let out = cli(&h, &["apply", "-f", missing.to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open"));
+    assert_eq!(cli(&h, &["get", "--no-such-flag"]).status.code(), Some(2));
+    let help = String::from_utf8_lossy(&cli(&h, &["--help"]).stdout).into_owned();
+    assert!(
+        help.contains("Exit status: 0 done; 1 error; 2 bad usage or input"),
+        "{help}"
+    );
+    // A command that fails for another reason exits 1.
+    assert_eq!(
+        cli(&h, &["describe", "tenant", "no-such-tenant"])
+            .status
+            .code(),
+        Some(1)
+    );
+}

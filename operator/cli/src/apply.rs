@@ -44,14 +44,28 @@ impl fmt::Display for Applied {
     }
 }
 
+/// Each message is whole: it carries no `source`, so an error chain never prints it twice.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     #[error("nothing was applied; the manifest has errors:\n{0}")]
-    Invalid(#[from] manifest::ManifestErrors),
+    Invalid(manifest::ManifestErrors),
     #[error("nothing was applied: {object}: {message}")]
     Conflict { object: String, message: String },
-    #[error("nothing was applied: {object}: {source}")]
-    Store { object: String, source: StoreError },
+    #[error("nothing was applied: {object}: {error}")]
+    Store { object: String, error: StoreError },
+}
+
+impl From<manifest::ManifestErrors> for ApplyError {
+    fn from(e: manifest::ManifestErrors) -> Self {
+        ApplyError::Invalid(e)
+    }
+}
+
+impl ApplyError {
+    /// Bad input (the manifest, or what it asks of the store) rather than a failure to act.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, ApplyError::Invalid(_) | ApplyError::Conflict { .. })
+    }
 }
 
 /// Checks that go across documents: duplicates, and an Agent document aimed at a tenant whose
@@ -98,9 +112,9 @@ pub async fn apply(pool: &PgPool, text: &str) -> Result<Vec<Applied>, ApplyError
     cross_check(&objects)?;
     let store_err = |object: &str| {
         let object = object.to_owned();
-        move |source: StoreError| ApplyError::Store {
+        move |error: StoreError| ApplyError::Store {
             object: object.clone(),
-            source,
+            error,
         }
     };
     let mut tx = pool
@@ -205,9 +219,9 @@ async fn upsert_agent(
     spec: &AgentSpec,
 ) -> Result<Applied, ApplyError> {
     let id = format!("agent/{tenant}/{}", spec.kind);
-    let map = |source| ApplyError::Store {
+    let map = |error| ApplyError::Store {
         object: id.clone(),
-        source,
+        error,
     };
     let current = store::list_agents(conn, Some(tenant))
         .await

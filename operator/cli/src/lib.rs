@@ -18,7 +18,10 @@ use operator::store::{self, Deleted};
 #[command(
     name = "openclaw",
     version,
-    about = "OpenClaw: a reconciling operator for multi-tenant AI agents on AWS"
+    about = "OpenClaw: a reconciling operator for multi-tenant AI agents on AWS",
+    after_help = "Exit status: 0 done; 1 error; 2 bad usage or input (an unknown flag, a manifest \
+                  that does not validate or conflicts, a file that cannot be read); \
+                  `plan --detailed-exitcode`: 2 when the plan has changes."
 )]
 pub struct Cli {
     /// Configuration file (YAML): the store and the cell.
@@ -318,6 +321,24 @@ async fn resync(
     }
 }
 
+/// The exit status of a failed command: 2 for bad input, 1 for anything else (see `--help`).
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    let bad_input = e
+        .downcast_ref::<apply::ApplyError>()
+        .is_some_and(apply::ApplyError::is_bad_input)
+        || e.downcast_ref::<BadInput>().is_some();
+    if bad_input {
+        2
+    } else {
+        1
+    }
+}
+
+/// An input the user gave that cannot be used (a file that cannot be read).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
 /// `openclaw plan --detailed-exitcode` found changes: the plan is printed on standard output and
 /// the exit status is [`PlanHasChanges::EXIT`].
 #[derive(Debug)]
@@ -497,13 +518,13 @@ fn read_manifest(file: &str) -> anyhow::Result<String> {
         std::io::stdin()
             .take(limit)
             .read_to_string(&mut text)
-            .context("reading standard input")?;
+            .map_err(|e| BadInput(format!("cannot read standard input: {e}")))?;
     } else {
         std::fs::File::open(file)
-            .with_context(|| format!("cannot open {file}"))?
+            .map_err(|e| BadInput(format!("cannot open {file}: {e}")))?
             .take(limit)
             .read_to_string(&mut text)
-            .with_context(|| format!("cannot read {file}"))?;
+            .map_err(|e| BadInput(format!("cannot read {file}: {e}")))?;
     }
     Ok(text)
 }

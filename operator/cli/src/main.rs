@@ -21,7 +21,7 @@ async fn main() -> ExitCode {
                     "error: {}",
                     operator::redact::redact_text(&format!("{e:#}"))
                 );
-                ExitCode::FAILURE
+                ExitCode::from(cli::exit_code(&e))
             }
         },
     }
