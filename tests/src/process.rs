@@ -156,3 +156,19 @@ pub async fn metric(port: u16, name: &str) -> Option<f64> {
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
 }
+
+/// Starts `openclaw ARGS` against the harness's databases and cell, its standard output piped
+/// (for commands that run until stopped, such as `get -w`).
+pub fn cli_spawn(h: &Harness, args: &[&str]) -> Child {
+    let cfg_path = config_file(h, free_port(), "");
+    Command::new(binary())
+        .arg("--config")
+        .arg(&cfg_path)
+        .args(args)
+        .env("DATABASE_URL", &h.db.url)
+        .env("TENANT_DATABASE_URL", &h.db.tenant_url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn openclaw")
+}

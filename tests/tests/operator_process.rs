@@ -462,3 +462,98 @@ async fn bad_input_exits_2_and_says_so_once() {
         Some(1)
     );
 }
+
+/// `get tenants -w` follows a tenant from Pending (no operator yet) through Provisioning to Ready.
+#[tokio::test]
+async fn get_watch_follows_pending_provisioning_ready() {
+    let h = Harness::new().await;
+    let watch =
+        openclaw_tests::process::cli_spawn(&h, &["get", "tenants", "-w", "--timeout", "90"]);
+    let n = unique_name("watched");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    h.insert_tenant(&n, &[("scout", &[]), ("butler", &[])])
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let _op = Operator::spawn(&h, "");
+    wait_until(60, "Ready", || all_ready(&h, std::slice::from_ref(&n))).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let mut watch = watch;
+    watch.kill().expect("stop the watch");
+    let out = watch.wait_with_output().expect("watch output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let phases: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.split_whitespace().next() == Some(n.as_str()))
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert!(stdout.starts_with("NAME "), "{stdout}");
+    let at = |p: &str| phases.iter().position(|x| *x == p);
+    let (pending, provisioning, ready) = (at("Pending"), at("Provisioning"), at("Ready"));
+    assert!(
+        pending.is_some() && provisioning > pending && ready > provisioning,
+        "phases seen: {phases:?}\n{stdout}"
+    );
+}
+
+/// kubectl's habits: `apply --dry-run` writes nothing, `apply --wait` returns once Ready,
+/// `get -o name` lists `kind/name`, and `delete -f --wait` returns once the tenant is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_wait_names_and_delete_by_file() {
+    let h = Harness::new().await;
+    let n = unique_name("kubectl");
+    let dir = std::env::temp_dir().join(format!("openclaw-kubectl-{}", h.db.name));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("tenant.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: openclaw.io/v1alpha1\nkind: Tenant\nmetadata:\n  name: {n}\nspec:\n  \
+             displayName: Kubectl Habits\n  region: us-east-1\n  agents:\n    - kind: scout\n      \
+             model: amazon.nova-lite-v1:0\n"
+        ),
+    )
+    .expect("write");
+    let f = file.to_str().expect("utf8");
+    let out = cli(&h, &["apply", "-f", f, "--dry-run"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!("tenant/{n} created (dry run)")),
+        "{stdout}"
+    );
+    assert_eq!(h.phase(&n).await, None, "a dry run writes nothing");
+
+    let _op = Operator::spawn(&h, "");
+    let out = tokio::task::block_in_place(|| cli(&h, &["apply", "-f", f, "--wait=90"]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.ends_with(&format!("tenant/{n} Ready\n")), "{stdout}");
+    assert_eq!(h.phase(&n).await.as_deref(), Some("Ready"));
+
+    let names =
+        String::from_utf8_lossy(&cli(&h, &["get", "tenants", "-o", "name"]).stdout).into_owned();
+    assert_eq!(names, format!("tenant/{n}\n"));
+    let agents =
+        String::from_utf8_lossy(&cli(&h, &["get", "agents", "-o", "name"]).stdout).into_owned();
+    assert_eq!(agents, format!("agent/{n}/scout\n"));
+
+    let out = tokio::task::block_in_place(|| cli(&h, &["delete", "-f", f, "--wait", "90"]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("tenant/{n} marked for deletion")),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with(&format!("tenant/{n} gone\n")), "{stdout}");
+    assert_eq!(h.phase(&n).await, None);
+    // Deleting what is not there refuses the file and exits 2.
+    assert_eq!(cli(&h, &["delete", "-f", f]).status.code(), Some(2));
+}

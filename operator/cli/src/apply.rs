@@ -18,6 +18,8 @@ pub enum Outcome {
     Configured,
     Unchanged,
     Deleted,
+    /// The operator tears its resources down, then the row goes.
+    MarkedForDeletion,
 }
 
 impl fmt::Display for Outcome {
@@ -27,6 +29,7 @@ impl fmt::Display for Outcome {
             Outcome::Configured => "configured",
             Outcome::Unchanged => "unchanged",
             Outcome::Deleted => "deleted",
+            Outcome::MarkedForDeletion => "marked for deletion",
         })
     }
 }
@@ -108,6 +111,16 @@ fn cross_check(objects: &[Object]) -> Result<(), ApplyError> {
 
 /// Parses, validates and applies `text`. All or nothing.
 pub async fn apply(pool: &PgPool, text: &str) -> Result<Vec<Applied>, ApplyError> {
+    apply_opts(pool, text, false).await
+}
+
+/// As [`apply`]; with `dry_run`, everything runs inside the transaction (the store's rules and
+/// triggers too) and the transaction is rolled back, so the report is what `apply` would do.
+pub async fn apply_opts(
+    pool: &PgPool,
+    text: &str,
+    dry_run: bool,
+) -> Result<Vec<Applied>, ApplyError> {
     let objects = manifest::parse_and_validate(text)?;
     cross_check(&objects)?;
     let store_err = |object: &str| {
@@ -207,9 +220,62 @@ pub async fn apply(pool: &PgPool, text: &str) -> Result<Vec<Applied>, ApplyError
         }
         report.push(upsert_agent(&mut tx, &a.metadata.tenant, &a.spec).await?);
     }
-    tx.commit()
-        .await
-        .map_err(|e| store_err("commit")(e.into()))?;
+    if dry_run {
+        tx.rollback()
+            .await
+            .map_err(|e| store_err("rollback")(e.into()))?;
+    } else {
+        tx.commit()
+            .await
+            .map_err(|e| store_err("commit")(e.into()))?;
+    }
+    Ok(report)
+}
+
+/// `delete -f`: asks for the deletion of every object `text` names, all or nothing. A tenant's
+/// document deletes the tenant (its agents go with it); an agent's document deletes that agent.
+/// An object that does not exist refuses the whole file.
+pub async fn delete(pool: &PgPool, text: &str) -> Result<Vec<Applied>, ApplyError> {
+    let objects = manifest::parse_and_validate(text)?;
+    cross_check(&objects)?;
+    let mut tx = pool.begin().await.map_err(|e| ApplyError::Store {
+        object: "transaction".into(),
+        error: e.into(),
+    })?;
+    let mut report = Vec::new();
+    for obj in &objects {
+        let id = obj.display_id();
+        let map = |error| ApplyError::Store {
+            object: id.clone(),
+            error,
+        };
+        let deleted = match obj {
+            Object::Tenant(t) => store::delete_tenant(&mut tx, &t.metadata.name)
+                .await
+                .map_err(map)?,
+            Object::Agent(a) => store::delete_agent(&mut tx, &a.metadata.tenant, a.spec.kind)
+                .await
+                .map_err(map)?,
+        };
+        let outcome = match deleted {
+            store::Deleted::NotFound => {
+                return Err(ApplyError::Conflict {
+                    object: id,
+                    message: "not found; nothing was deleted".into(),
+                })
+            }
+            store::Deleted::Removed => Outcome::Deleted,
+            store::Deleted::Marked => Outcome::MarkedForDeletion,
+        };
+        report.push(Applied {
+            object: id,
+            outcome,
+        });
+    }
+    tx.commit().await.map_err(|e| ApplyError::Store {
+        object: "commit".into(),
+        error: e.into(),
+    })?;
     Ok(report)
 }
 

@@ -38,6 +38,13 @@ pub enum Command {
         /// Manifest file, or `-` for standard input.
         #[arg(short = 'f', long = "filename")]
         file: String,
+        /// Validate and check against the store (its rules and triggers run), report what would
+        /// change, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Then wait until every tenant the manifest touches is Ready (seconds; default 300).
+        #[arg(long, num_args = 0..=1, default_missing_value = "300", value_name = "SECS")]
+        wait: Option<u64>,
     },
     /// List tenants or agents.
     Get {
@@ -47,6 +54,13 @@ pub enum Command {
         name: Option<String>,
         #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
         output: show::Format,
+        /// Watch tenants: print the table, then a row each time a tenant's phase, agents or
+        /// generation change, until Ctrl-C (or `--timeout`).
+        #[arg(short = 'w', long)]
+        watch: bool,
+        /// Stop watching after this many seconds.
+        #[arg(long, requires = "watch", value_name = "SECS")]
+        timeout: Option<u64>,
     },
     /// Show one tenant in full: spec, status, conditions, resources, recent audit entries.
     Describe {
@@ -58,11 +72,18 @@ pub enum Command {
     /// Delete a tenant (or one agent: `delete agent TENANT KIND`). The operator tears down
     /// everything it owned before the row goes.
     Delete {
-        #[arg(value_enum)]
-        what: DeleteWhat,
-        name: String,
+        #[arg(value_enum, required_unless_present = "file")]
+        what: Option<DeleteWhat>,
+        #[arg(required_unless_present = "file")]
+        name: Option<String>,
         /// The agent kind, for `delete agent`.
         kind: Option<String>,
+        /// Delete every object a manifest names (all or nothing), instead of one by name.
+        #[arg(short = 'f', long = "filename", conflicts_with_all = ["what", "name", "kind"])]
+        file: Option<String>,
+        /// Then wait until the deleted tenants are gone (seconds; default 300).
+        #[arg(long, num_args = 0..=1, default_missing_value = "300", value_name = "SECS")]
+        wait: Option<u64>,
     },
     /// Run the migrations of both databases (the control store and the tenant database).
     Migrate,
@@ -405,12 +426,36 @@ pub async fn execute(pool: &sqlx::PgPool, command: Command) -> anyhow::Result<St
         } => {
             bail!("this command needs both databases or the cell configuration; use cli::run")
         }
-        Command::Apply { file } => {
+        Command::Apply {
+            file,
+            dry_run,
+            wait,
+        } => {
             let text = read_manifest(&file)?;
-            let report = apply::apply(pool, &text).await?;
-            Ok(report.iter().map(|r| format!("{r}\n")).collect())
+            let report = apply::apply_opts(pool, &text, dry_run).await?;
+            let note = if dry_run { " (dry run)" } else { "" };
+            let mut out: String = report.iter().map(|r| format!("{r}{note}\n")).collect();
+            if let (Some(secs), false) = (wait, dry_run) {
+                out.push_str(&wait_for(&mut conn, &tenants_of(&report), Goal::Ready, secs).await?);
+            }
+            Ok(out)
         }
-        Command::Get { what, name, output } => {
+        Command::Get {
+            what: GetWhat::Tenants,
+            name,
+            output: show::Format::Table,
+            watch: true,
+            timeout,
+        } => {
+            watch_tenants(&mut conn, name.as_deref(), timeout).await?;
+            Ok(String::new())
+        }
+        Command::Get { watch: true, .. } => {
+            Err(BadInput("-w watches tenants in table output: `get tenants -w`".into()).into())
+        }
+        Command::Get {
+            what, name, output, ..
+        } => {
             let now = chrono::Utc::now();
             let mut tenants = store::list_tenants(&mut conn).await?;
             if let Some(n) = &name {
@@ -421,6 +466,14 @@ pub async fn execute(pool: &sqlx::PgPool, command: Command) -> anyhow::Result<St
             }
             let agents = store::list_agents(&mut conn, name.as_deref()).await?;
             match (what, output) {
+                (GetWhat::Tenants, show::Format::Name) => Ok(tenants
+                    .iter()
+                    .map(|t| format!("tenant/{}\n", t.name))
+                    .collect()),
+                (GetWhat::Agents, show::Format::Name) => Ok(agents
+                    .iter()
+                    .map(|a| format!("agent/{}/{}\n", a.tenant, a.kind))
+                    .collect()),
                 (GetWhat::Tenants, show::Format::Table) => {
                     Ok(show::tenants_table(&tenants, &agents, now))
                 }
@@ -458,7 +511,33 @@ pub async fn execute(pool: &sqlx::PgPool, command: Command) -> anyhow::Result<St
                 None => bail!("tenant {name:?} not found"),
             }
         }
-        Command::Delete { what, name, kind } => {
+        Command::Delete {
+            file: Some(file),
+            wait,
+            ..
+        } => {
+            let text = read_manifest(&file)?;
+            let report = apply::delete(pool, &text).await?;
+            let mut out: String = report.iter().map(|r| format!("{r}\n")).collect();
+            if let Some(secs) = wait {
+                let gone: Vec<String> = report
+                    .iter()
+                    .filter_map(|r| r.object.strip_prefix("tenant/").map(str::to_owned))
+                    .collect();
+                out.push_str(&wait_for(&mut conn, &gone, Goal::Gone, secs).await?);
+            }
+            Ok(out)
+        }
+        Command::Delete {
+            what,
+            name,
+            kind,
+            wait,
+            ..
+        } => {
+            let (what, name) = what
+                .zip(name)
+                .context("delete needs TENANT (or agent TENANT KIND), or -f FILE")?;
             let (id, deleted) = match what {
                 DeleteWhat::Tenant => (
                     format!("tenant/{name}"),
@@ -475,12 +554,17 @@ pub async fn execute(pool: &sqlx::PgPool, command: Command) -> anyhow::Result<St
                     )
                 }
             };
-            match deleted {
+            let out = match deleted {
                 Deleted::NotFound => bail!("{id} not found"),
-                Deleted::Removed => Ok(format!("{id} deleted\n")),
-                Deleted::Marked => Ok(format!(
+                Deleted::Removed => format!("{id} deleted\n"),
+                Deleted::Marked => format!(
                     "{id} marked for deletion; the operator removes its resources, then the row\n"
-                )),
+                ),
+            };
+            match (wait, what) {
+                (Some(secs), DeleteWhat::Tenant) => Ok(out
+                    + &wait_for(&mut conn, std::slice::from_ref(&name), Goal::Gone, secs).await?),
+                _ => Ok(out),
             }
         }
         Command::Audit {
@@ -491,6 +575,125 @@ pub async fn execute(pool: &sqlx::PgPool, command: Command) -> anyhow::Result<St
             Ok(format!("audit log verified: {n} entries, chain intact\n"))
         }
     }
+}
+
+/// `get tenants -w`: prints the table, then each tenant's row again when it changes (AGE aside),
+/// polling the store twice a second; a tenant that goes is printed as `tenant/NAME deleted`.
+async fn watch_tenants(
+    conn: &mut sqlx::PgConnection,
+    name: Option<&str>,
+    timeout: Option<u64>,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let deadline = timeout.map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
+    let mut seen: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut first = true;
+    loop {
+        let mut tenants = store::list_tenants(conn).await?;
+        if let Some(n) = name {
+            tenants.retain(|t| t.name == n);
+        }
+        let agents = store::list_agents(conn, name).await?;
+        let rows = show::tenant_rows(&tenants, &agents, chrono::Utc::now());
+        let mut out = String::new();
+        if first {
+            out.push_str(&show::table(&show::TENANT_COLUMNS, &rows));
+        }
+        let mut now_seen = std::collections::BTreeMap::new();
+        for row in rows {
+            let key = row[..row.len() - 1].to_vec();
+            if !first && seen.get(&row[0]) != Some(&key) {
+                let line = show::table(&show::TENANT_COLUMNS, std::slice::from_ref(&row));
+                out.push_str(line.lines().nth(1).unwrap_or_default());
+                out.push('\n');
+            }
+            now_seen.insert(row[0].clone(), key);
+        }
+        for gone in seen.keys().filter(|k| !now_seen.contains_key(*k)) {
+            out.push_str(&format!("tenant/{gone} deleted\n"));
+        }
+        seen = now_seen;
+        first = false;
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(out.as_bytes())?;
+        stdout.flush()?;
+        drop(stdout);
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// What `--wait` waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Goal {
+    Ready,
+    Gone,
+}
+
+/// The tenants a report touches (`tenant/T`, `agent/T/K`), each once.
+fn tenants_of(report: &[apply::Applied]) -> Vec<String> {
+    let mut names: Vec<String> = report
+        .iter()
+        .filter_map(|r| {
+            r.object
+                .strip_prefix("tenant/")
+                .or_else(|| r.object.strip_prefix("agent/")?.split('/').next())
+                .map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Polls the store until every tenant in `names` is Ready (or gone), for at most `secs`. A tenant
+/// that fails terminally ends the wait at once with its reason.
+async fn wait_for(
+    conn: &mut sqlx::PgConnection,
+    names: &[String],
+    goal: Goal,
+    secs: u64,
+) -> anyhow::Result<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let mut out = String::new();
+    for name in names {
+        loop {
+            let row = store::get_tenant(conn, name).await?;
+            let done = match (&row, goal) {
+                (None, Goal::Gone) => true,
+                (None, Goal::Ready) => bail!("tenant/{name} is gone"),
+                (Some(t), Goal::Ready) if t.phase == "Failed" => bail!(
+                    "tenant/{name} failed: {}",
+                    t.status_message
+                        .as_deref()
+                        .unwrap_or("see `openclaw describe tenant`")
+                ),
+                (Some(t), Goal::Ready) => {
+                    t.phase == "Ready" && t.observed_generation == t.generation
+                }
+                (Some(_), Goal::Gone) => false,
+            };
+            if done {
+                out.push_str(&match goal {
+                    Goal::Ready => format!("tenant/{name} Ready\n"),
+                    Goal::Gone => format!("tenant/{name} gone\n"),
+                });
+                break;
+            }
+            if std::time::Instant::now() >= deadline {
+                let phase = row.map(|t| t.phase).unwrap_or_default();
+                bail!(
+                    "timed out after {secs}s waiting for tenant/{name} to be {} (phase {phase}); \
+                     `openclaw describe tenant {name}` says why",
+                    if goal == Goal::Ready { "Ready" } else { "gone" }
+                );
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    }
+    Ok(out)
 }
 
 /// `2026-11-01T00:00:00Z`, or an age back from now: `30m`, `24h`, `7d`.

@@ -13,6 +13,8 @@ pub enum Format {
     Table,
     Yaml,
     Json,
+    /// `kind/name` per line, as `kubectl get -o name` prints (for scripts and `xargs`).
+    Name,
 }
 
 /// Left-aligned columns separated by three spaces, as kubectl prints them.
@@ -59,8 +61,27 @@ fn phase_of(deleting: bool, phase: &str) -> String {
     }
 }
 
+pub const TENANT_COLUMNS: [&str; 7] = [
+    "NAME",
+    "PHASE",
+    "AGENTS",
+    "REGION",
+    "TIER",
+    "OBSERVED/GEN",
+    "AGE",
+];
+
 pub fn tenants_table(tenants: &[TenantRow], agents: &[AgentRow], now: DateTime<Utc>) -> String {
-    let rows: Vec<Vec<String>> = tenants
+    table(&TENANT_COLUMNS, &tenant_rows(tenants, agents, now))
+}
+
+/// One row per tenant, in [`TENANT_COLUMNS`] order (AGE last).
+pub fn tenant_rows(
+    tenants: &[TenantRow],
+    agents: &[AgentRow],
+    now: DateTime<Utc>,
+) -> Vec<Vec<String>> {
+    tenants
         .iter()
         .map(|t| {
             let n = agents.iter().filter(|a| a.tenant == t.name).count();
@@ -78,19 +99,7 @@ pub fn tenants_table(tenants: &[TenantRow], agents: &[AgentRow], now: DateTime<U
                 age(t.created_at, now),
             ]
         })
-        .collect();
-    table(
-        &[
-            "NAME",
-            "PHASE",
-            "AGENTS",
-            "REGION",
-            "TIER",
-            "OBSERVED/GEN",
-            "AGE",
-        ],
-        &rows,
-    )
+        .collect()
 }
 
 pub fn agents_table(agents: &[AgentRow]) -> String {
@@ -137,7 +146,7 @@ pub fn manifests<T: serde::Serialize>(items: &[T], format: Format) -> anyhow::Re
             let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
             serde_json::to_string_pretty(&list)? + "\n"
         }
-        Format::Table => anyhow::bail!("table output has no manifest form"),
+        Format::Table | Format::Name => anyhow::bail!("{format:?} output has no manifest form"),
     })
 }
 
