@@ -57,15 +57,18 @@ fn config_file(h: &Harness, port: u16, extra: &str) -> PathBuf {
 
 /// Runs `openclaw ARGS` against the harness's databases and cell, to completion.
 pub fn cli(h: &Harness, args: &[&str]) -> std::process::Output {
+    cli_command(h, args).output().expect("run openclaw")
+}
+
+fn cli_command(h: &Harness, args: &[&str]) -> Command {
     let cfg_path = config_file(h, free_port(), "");
-    Command::new(binary())
-        .arg("--config")
+    let mut c = Command::new(binary());
+    c.arg("--config")
         .arg(&cfg_path)
         .args(args)
         .env("DATABASE_URL", &h.db.url)
-        .env("TENANT_DATABASE_URL", &h.db.tenant_url)
-        .output()
-        .expect("run openclaw")
+        .env("TENANT_DATABASE_URL", &h.db.tenant_url);
+    c
 }
 
 impl Operator {
@@ -160,13 +163,7 @@ pub async fn metric(port: u16, name: &str) -> Option<f64> {
 /// Starts `openclaw ARGS` against the harness's databases and cell, its standard output piped
 /// (for commands that run until stopped, such as `get -w`).
 pub fn cli_spawn(h: &Harness, args: &[&str]) -> Child {
-    let cfg_path = config_file(h, free_port(), "");
-    Command::new(binary())
-        .arg("--config")
-        .arg(&cfg_path)
-        .args(args)
-        .env("DATABASE_URL", &h.db.url)
-        .env("TENANT_DATABASE_URL", &h.db.tenant_url)
+    cli_command(h, args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
