@@ -461,6 +461,29 @@ async fn bad_input_exits_2_and_says_so_once() {
             .code(),
         Some(1)
     );
+
+    // explain reads the JSON Schema; a wrong field is bad input that names the fields there are.
+    let out = cli(&h, &["explain", "tenant.spec.agents"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FIELD: spec.agents <[]AgentSpec>"));
+    let out = cli(&h, &["explain", "tenant.spec.agnets"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("its fields: agents"));
+    // Completion scripts that the shell accepts.
+    let script = dir.join("openclaw.bash");
+    let out = cli(&h, &["completion", "bash"]);
+    assert!(out.status.success());
+    std::fs::write(&script, &out.stdout).expect("write");
+    let parsed = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .status()
+        .expect("bash -n");
+    assert!(parsed.success(), "bash rejects the completion script");
+    for shell in ["zsh", "fish"] {
+        let out = cli(&h, &["completion", shell]);
+        assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("openclaw"));
+    }
 }
 
 /// `get tenants -w` follows a tenant from Pending (no operator yet) through Provisioning to Ready.

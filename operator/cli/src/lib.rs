@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use crds::api::AgentKind;
 
 use operator::config::Config;
@@ -123,6 +123,16 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Describe a field of a kind from its JSON Schema: `explain tenant.spec.agents`.
+    Explain {
+        /// `tenant` or `agent`, then field names joined by dots.
+        path: String,
+    },
+    /// Print a shell completion script: `source <(openclaw completion bash)`.
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -168,6 +178,18 @@ pub enum AuditCommand {
 
 /// Runs one command; the returned string is printed on success.
 pub async fn run(cli: Cli) -> anyhow::Result<String> {
+    // These two need no configuration and no database.
+    match &cli.command {
+        Command::Explain { path } => {
+            return crds::schema::explain(path).map_err(|e| BadInput(e).into())
+        }
+        Command::Completion { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "openclaw", &mut out);
+            return Ok(String::from_utf8(out)?);
+        }
+        _ => {}
+    }
     let config = Config::load(cli.config.as_deref())?;
     let open = |n: u32, migrate: bool| operator::runtime::open_databases(&config, n, migrate);
     let metrics = || std::sync::Arc::new(operator::metrics::Metrics::new());
@@ -416,6 +438,8 @@ pub async fn execute(pool: &sqlx::PgPool, command: Command) -> anyhow::Result<St
         | Command::Upgrade { .. }
         | Command::Plan { .. }
         | Command::Resync { .. }
+        | Command::Explain { .. }
+        | Command::Completion { .. }
         | Command::Cost { .. }
         | Command::Audit {
             command: AuditCommand::Isolation { .. },
