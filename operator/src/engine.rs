@@ -43,13 +43,41 @@ impl Plan {
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for p in &self.actions {
-            match p.action.verb() {
-                v if v.removes() => s.destroy += 1,
-                Verb::Create | Verb::Register => s.add += 1,
+            match effect(p.action.verb()) {
+                "destroy" => s.destroy += 1,
+                "add" => s.add += 1,
                 _ => s.change += 1,
             }
         }
         s
+    }
+
+    /// The actions for `openclaw plan -o json`, in the order they would run (the schema is in
+    /// the README and stable within `format_version`).
+    pub fn to_json(&self, tenant: &TenantRef) -> serde_json::Value {
+        self.actions
+            .iter()
+            .map(|p| {
+                let (kind, name) = p.action.resource(tenant);
+                serde_json::json!({
+                    "verb": p.action.verb().as_str(),
+                    "effect": effect(p.action.verb()),
+                    "kind": kind.as_str(),
+                    "resource": name,
+                    "reason": p.reason,
+                    "security": p.security,
+                })
+            })
+            .collect()
+    }
+}
+
+/// `add`, `change` or `destroy`: how `terraform plan` would count a verb.
+fn effect(v: Verb) -> &'static str {
+    match v {
+        v if v.removes() => "destroy",
+        Verb::Create | Verb::Register => "add",
+        _ => "change",
     }
 }
 
@@ -64,6 +92,10 @@ pub struct Summary {
 impl Summary {
     pub fn total(&self) -> usize {
         self.add + self.change + self.destroy
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"add": self.add, "change": self.change, "destroy": self.destroy})
     }
 }
 
@@ -292,6 +324,55 @@ mod tests {
         both += g;
         assert_eq!(both.total(), new.actions.len() + gone.actions.len());
         assert_eq!(Plan::default().summary(), Summary::default());
+    }
+
+    #[test]
+    fn the_json_plan_lists_each_action_with_its_effect_in_order() {
+        let d = desired();
+        let new = plan(
+            &tenant(),
+            Some(&d),
+            &ObservedTenant::default(),
+            &Recorded::new(),
+        )
+        .expect("plan");
+        let j = new.to_json(&tenant());
+        let actions = j.as_array().expect("a list");
+        assert_eq!(actions.len(), new.actions.len());
+        assert_eq!(actions[0]["verb"], "create");
+        assert_eq!(actions[0]["effect"], "add");
+        assert_eq!(actions[0]["kind"], "pg_role");
+        let register = actions
+            .iter()
+            .find(|a| a["kind"] == "task_definition")
+            .expect("task definition");
+        assert_eq!(
+            (register["verb"].as_str(), register["effect"].as_str()),
+            (Some("register"), Some("add"))
+        );
+        assert_eq!(register["resource"], "openclaw-acme-scout");
+        assert!(actions
+            .iter()
+            .all(|a| a["reason"].is_string() && a["security"].is_boolean()));
+        let count = |e: &str| actions.iter().filter(|a| a["effect"] == e).count();
+        let s = new.summary();
+        assert_eq!(
+            (count("add"), count("change"), count("destroy")),
+            (s.add, s.change, s.destroy)
+        );
+        assert_eq!(
+            s.to_json(),
+            serde_json::json!({"add": 8, "change": 3, "destroy": 0})
+        );
+        let gone = plan(&tenant(), None, &converged(&d), &Recorded::new()).expect("plan");
+        let g = gone.to_json(&tenant());
+        let g = g.as_array().expect("list");
+        let removals: Vec<_> = g
+            .iter()
+            .filter(|a| a["verb"] == "delete" || a["verb"] == "deregister")
+            .collect();
+        assert!(!removals.is_empty());
+        assert!(removals.iter().all(|a| a["effect"] == "destroy"), "{g:?}");
     }
 
     #[test]

@@ -392,6 +392,31 @@ impl Reconciler {
         Ok((observed, plan))
     }
 
+    /// `openclaw plan -o json`: one tenant's document (`tenant`, `paused`, `deleting`, `actions`,
+    /// `summary`). Changes nothing.
+    pub async fn plan_json(
+        &self,
+        name: &str,
+    ) -> Result<Option<(serde_json::Value, engine::Summary)>> {
+        let Some(l) = self.load(name).await? else {
+            return Ok(None);
+        };
+        let desired = self.desired(&l)?;
+        let (_, plan) = self.observe_and_plan(&l, desired.as_ref()).await?;
+        let summary = plan.summary();
+        let deleting = l.row.deletion_requested_at.is_some();
+        Ok(Some((
+            serde_json::json!({
+                "tenant": name,
+                "paused": l.row.paused && !deleting,
+                "deleting": deleting,
+                "actions": plan.to_json(&l.tenant),
+                "summary": summary.to_json(),
+            }),
+            summary,
+        )))
+    }
+
     /// `openclaw plan`: the actions a reconcile would take now, with reasons. Changes nothing.
     /// The text is one line per action; the summary counts them.
     pub async fn plan(&self, name: &str) -> Result<Option<(String, engine::Summary)>> {

@@ -254,6 +254,32 @@ async fn plan_with_detailed_exitcode_exits_2_on_changes_and_0_once_converged() {
     );
     // Without the flag, changes are not an error.
     assert_eq!(cli(&h, &["plan", &n]).status.code(), Some(0));
+    // The JSON plan: the same actions and summary, as a document.
+    let out = cli(&h, &["plan", "-o", "json", "--detailed-exitcode", &n]);
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON plan");
+    assert_eq!(doc["format_version"], 1);
+    assert_eq!(
+        doc["summary"],
+        serde_json::json!({"add": 8, "change": 3, "destroy": 0})
+    );
+    let tenant = &doc["tenants"][0];
+    assert_eq!(
+        (tenant["tenant"].as_str(), tenant["paused"].as_bool()),
+        (Some(n.as_str()), Some(false))
+    );
+    let role = t.role_name(AgentKind::Scout);
+    assert!(
+        tenant["actions"]
+            .as_array()
+            .expect("actions")
+            .iter()
+            .any(|a| a["verb"] == "create"
+                && a["kind"] == "iam_role"
+                && a["resource"] == role.as_str()
+                && a["effect"] == "add"),
+        "{doc}"
+    );
 
     h.converge(&[&n]).await;
     let out = cli(&h, &["plan", "--detailed-exitcode", &n]);
@@ -263,6 +289,10 @@ async fn plan_with_detailed_exitcode_exits_2_on_changes_and_0_once_converged() {
         stdout.ends_with("no changes\nPlan: 0 to add, 0 to change, 0 to destroy.\n"),
         "{stdout}"
     );
+    let out = cli(&h, &["plan", "-o", "json", "--detailed-exitcode", &n]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON plan");
+    assert_eq!(doc["tenants"][0]["actions"], serde_json::json!([]));
 
     let out = cli(&h, &["plan", "--detailed-exitcode", "no-such-tenant"]);
     assert_eq!(out.status.code(), Some(1));

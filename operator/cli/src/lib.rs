@@ -117,6 +117,9 @@ pub enum Command {
         /// `terraform plan -detailed-exitcode`).
         #[arg(long)]
         detailed_exitcode: bool,
+        /// `text`, or `json` (a stable document: see the README).
+        #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+        output: PlanFormat,
     },
     /// Audit log tools.
     Audit {
@@ -133,6 +136,12 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -215,9 +224,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<String> {
         Command::Plan {
             tenant,
             detailed_exitcode,
+            output,
         } => {
             let dbs = open(4, false).await?;
-            let (out, summary) = plan(&config, &dbs, tenant.as_deref()).await?;
+            let (out, summary) = plan(&config, &dbs, tenant.as_deref(), output).await?;
             if detailed_exitcode && summary.total() > 0 {
                 return Err(PlanHasChanges(out).into());
             }
@@ -404,6 +414,7 @@ pub async fn plan(
     config: &Config,
     dbs: &store::Databases,
     tenant: Option<&str>,
+    format: PlanFormat,
 ) -> anyhow::Result<(String, operator::engine::Summary)> {
     let metrics = std::sync::Arc::new(operator::metrics::Metrics::new());
     let r = operator::runtime::reconciler(config, dbs, metrics, "plan".into()).await?;
@@ -416,6 +427,22 @@ pub async fn plan(
     };
     let mut out = String::new();
     let mut summary = operator::engine::Summary::default();
+    if format == PlanFormat::Json {
+        let mut tenants = Vec::new();
+        for name in names {
+            let Some((doc, s)) = r.plan_json(&name).await? else {
+                bail!("tenant {name:?} not found");
+            };
+            tenants.push(doc);
+            summary += s;
+        }
+        let doc = serde_json::json!({
+            "format_version": 1,
+            "tenants": tenants,
+            "summary": summary.to_json(),
+        });
+        return Ok((serde_json::to_string_pretty(&doc)? + "\n", summary));
+    }
     for name in names {
         match r.plan(&name).await? {
             Some((text, s)) => {
