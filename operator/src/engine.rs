@@ -270,6 +270,17 @@ mod tests {
             .collect()
     }
 
+    /// The plan of a tenant of which nothing exists yet.
+    fn onboarding(d: &DesiredTenant) -> Plan {
+        plan(
+            &tenant(),
+            Some(d),
+            &ObservedTenant::default(),
+            &Recorded::new(),
+        )
+        .expect("plan")
+    }
+
     #[test]
     fn a_new_tenant_is_created_in_dependency_order() {
         let plan = plan(
@@ -300,13 +311,7 @@ mod tests {
     #[test]
     fn the_summary_counts_what_is_added_changed_and_destroyed() {
         let d = desired();
-        let new = plan(
-            &tenant(),
-            Some(&d),
-            &ObservedTenant::default(),
-            &Recorded::new(),
-        )
-        .expect("plan");
+        let new = onboarding(&d);
         let s = new.summary();
         assert_eq!((s.add, s.change, s.destroy), (8, 3, 0));
         assert_eq!(s.to_string(), "8 to add, 3 to change, 0 to destroy");
@@ -329,13 +334,7 @@ mod tests {
     #[test]
     fn the_json_plan_lists_each_action_with_its_effect_in_order() {
         let d = desired();
-        let new = plan(
-            &tenant(),
-            Some(&d),
-            &ObservedTenant::default(),
-            &Recorded::new(),
-        )
-        .expect("plan");
+        let new = onboarding(&d);
         let j = new.to_json(&tenant());
         let actions = j.as_array().expect("a list");
         assert_eq!(actions.len(), new.actions.len());

@@ -71,6 +71,13 @@ struct Loaded {
     tenant: TenantRef,
 }
 
+impl Loaded {
+    /// Observe only: `spec.paused`, unless the tenant is being deleted (erasure is never paused).
+    fn paused(&self) -> bool {
+        self.row.paused && self.row.deletion_requested_at.is_none()
+    }
+}
+
 /// Sets a condition, keeping its transition time when its status did not change.
 pub fn set_condition(
     previous: &[Condition],
@@ -392,24 +399,31 @@ impl Reconciler {
         Ok((observed, plan))
     }
 
+    /// The plan a reconcile would carry out now. Changes nothing.
+    async fn planned(&self, name: &str) -> Result<Option<(Loaded, engine::Plan)>> {
+        let Some(l) = self.load(name).await? else {
+            return Ok(None);
+        };
+        let desired = self.desired(&l)?;
+        let (_, plan) = self.observe_and_plan(&l, desired.as_ref()).await?;
+        Ok(Some((l, plan)))
+    }
+
     /// `openclaw plan -o json`: one tenant's document (`tenant`, `paused`, `deleting`, `actions`,
     /// `summary`). Changes nothing.
     pub async fn plan_json(
         &self,
         name: &str,
     ) -> Result<Option<(serde_json::Value, engine::Summary)>> {
-        let Some(l) = self.load(name).await? else {
+        let Some((l, plan)) = self.planned(name).await? else {
             return Ok(None);
         };
-        let desired = self.desired(&l)?;
-        let (_, plan) = self.observe_and_plan(&l, desired.as_ref()).await?;
         let summary = plan.summary();
-        let deleting = l.row.deletion_requested_at.is_some();
         Ok(Some((
             serde_json::json!({
                 "tenant": name,
-                "paused": l.row.paused && !deleting,
-                "deleting": deleting,
+                "paused": l.paused(),
+                "deleting": l.row.deletion_requested_at.is_some(),
                 "actions": plan.to_json(&l.tenant),
                 "summary": summary.to_json(),
             }),
@@ -420,16 +434,14 @@ impl Reconciler {
     /// `openclaw plan`: the actions a reconcile would take now, with reasons. Changes nothing.
     /// The text is one line per action; the summary counts them.
     pub async fn plan(&self, name: &str) -> Result<Option<(String, engine::Summary)>> {
-        let Some(l) = self.load(name).await? else {
+        let Some((l, plan)) = self.planned(name).await? else {
             return Ok(None);
         };
-        let desired = self.desired(&l)?;
-        let (_, plan) = self.observe_and_plan(&l, desired.as_ref()).await?;
         let summary = plan.summary();
         if plan.is_empty() {
             return Ok(Some((format!("tenant/{name}: no changes\n"), summary)));
         }
-        let paused = if l.row.paused && l.row.deletion_requested_at.is_none() {
+        let paused = if l.paused() {
             " (paused: held until spec.paused is false)"
         } else {
             ""
@@ -526,11 +538,10 @@ impl Reconciler {
             && l.agents
                 .iter()
                 .all(|a| a.generation == a.observed_generation);
-        // Paused: observed and planned as always, and nothing is made (deletion is never paused).
-        let changes = if l.row.paused {
-            0
-        } else {
-            engine::execute(
+        // Paused: observed and planned as always, and nothing is made.
+        let mut changes = 0;
+        if !l.paused() {
+            changes = engine::execute(
                 &self.ctx(),
                 &self.journal(),
                 &l.tenant,
@@ -539,9 +550,7 @@ impl Reconciler {
                 &plan.actions,
                 drift,
             )
-            .await?
-        };
-        if !l.row.paused {
+            .await?;
             self.record_current_revisions(&l, desired.as_ref(), &observed)
                 .await?;
         }
@@ -611,7 +620,7 @@ impl Reconciler {
             };
             store::write_agent_status(&mut conn, name, &a.kind, &status, running).await?;
         }
-        let result = if l.row.paused {
+        let result = if l.paused() {
             PassResult::Paused {
                 held: plan.actions.len(),
                 security: plan.actions.iter().filter(|p| p.security).count(),
@@ -648,11 +657,11 @@ impl Reconciler {
         self.metrics
             .tenant_condition
             .with_label_values(&[name, "Paused"])
-            .set(i64::from(l.row.paused));
+            .set(i64::from(l.paused()));
         let pending_deletes = l.agents.iter().any(|a| a.deletion_requested_at.is_some());
         // A paused tenant waits for its spec to change (or a resync to look again).
         Ok(
-            if l.row.paused || (status.phase == "Ready" && !pending_deletes) {
+            if l.paused() || (status.phase == "Ready" && !pending_deletes) {
                 Requeue::AwaitChange
             } else {
                 Requeue::After(PROGRESS_REQUEUE)

@@ -318,16 +318,16 @@ async fn handle_orphans(
         .filter(|t| !known.contains(t.as_str()))
         .map(|t| t.to_string())
         .collect();
-    let ours_once = if unknown.is_empty() {
-        BTreeSet::new()
-    } else {
+    let ours_once = {
         let mut conn = r.pool.acquire().await.map_err(store::StoreError::from)?;
         store::audited_tenants(&mut conn, &unknown).await?
     };
-    for t in &inv.tenant_prefixes {
-        if ours_once.contains(t.as_str()) {
-            add(Some(t.clone()), Kind::TenantObjects, &t.s3_prefix());
-        }
+    for t in inv
+        .tenant_prefixes
+        .iter()
+        .filter(|t| ours_once.contains(t.as_str()))
+    {
+        add(Some(t.clone()), Kind::TenantObjects, &t.s3_prefix());
     }
     // Only roles commented for this database are in the inventory.
     let unclaimed: Vec<&String> = inv

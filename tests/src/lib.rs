@@ -474,6 +474,19 @@ impl Harness {
             .cloned()
     }
 
+    /// Sets a service's desired count behind the operator's back (drift).
+    pub async fn scale_by_hand(&self, service: &str, count: i32) {
+        self.aws
+            .ecs
+            .update_service()
+            .cluster(&self.cell().ecs_cluster)
+            .service(service)
+            .desired_count(count)
+            .send()
+            .await
+            .expect("scale");
+    }
+
     /// (total, write) AWS calls made by the reconciler so far.
     pub fn calls(&self) -> (u64, u64) {
         self.reconciler.clients.counter.snapshot()

@@ -55,15 +55,7 @@ async fn a_deleted_service_is_recreated() {
 #[tokio::test]
 async fn a_scaled_service_is_scaled_back() {
     let (h, n, t) = converged("svcscale").await;
-    h.aws
-        .ecs
-        .update_service()
-        .cluster(&h.cell().ecs_cluster)
-        .service(t.service_name(SCOUT))
-        .desired_count(7)
-        .send()
-        .await
-        .expect("scale");
+    h.scale_by_hand(&t.service_name(SCOUT), 7).await;
     h.resync_repairs(&n, &t.service_name(SCOUT), false).await;
     assert_eq!(
         h.service(&t.service_name(SCOUT))
@@ -787,15 +779,7 @@ async fn a_paused_tenant_shows_its_drift_makes_no_write_and_converges_when_unpau
     h.reconciler.reconcile(&n).await.expect("paused pass");
     assert_eq!(h.phase(&n).await.as_deref(), Some("Paused"));
     // Drift of both sorts: a scaled service, and a removed boundary (security drift).
-    h.aws
-        .ecs
-        .update_service()
-        .cluster(&h.cell().ecs_cluster)
-        .service(t.service_name(SCOUT))
-        .desired_count(7)
-        .send()
-        .await
-        .expect("scale");
+    h.scale_by_hand(&t.service_name(SCOUT), 7).await;
     h.aws
         .iam
         .delete_role_permissions_boundary()

@@ -398,15 +398,7 @@ async fn resync_from_the_cli_asks_the_leader_and_never_acts_beside_it() {
     wait_until(30, "Ready", || all_ready(&h, std::slice::from_ref(&n))).await;
     let t = h.tenant_ref(&n).await;
     let service = t.service_name(AgentKind::Scout);
-    h.aws
-        .ecs
-        .update_service()
-        .cluster(&h.cell().ecs_cluster)
-        .service(&service)
-        .desired_count(7)
-        .send()
-        .await
-        .expect("scale");
+    h.scale_by_hand(&service, 7).await;
 
     // The CLI blocks while the leader runs the pass: the runtime keeps serving meanwhile.
     let out = tokio::task::block_in_place(|| cli(&h, &["resync", "--timeout", "60"]));
