@@ -7,8 +7,13 @@ download for, as far as it can be checked without one:
     requires (source and version);
   - every variable has a description and a type, every output a description;
   - every module `source` and every `${path.module}/...` file a configuration names exists;
-  - the trace collector only receives: its security group admits OTLP/HTTP (4318) from the agents'
-    and the operator's groups and nothing else, and its task role may call X-Ray only.
+  - the collector only receives: its security group admits OTLP/HTTP (4318) from the agents' and
+    the operator's groups and nothing else, and its task role may write to X-Ray and call
+    aps:RemoteWrite on the cell's Prometheus workspace (its ARN, never a wildcard), nothing else;
+  - the operator's metrics: its group's only ingress rule is on the metrics port, from the
+    collector's group only (no address range), and the example environment passes the collector's
+    group as that source;
+  - the workspace's rule group loads deploy/prometheus/alerts.yml, the file Prometheus loads.
 
 Usage: hcl_parse.py TERRAFORM_DIR   (exit 1 on any problem; one line per problem)
 """
@@ -97,6 +102,8 @@ def main(root: Path) -> int:
                         problems.append(f"{path}: names ${{path.module}}{rel}, which does not exist")
 
     check_collector(root, problems)
+    check_operator_metrics(root, problems)
+    check_alert_rules(root, problems)
     for p in problems:
         print(p)
     print(f"parsed {len(files)} files in {len(by_dir)} configurations: {len(problems)} problem(s)")
@@ -132,10 +139,113 @@ def check_collector(root: Path, problems: list[str]) -> None:
     for name, body in resources(collector, "aws_iam_role_policy"):
         if body.get("role") != "${aws_iam_role.task.id}":
             continue
-        actions = set(re.findall(r'"([a-z0-9-]+:[A-Za-z0-9*]+)"', body.get("policy", "")))
-        if not actions or any(not a.startswith("xray:") or "*" in a for a in actions):
-            problems.append(f"{collector}: the collector's task role may call {sorted(actions)}; X-Ray writes only")
+        policy = body.get("policy", "")
+        actions = set(ACTION.findall(policy))
+        if not actions or any(not (a.startswith("xray:") or a == "aps:RemoteWrite") or "*" in a for a in actions):
+            problems.append(
+                f"{collector}: the collector's task role may call {sorted(actions)}; X-Ray writes and aps:RemoteWrite only"
+            )
+        for sid, statement in policy_statements(policy):
+            st_actions = set(ACTION.findall(statement))
+            aps = {a for a in st_actions if a.startswith("aps:")}
+            if not aps:
+                continue
+            if st_actions != {"aps:RemoteWrite"}:
+                problems.append(f"{collector}: {sid} allows {sorted(st_actions)}; aps:RemoteWrite only, in its own statement")
+            resource = re.search(r"\bResource\s*=\s*([^,}]+)", statement)
+            if not resource or resource.group(1).strip() != "local.workspace_arn":
+                problems.append(f"{collector}: {sid}: aps:RemoteWrite must name the workspace (Resource = local.workspace_arn)")
+        if "aps:RemoteWrite" not in actions:
+            problems.append(f"{collector}: the collector's task role cannot remote-write the operator's metrics")
+    workspace_arn = locals_of(collector).get("workspace_arn", "")
+    refs = re.findall(r"[A-Za-z_][\w.\[\]]*\.arn\b", workspace_arn)
+    allowed = {"aws_prometheus_workspace.this[0].arn", "data.aws_prometheus_workspace.existing[0].arn"}
+    if not refs or set(refs) - allowed or "*" in workspace_arn:
+        problems.append(f"{collector}: local.workspace_arn must be the workspace's ARN, got {workspace_arn!r}")
 
+
+# "service:Action" strings inside a policy expression.
+ACTION = re.compile(r'"([a-z0-9-]+:[A-Za-z0-9*]+)"')
+
+
+def policy_statements(policy: str):
+    """(Sid, text) of every statement of a jsonencode() policy, as python-hcl2 prints it."""
+    parts = re.split(r"\{\s*Sid\s*=\s*", policy)
+    for part in parts[1:]:
+        sid = re.match(r'"?([A-Za-z0-9]+)"?', part)
+        yield (sid.group(1) if sid else "?"), part
+
+
+def locals_of(path: Path) -> dict:
+    with path.open(encoding="utf-8") as f:
+        doc = hcl2.load(f, serialization_options=OPTIONS)
+    merged = {}
+    for block in doc.get("locals", []):
+        merged.update(block)
+    return merged
+
+
+def module_calls(path: Path) -> dict:
+    with path.open(encoding="utf-8") as f:
+        doc = hcl2.load(f, serialization_options=OPTIONS)
+    return dict(blocks(doc, "module"))
+
+
+def check_operator_metrics(root: Path, problems: list[str]) -> None:
+    """The operator's /metrics: one ingress rule, on the metrics port, from the collector's group only."""
+    operator = root / "modules/operator/main.tf"
+    network = root / "modules/network/main.tf"
+    if not operator.exists() or not network.exists():
+        return
+    sg = "${var.security_group_id}"
+    ingress = [(n, b) for n, b in resources(operator, "aws_vpc_security_group_ingress_rule") if b.get("security_group_id") == sg]
+    if len(ingress) != 1:
+        problems.append(f"{operator}: the operator's group needs exactly one ingress rule (the metrics port), has {len(ingress)}")
+    for name, body in ingress:
+        if any(k in body for k in ("cidr_ipv4", "cidr_ipv6", "prefix_list_id", "cidr_blocks")):
+            problems.append(f"{operator}: {name} admits addresses to the operator; only the collector's group may reach it")
+        if body.get("referenced_security_group_id") != "${var.metrics_scraper_security_group_id}":
+            problems.append(f"{operator}: {name} admits a group other than the metrics scraper's")
+        if body.get("from_port") != "${var.metrics_port}" or body.get("to_port") != "${var.metrics_port}":
+            problems.append(f"{operator}: {name} opens more than the metrics port")
+        if "for_each" in body or "count" in body:
+            problems.append(f"{operator}: {name} must be one rule, not a set of them")
+    for path in (operator, network):
+        for name, body in resources(path, "aws_security_group_rule"):
+            problems.append(f"{path}: {name}: use aws_vpc_security_group_*_rule (one rule, one source), not aws_security_group_rule")
+    for name, body in resources(network, "aws_vpc_security_group_ingress_rule"):
+        if body.get("security_group_id") == "${aws_security_group.operator.id}":
+            problems.append(f"{network}: {name} adds ingress to the operator's group; its only rule is the metrics port in modules/operator")
+    for name, body in resources(network, "aws_security_group"):
+        if name == "operator" and "ingress" in body:
+            problems.append(f"{network}: the operator's group has an inline ingress block")
+    example = root / "environments/example/main.tf"
+    if example.exists():
+        call = module_calls(example).get("operator", {})
+        if call.get("metrics_scraper_security_group_id") != "${module.network.collector_security_group_id}":
+            problems.append(f"{example}: module operator: metrics_scraper_security_group_id must be the collector's group")
+
+
+def check_alert_rules(root: Path, problems: list[str]) -> None:
+    """The workspace loads the same rules file as Prometheus: deploy/prometheus/alerts.yml."""
+    collector = root / "modules/collector/main.tf"
+    if not collector.exists():
+        return
+    groups = list(resources(collector, "aws_prometheus_rule_group_namespace"))
+    if len(groups) != 1:
+        problems.append(f"{collector}: expected one aws_prometheus_rule_group_namespace, found {len(groups)}")
+        return
+    name, body = groups[0]
+    if body.get("data") != "${file(local.alert_rules_file)}":
+        problems.append(f"{collector}: {name} must load its rules with file(local.alert_rules_file)")
+    default = locals_of(collector).get("alert_rules_file", "")
+    m = PATH_MODULE_FILE.search(default)
+    rules = (root.resolve().parent / "deploy/prometheus/alerts.yml").resolve()
+    if not m or (collector.parent / m.group(1).lstrip("/")).resolve() != rules:
+        problems.append(f"{collector}: local.alert_rules_file must default to deploy/prometheus/alerts.yml, got {default!r}")
+    example = root / "environments/example/main.tf"
+    if example.exists() and "alert_rules_file" in module_calls(example).get("collector", {}):
+        problems.append(f"{example}: module collector: leave alert_rules_file at its default, deploy/prometheus/alerts.yml")
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:

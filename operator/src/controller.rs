@@ -374,13 +374,13 @@ async fn gauge_loop(
                         .set(n);
                 }
             }
-            if let Ok(ages) = store::not_ready_seconds(&mut c).await {
-                metrics.tenant_not_ready.reset();
-                for (tenant, secs) in ages {
+            if let Ok(since) = store::not_ready_since(&mut c).await {
+                metrics.tenant_not_ready_since.reset();
+                for (tenant, at) in since {
                     metrics
-                        .tenant_not_ready
+                        .tenant_not_ready_since
                         .with_label_values(&[&tenant])
-                        .set(secs);
+                        .set(at);
                 }
             }
         }

@@ -160,12 +160,19 @@ pub async fn export(
             c.vcpu_seconds,
         );
         raise_to(
-            &metrics.fargate_gb_seconds.with_label_values(&t),
-            c.gb_seconds,
+            &metrics.fargate_memory_byte_seconds.with_label_values(&t),
+            c.gb_seconds * GIB,
+        );
+        raise_to(
+            &metrics.fargate_cost_usd.with_label_values(&t),
+            c.fargate_usd,
         );
     }
     Ok(())
 }
+
+/// Fargate memory is priced per GB-hour, which AWS defines as GiB; the metric is in bytes.
+const GIB: f64 = 1_073_741_824.0;
 
 /// Counters only grow: raise to the stored total (a total never shrinks, except by erasure).
 fn raise_to(counter: &prometheus::Counter, total: f64) {

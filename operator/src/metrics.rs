@@ -49,18 +49,19 @@ pub struct Metrics {
     pub resync_duration: Histogram,
     pub last_resync: prometheus::Gauge,
     pub inventory_size: IntGauge,
-    pub resync_aws_calls: IntGauge,
-    pub resync_aws_writes: IntGauge,
+    pub last_resync_aws_calls: IntGauge,
+    pub last_resync_aws_writes: IntGauge,
     pub orphans: IntGauge,
     pub orphans_removed: prometheus::IntCounter,
     pub resync_interval: IntGauge,
     pub agents: IntGaugeVec,
-    pub tenant_not_ready: prometheus::GaugeVec,
+    pub tenant_not_ready_since: prometheus::GaugeVec,
     pub bedrock_input_tokens: prometheus::CounterVec,
     pub bedrock_output_tokens: prometheus::CounterVec,
     pub bedrock_cost_usd: prometheus::CounterVec,
     pub fargate_vcpu_seconds: prometheus::CounterVec,
-    pub fargate_gb_seconds: prometheus::CounterVec,
+    pub fargate_memory_byte_seconds: prometheus::CounterVec,
+    pub fargate_cost_usd: prometheus::CounterVec,
     pub cell_noncompliant: IntGaugeVec,
 }
 
@@ -189,12 +190,12 @@ impl Metrics {
             "openclaw_inventory_resources",
             "Resources in the last resync's inventory.",
         ));
-        let resync_aws_calls = must(IntGauge::new(
-            "openclaw_resync_aws_calls",
+        let last_resync_aws_calls = must(IntGauge::new(
+            "openclaw_last_resync_aws_calls",
             "AWS calls the last resync made.",
         ));
-        let resync_aws_writes = must(IntGauge::new(
-            "openclaw_resync_aws_writes",
+        let last_resync_aws_writes = must(IntGauge::new(
+            "openclaw_last_resync_aws_writes",
             "AWS write calls the last resync made (orphan removal only).",
         ));
         let orphans = must(IntGauge::new(
@@ -213,10 +214,11 @@ impl Metrics {
             Opts::new("openclaw_agents", "Agents by tenant, kind and state."),
             &["tenant", "kind", "state"],
         ));
-        let tenant_not_ready = must(prometheus::GaugeVec::new(
+        let tenant_not_ready_since = must(prometheus::GaugeVec::new(
             Opts::new(
-                "openclaw_tenant_not_ready_seconds",
-                "Seconds since the tenant was last Ready (or created); 0 while Ready.",
+                "openclaw_tenant_not_ready_since_timestamp_seconds",
+                "Unix time the tenant's Ready condition turned False (or it was created); no \
+                 series while Ready.",
             ),
             &["tenant"],
         ));
@@ -243,9 +245,14 @@ impl Metrics {
             "Fargate vCPU-seconds of the tenant's running tasks.",
             &["tenant"],
         );
-        let fargate_gb_seconds = per_tenant_counter(
-            "openclaw_tenant_fargate_gb_seconds_total",
-            "Fargate GB-seconds of the tenant's running tasks.",
+        let fargate_memory_byte_seconds = per_tenant_counter(
+            "openclaw_tenant_fargate_memory_byte_seconds_total",
+            "Fargate memory of the tenant's running tasks, in byte-seconds.",
+            &["tenant"],
+        );
+        let fargate_cost_usd = per_tenant_counter(
+            "openclaw_tenant_fargate_cost_usd_total",
+            "Fargate cost of the tenant's running tasks, priced from the configured table.",
             &["tenant"],
         );
         let cell_noncompliant = must(IntGaugeVec::new(
@@ -258,12 +265,13 @@ impl Metrics {
         for c in [
             Box::new(resync_interval.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(agents.clone()),
-            Box::new(tenant_not_ready.clone()),
+            Box::new(tenant_not_ready_since.clone()),
             Box::new(bedrock_input_tokens.clone()),
             Box::new(bedrock_output_tokens.clone()),
             Box::new(bedrock_cost_usd.clone()),
             Box::new(fargate_vcpu_seconds.clone()),
-            Box::new(fargate_gb_seconds.clone()),
+            Box::new(fargate_memory_byte_seconds.clone()),
+            Box::new(fargate_cost_usd.clone()),
             Box::new(cell_noncompliant.clone()),
         ] {
             must(registry.register(c));
@@ -274,8 +282,8 @@ impl Metrics {
             Box::new(resync_duration.clone()),
             Box::new(last_resync.clone()),
             Box::new(inventory_size.clone()),
-            Box::new(resync_aws_calls.clone()),
-            Box::new(resync_aws_writes.clone()),
+            Box::new(last_resync_aws_calls.clone()),
+            Box::new(last_resync_aws_writes.clone()),
             Box::new(orphans.clone()),
             Box::new(orphans_removed.clone()),
         ] {
@@ -319,18 +327,19 @@ impl Metrics {
             resync_duration,
             last_resync,
             inventory_size,
-            resync_aws_calls,
-            resync_aws_writes,
+            last_resync_aws_calls,
+            last_resync_aws_writes,
             orphans,
             orphans_removed,
             resync_interval,
             agents,
-            tenant_not_ready,
+            tenant_not_ready_since,
             bedrock_input_tokens,
             bedrock_output_tokens,
             bedrock_cost_usd,
             fargate_vcpu_seconds,
-            fargate_gb_seconds,
+            fargate_memory_byte_seconds,
+            fargate_cost_usd,
             cell_noncompliant,
         };
         m.precreate();
@@ -374,8 +383,8 @@ impl Metrics {
             .unwrap_or_default();
         self.last_resync.set(now);
         self.inventory_size.set(r.inventory_size as i64);
-        self.resync_aws_calls.set(r.aws_calls as i64);
-        self.resync_aws_writes.set(r.aws_writes as i64);
+        self.last_resync_aws_calls.set(r.aws_calls as i64);
+        self.last_resync_aws_writes.set(r.aws_writes as i64);
         self.orphans.set(r.orphans as i64);
         self.orphans_removed.inc_by(r.orphans_removed as u64);
     }

@@ -111,6 +111,18 @@ async fn cost_figures_match_usage_rows_and_task_sizes() {
             .get(),
         180.0
     );
+    let memory = h
+        .metrics
+        .fargate_memory_byte_seconds
+        .with_label_values(&[&t]);
+    assert_eq!(
+        memory.get(),
+        540.0 * 1_073_741_824.0,
+        "GiB-seconds in bytes"
+    );
+    assert!(
+        (h.metrics.fargate_cost_usd.with_label_values(&[&t]).get() - want_fargate).abs() < 1e-12
+    );
     assert_eq!(
         h.metrics
             .bedrock_input_tokens

@@ -117,6 +117,40 @@ async fn prometheus_scrapes_the_operator_and_sees_the_example_tenants_ready() {
     let up = query(port, "up{job=\"openclaw-operator\"}").await;
     assert_eq!(up["data"]["result"][0]["value"][1].as_str(), Some("1"));
 
+    // A paused tenant is not Ready: its not-ready series appears, as a Unix time (not an age).
+    sqlx::query(
+        "UPDATE openclaw.tenants SET paused = true, generation = generation + 1 WHERE name = $1",
+    )
+    .bind(&names[2])
+    .execute(&h.db.pool)
+    .await
+    .expect("pause");
+    let since_query = format!(
+        "openclaw_tenant_not_ready_since_timestamp_seconds{{tenant=\"{}\"}}",
+        names[2]
+    );
+    wait_until(60, "the paused tenant's not-ready series", || async {
+        let v = query(port, &since_query).await;
+        v["data"]["result"][0]["value"][1]
+            .as_str()
+            .and_then(|s| s.parse::<f64>().ok())
+            .is_some_and(|t| t > 1.7e9)
+    })
+    .await;
+    let ready = query(
+        port,
+        &format!(
+            "openclaw_tenant_not_ready_since_timestamp_seconds{{tenant=\"{}\"}}",
+            names[0]
+        ),
+    )
+    .await;
+    assert_eq!(
+        ready["data"]["result"],
+        serde_json::json!([]),
+        "a Ready tenant has no series"
+    );
+
     // Every metric the dashboard and the alerts use is exported by the running operator.
     let out = Command::new("bash")
         .arg(repo().join("tests/prometheus-rules.sh"))

@@ -125,14 +125,14 @@ pub async fn agent_counts(
     .await?)
 }
 
-/// Seconds each tenant has not been Ready: since its Ready condition turned False, or since it
-/// was created; 0 while Ready.
-pub async fn not_ready_seconds(conn: &mut PgConnection) -> Result<Vec<(String, f64)>, StoreError> {
+/// Each tenant that is not Ready, with the Unix time it stopped being Ready: when its Ready
+/// condition turned False, or when it was created.
+pub async fn not_ready_since(conn: &mut PgConnection) -> Result<Vec<(String, f64)>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT name, CASE WHEN phase = 'Ready' THEN 0 ELSE extract(epoch FROM now() - coalesce( \
+        "SELECT name, extract(epoch FROM coalesce( \
            (SELECT (c->>'lastTransitionTime')::timestamptz FROM jsonb_array_elements(conditions) c \
-            WHERE c->>'type' = 'Ready' AND c->>'status' = 'False' LIMIT 1), created_at))::float8 END \
-         FROM openclaw.tenants ORDER BY name",
+            WHERE c->>'type' = 'Ready' AND c->>'status' = 'False' LIMIT 1), created_at))::float8 \
+         FROM openclaw.tenants WHERE phase <> 'Ready' ORDER BY name",
     )
     .fetch_all(&mut *conn)
     .await?)

@@ -72,16 +72,20 @@ module "tenant_boundary" {
   db_resource_id = module.database.resource_id
 }
 
-# Traces of every agent action and every reconcile go to X-Ray through this collector.
+# Traces of every agent action and every reconcile go to X-Ray through this collector; it also
+# scrapes the operator's /metrics into an Amazon Managed Service for Prometheus workspace, which
+# evaluates deploy/prometheus/alerts.yml.
 module "collector" {
-  source            = "../../modules/collector"
-  count             = var.collector_image == null ? 0 : 1
-  image             = var.collector_image
-  cluster_arn       = module.cluster.cluster_arn
-  vpc_id            = module.network.vpc_id
-  subnet_ids        = module.network.private_subnet_ids
-  security_group_id = module.network.collector_security_group_id
-  logs_kms_key_arn  = module.network.logs_kms_key_arn
+  source                  = "../../modules/collector"
+  count                   = var.collector_image == null ? 0 : 1
+  image                   = var.collector_image
+  cluster_arn             = module.cluster.cluster_arn
+  vpc_id                  = module.network.vpc_id
+  subnet_ids              = module.network.private_subnet_ids
+  security_group_id       = module.network.collector_security_group_id
+  logs_kms_key_arn        = module.network.logs_kms_key_arn
+  operator_metrics_port   = var.operator_metrics_port
+  prometheus_workspace_id = var.prometheus_workspace_id
 }
 
 locals {
@@ -134,6 +138,11 @@ module "operator" {
   tenant_bucket                  = module.tenant_bucket.bucket
   cell_config                    = local.cell_config
   otlp_endpoint                  = local.otlp_endpoint
+  # /metrics on 0.0.0.0:<port> in the task, reachable from the collector's group only; its tasks
+  # register in Cloud Map, where the collector finds them.
+  metrics_port                      = var.operator_metrics_port
+  metrics_scraper_security_group_id = module.network.collector_security_group_id
+  service_registry_arn              = one(module.collector[*].operator_service_registry_arn)
 }
 
 module "github_oidc" {

@@ -60,6 +60,33 @@ output "agent_otlp_endpoint" {
   value       = local.otlp_endpoint
 }
 
+# --- Metrics: Amazon Managed Service for Prometheus (null when collector_image is unset) -----------
+
+output "prometheus_workspace_id" {
+  description = "The workspace holding the operator's metrics and evaluating deploy/prometheus/alerts.yml."
+  value       = one(module.collector[*].prometheus_workspace_id)
+}
+
+output "prometheus_endpoint" {
+  description = "URL of the Grafana Prometheus data source for deploy/grafana/openclaw-dashboard.json (SigV4 auth, service aps, the cell's region)."
+  value       = one(module.collector[*].prometheus_endpoint)
+}
+
+output "prometheus_remote_write_url" {
+  description = "The workspace's remote-write URL (the collector writes here)."
+  value       = one(module.collector[*].prometheus_remote_write_url)
+}
+
+output "prometheus_query_url" {
+  description = "The workspace's instant-query URL: awscurl --service aps \"<url>?query=up\"."
+  value       = one(module.collector[*].prometheus_query_url)
+}
+
+output "operator_metrics_target" {
+  description = "What the collector scrapes: every A record of this name, path /metrics (job openclaw-operator)."
+  value       = one(module.collector[*].operator_metrics_target)
+}
+
 output "cell_config" {
   description = "The whole operator configuration as an object."
   value       = local.cell_config

@@ -109,7 +109,19 @@ variable "agent_log_retention_days_by_tier" {
 }
 
 variable "collector_image" {
-  description = "The ADOT collector image that forwards the agents' and the operator's traces to X-Ray, through the ECR pull-through cache and pinned by digest (<account>.dkr.ecr.<region>.amazonaws.com/ecr-public/aws-observability/aws-otel-collector@sha256:<digest>). Null: no collector, and tracing stays off."
+  description = "The ADOT collector image that forwards the agents' and the operator's traces to X-Ray and scrapes the operator's metrics into Amazon Managed Service for Prometheus, through the ECR pull-through cache and pinned by digest (<account>.dkr.ecr.<region>.amazonaws.com/ecr-public/aws-observability/aws-otel-collector@sha256:<digest>). Null: no collector: tracing stays off and nothing scrapes the operator's metrics."
+  type        = string
+  default     = null
+}
+
+variable "operator_metrics_port" {
+  description = "Port of the operator's /metrics, /healthz and /readyz in its tasks (operator.listen becomes 0.0.0.0:<port>); the collector scrapes it."
+  type        = number
+  default     = 9464
+}
+
+variable "prometheus_workspace_id" {
+  description = "An existing Amazon Managed Service for Prometheus workspace (ws-...) for the operator's metrics and alert rules. Null: the collector module creates one. Used only with collector_image."
   type        = string
   default     = null
 }

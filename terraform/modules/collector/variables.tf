@@ -36,18 +36,18 @@ variable "subnet_ids" {
 }
 
 variable "security_group_id" {
-  description = "The collector's security group (OTLP/HTTP from the agents and the operator; HTTPS to the VPC endpoints)."
+  description = "The collector's security group (OTLP/HTTP from the agents and the operator; HTTPS to the VPC endpoints; the operator module adds its egress to the operator's metrics port)."
   type        = string
 }
 
 variable "namespace" {
-  description = "Private DNS namespace: the collector is collector.<namespace>."
+  description = "Private DNS namespace: the collector is collector.<namespace>, the operator's tasks operator.<namespace>."
   type        = string
   default     = "openclaw.internal"
 }
 
 variable "desired_count" {
-  description = "Collector tasks; two keep traces flowing through a task replacement."
+  description = "Collector tasks; two keep traces and metrics flowing through a task replacement (each scrapes the operator; the workspace keeps one task's samples)."
   type        = number
   default     = 2
 }
@@ -85,4 +85,22 @@ variable "tags" {
   description = "Tags for every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "operator_metrics_port" {
+  description = "Port of the operator's /metrics in its tasks (the operator module's metrics_port)."
+  type        = number
+  default     = 9464
+}
+
+variable "prometheus_workspace_id" {
+  description = "An existing Amazon Managed Service for Prometheus workspace (ws-...) to write to and load the alert rules into. Null: the module creates one (alias <name>, rule and alerting logs in /aws/vendedlogs/prometheus/<name>)."
+  type        = string
+  default     = null
+}
+
+variable "alert_rules_file" {
+  description = "Prometheus rules file loaded into the workspace. Default: deploy/prometheus/alerts.yml, the file a plain Prometheus loads."
+  type        = string
+  default     = null
 }

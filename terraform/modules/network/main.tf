@@ -28,7 +28,7 @@ locals {
     local.region == "us-east-1" ? { iam = "com.amazonaws.iam" } : {},
   )
   # Endpoints whose services support endpoint policies: only this account's principals may use them.
-  policy_endpoints = toset(["secretsmanager", "ecr.api", "ecr.dkr", "logs", "sts", "bedrock-runtime"])
+  policy_endpoints = toset(["secretsmanager", "ecr.api", "ecr.dkr", "logs", "sts", "bedrock-runtime", "aps-workspaces"])
 }
 
 # --- VPC, subnets, routing -------------------------------------------------------------------------
@@ -167,6 +167,8 @@ resource "aws_security_group" "agents" {
   tags        = merge(var.tags, { Name = "${var.name}-agents" })
 }
 
+# Its one ingress rule (the metrics port, from the collector's group only) is in modules/operator, next
+# to the port it opens. The description predates it; changing a description replaces the group.
 resource "aws_security_group" "operator" {
   #checkov:skip=CKV2_AWS_5:Attached to the operator service in modules/operator (through a module input, which the check does not follow)
   name        = "${var.name}-operator"

@@ -33,9 +33,9 @@ variable "operator_endpoints" {
 }
 
 variable "collector_endpoints" {
-  description = "Interface endpoints only the trace collector needs (X-Ray, where it forwards the spans)."
+  description = "Interface endpoints only the collector needs (X-Ray, where it forwards the spans; aps-workspaces, the Prometheus workspaces' remote-write and query API)."
   type        = list(string)
-  default     = ["xray"]
+  default     = ["xray", "aps-workspaces"]
 }
 
 variable "s3_bucket_names" {

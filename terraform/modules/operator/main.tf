@@ -2,6 +2,11 @@
 # tenant resources; the document is operator-policy.json.tpl, which tests parse too), and its own
 # execution role (pulls the operator image, writes its logs, reads its DATABASE_URL and
 # TENANT_DATABASE_URL secrets).
+#
+# Metrics: the operator serves /metrics (and /healthz, /readyz) on operator.listen. Inside the task
+# that is 0.0.0.0:<metrics_port>, and the only way in is one security-group rule from the metrics
+# scraper's group (the cell's collector); each task registers its address in Cloud Map
+# (service_registry_arn), which is how the scraper finds every replica.
 
 data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
@@ -24,6 +29,13 @@ locals {
     tenant_bucket      = var.tenant_bucket
   })))
 
+  # The user's configuration with operator.listen on every interface of the task at metrics_port
+  # (the default 127.0.0.1 is unreachable from the scraper); the user's other operator keys stay.
+  # The deploy pipeline renders the same (task_definition_inputs.cell_config).
+  cell_config = merge(var.cell_config, {
+    operator = merge(try(var.cell_config.operator, {}), { listen = "0.0.0.0:${var.metrics_port}" })
+  })
+
   # The same template the deploy pipeline renders for every release (by image digest).
   task_definition = jsondecode(templatefile(
     coalesce(var.task_definition_template, "${path.module}/../../../deploy/operator/task-definition.json"),
@@ -38,7 +50,7 @@ locals {
       region                         = local.region
       database_url_secret_arn        = var.database_url_secret_arn
       tenant_database_url_secret_arn = var.tenant_database_url_secret_arn
-      cell_config_json               = jsonencode(jsonencode(var.cell_config))
+      cell_config_json               = jsonencode(jsonencode(local.cell_config))
       otlp_endpoint                  = coalesce(var.otlp_endpoint, "")
     },
   ))
@@ -144,7 +156,11 @@ resource "aws_ecs_task_definition" "operator" {
   requires_compatibilities = local.task_definition.requiresCompatibilities
   cpu                      = local.task_definition.cpu
   memory                   = local.task_definition.memory
-  container_definitions    = jsonencode(local.task_definition.containerDefinitions)
+  # The template has one container, the operator's; it gets the metrics port (documentation in
+  # awsvpc mode, where the security group decides what reaches the task).
+  container_definitions = jsonencode([for c in local.task_definition.containerDefinitions : merge(c, {
+    portMappings = [{ name = "metrics", containerPort = var.metrics_port, protocol = "tcp" }]
+  })])
 
   runtime_platform {
     cpu_architecture        = local.task_definition.runtimePlatform.cpuArchitecture
@@ -169,6 +185,14 @@ resource "aws_ecs_service" "operator" {
     assign_public_ip = false
   }
 
+  # One A record per running task (Cloud Map): the metrics scraper resolves it to every replica.
+  dynamic "service_registries" {
+    for_each = var.service_registry_arn == null ? [] : [var.service_registry_arn]
+    content {
+      registry_arn = service_registries.value
+    }
+  }
+
   deployment_circuit_breaker {
     enable   = true
     rollback = true
@@ -187,4 +211,28 @@ resource "aws_ecs_service" "operator" {
     # Owned by the deploy pipeline after the first apply: it registers revisions by image digest.
     ignore_changes = [task_definition, desired_count]
   }
+}
+
+# --- Metrics: reachable from the scraper's group only ----------------------------------------------
+# The two halves of one path, on the metrics port only: the scraper's group may send to the
+# operator's, and the operator's admits the scraper's. No address range is ever a source.
+
+resource "aws_vpc_security_group_ingress_rule" "metrics_from_scraper" {
+  security_group_id            = var.security_group_id
+  description                  = "Prometheus scrape of /metrics from the metrics scraper (the cell's collector) only"
+  ip_protocol                  = "tcp"
+  from_port                    = var.metrics_port
+  to_port                      = var.metrics_port
+  referenced_security_group_id = var.metrics_scraper_security_group_id
+  tags                         = var.tags
+}
+
+resource "aws_vpc_security_group_egress_rule" "scraper_to_metrics" {
+  security_group_id            = var.metrics_scraper_security_group_id
+  description                  = "Prometheus scrape of the operator's /metrics"
+  ip_protocol                  = "tcp"
+  from_port                    = var.metrics_port
+  to_port                      = var.metrics_port
+  referenced_security_group_id = var.security_group_id
+  tags                         = var.tags
 }

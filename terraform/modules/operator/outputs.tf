@@ -40,7 +40,12 @@ output "task_definition_inputs" {
     region                         = local.region
     database_url_secret_arn        = var.database_url_secret_arn
     tenant_database_url_secret_arn = var.tenant_database_url_secret_arn
-    cell_config                    = var.cell_config
+    cell_config                    = local.cell_config
     otlp_endpoint                  = coalesce(var.otlp_endpoint, "")
   }
+}
+
+output "metrics_port" {
+  description = "Port of the operator's /metrics in its tasks (operator.listen is 0.0.0.0:<port>)."
+  value       = var.metrics_port
 }

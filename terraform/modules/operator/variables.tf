@@ -76,7 +76,7 @@ variable "image" {
 }
 
 variable "cell_config" {
-  description = "The operator's configuration ({ cell = {...}, operator = {...} }), passed as OPENCLAW_CONFIG_YAML in JSON form (JSON is YAML). Holds no secret; DATABASE_URL and TENANT_DATABASE_URL come from Secrets Manager."
+  description = "The operator's configuration ({ cell = {...}, operator = {...} }), passed as OPENCLAW_CONFIG_YAML in JSON form (JSON is YAML). Holds no secret; DATABASE_URL and TENANT_DATABASE_URL come from Secrets Manager. operator.listen is set by the module (0.0.0.0:<metrics_port>); every other key is passed as given."
   type        = any
 }
 
@@ -122,6 +122,28 @@ variable "tenant_bucket" {
 
 variable "otlp_endpoint" {
   description = "OTLP/HTTP endpoint of the cell's trace collector (the operator's OTEL_EXPORTER_OTLP_ENDPOINT). Null: no traces."
+  type        = string
+  default     = null
+}
+
+variable "metrics_port" {
+  description = "Port of the operator's /metrics, /healthz and /readyz inside its task (operator.listen is 0.0.0.0:<metrics_port>): the port mapping and the one ingress rule, from metrics_scraper_security_group_id."
+  type        = number
+  default     = 9464
+
+  validation {
+    condition     = var.metrics_port >= 1024 && var.metrics_port <= 65535 && floor(var.metrics_port) == var.metrics_port
+    error_message = "metrics_port must be a whole number from 1024 to 65535 (the operator runs as a non-root user)."
+  }
+}
+
+variable "metrics_scraper_security_group_id" {
+  description = "Security group of the tasks that scrape the operator's metrics (the cell's collector): the only source the operator's group admits, on metrics_port only; it also gets the matching egress rule."
+  type        = string
+}
+
+variable "service_registry_arn" {
+  description = "Cloud Map service the operator's tasks register in (one A record per task), so the scraper finds every replica by DNS (the collector module's operator_service_registry_arn). Null: no registration."
   type        = string
   default     = null
 }
