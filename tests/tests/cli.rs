@@ -346,3 +346,73 @@ async fn apply_pauses_and_unpauses_a_tenant_as_a_spec_change() {
     assert!(err.to_string().contains("spec.paused"), "{err}");
     assert_eq!(state().await, (false, g0 + 2), "nothing changed");
 }
+
+#[tokio::test]
+async fn get_wide_and_jsonpath_print_what_kubectl_users_expect() {
+    let db = TestDb::new().await;
+    let s = unique_name("w").replace("w-", "");
+    apply::apply(&db.pool, &examples(&s)).await.expect("apply");
+    let acme = format!("acme-{s}");
+
+    let wide = run(&db, &["get", "tenants", &acme, "-o", "wide"])
+        .await
+        .expect("wide");
+    let header = wide.lines().next().expect("header");
+    assert!(
+        header.contains("PAUSED") && header.contains("DB NAME") && header.contains("MESSAGE"),
+        "{wide}"
+    );
+    let db_name: String =
+        sqlx::query_scalar("SELECT db_name FROM openclaw.tenants WHERE name = $1")
+            .bind(&acme)
+            .fetch_one(&db.pool)
+            .await
+            .expect("db_name");
+    assert!(wide.contains(&db_name) && wide.contains("false"), "{wide}");
+    let agents = run(&db, &["get", "agents", &acme, "-o", "wide"])
+        .await
+        .expect("agents wide");
+    assert!(
+        agents
+            .lines()
+            .next()
+            .expect("header")
+            .contains("INTEGRATIONS"),
+        "{agents}"
+    );
+    assert_eq!(
+        agents.lines().count(),
+        4,
+        "three agents and the header: {agents}"
+    );
+
+    // Over the list: every name, joined by spaces; over one object by name: its fields.
+    let names = run(
+        &db,
+        &["get", "tenants", "-o", "jsonpath={.items[*].metadata.name}"],
+    )
+    .await
+    .expect("jsonpath list");
+    let got: Vec<&str> = names.split(' ').filter(|n| n.ends_with(&s)).collect();
+    assert_eq!(got.len(), 3, "{names}");
+    let one = run(
+        &db,
+        &[
+            "get",
+            "tenants",
+            &acme,
+            "-o",
+            r#"jsonpath={.metadata.name}{"\n"}{.spec.tier}"#,
+        ],
+    )
+    .await
+    .expect("jsonpath one");
+    assert_eq!(one, format!("{acme}\npremium"));
+
+    // A bad template is refused before anything is read, naming the rule.
+    let err = Cli::try_parse_from(["openclaw", "get", "tenants", "-o", "jsonpath={.items["])
+        .expect_err("bad template");
+    assert!(err.to_string().contains("jsonpath"), "{err}");
+    let err = Cli::try_parse_from(["openclaw", "get", "tenants", "-o", "xml"]).expect_err("xml");
+    assert!(err.to_string().contains("jsonpath=TEMPLATE"), "{err}");
+}

@@ -52,7 +52,8 @@ pub enum Command {
         what: GetWhat,
         /// Only this tenant.
         name: Option<String>,
-        #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+        /// table, wide, yaml, json, name, or jsonpath=TEMPLATE (`{.items[*].metadata.name}`).
+        #[arg(short = 'o', long = "output", value_parser = show::parse_format, default_value = "table")]
         output: show::Format,
         /// Watch tenants: print the table, then a row each time a tenant's phase, agents or
         /// generation change, until Ctrl-C (or `--timeout`).
@@ -529,6 +530,10 @@ pub async fn execute(pool: &sqlx::PgPool, command: Command) -> anyhow::Result<St
                     Ok(show::tenants_table(&tenants, &agents, now))
                 }
                 (GetWhat::Agents, show::Format::Table) => Ok(show::agents_table(&agents)),
+                (GetWhat::Tenants, show::Format::Wide) => {
+                    Ok(show::tenants_wide(&tenants, &agents, now))
+                }
+                (GetWhat::Agents, show::Format::Wide) => Ok(show::agents_wide(&agents)),
                 (GetWhat::Tenants, format) => {
                     let items = tenants
                         .iter()
@@ -541,14 +546,14 @@ pub async fn execute(pool: &sqlx::PgPool, command: Command) -> anyhow::Result<St
                             t.to_manifest(&own)
                         })
                         .collect::<Result<Vec<_>, _>>()?;
-                    show::manifests(&items, format)
+                    show::manifests(&items, format, name.is_some())
                 }
                 (GetWhat::Agents, format) => {
                     let items = agents
                         .iter()
                         .map(store::AgentRow::to_manifest)
                         .collect::<Result<Vec<_>, _>>()?;
-                    show::manifests(&items, format)
+                    show::manifests(&items, format, name.is_some())
                 }
             }
         }

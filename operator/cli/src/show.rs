@@ -8,13 +8,104 @@ use sqlx::PgConnection;
 
 use operator::store::{self, AgentRow, StoreError, TenantRow};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// `-o`: how `get` prints, in kubectl's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Format {
     Table,
+    /// The table with more columns.
+    Wide,
     Yaml,
     Json,
     /// `kind/name` per line, as `kubectl get -o name` prints (for scripts and `xargs`).
     Name,
+    /// A kubectl JSONPath template: `{.items[*].metadata.name}`.
+    JsonPath(String),
+}
+
+/// Parses `-o`: `table`, `wide`, `yaml`, `json`, `name` or `jsonpath=TEMPLATE`.
+pub fn parse_format(s: &str) -> Result<Format, String> {
+    Ok(match s {
+        "table" => Format::Table,
+        "wide" => Format::Wide,
+        "yaml" => Format::Yaml,
+        "json" => Format::Json,
+        "name" => Format::Name,
+        _ => match s.strip_prefix("jsonpath=") {
+            Some(t) => {
+                jsonpath_template(t)?;
+                Format::JsonPath(t.to_owned())
+            }
+            None => {
+                return Err(format!(
+                    "must be table, wide, yaml, json, name or jsonpath=TEMPLATE (got {s:?})"
+                ))
+            }
+        },
+    })
+}
+
+/// A piece of a JSONPath template: text printed as it is, or a path whose values are printed.
+#[derive(Debug)]
+enum Piece {
+    Text(String),
+    Path(serde_json_path::JsonPath),
+}
+
+/// Splits a kubectl template into text and `{…}` paths. A path may start with `.` (kubectl) or
+/// `$` (RFC 9535); `{"\n"}` is a quoted literal.
+fn jsonpath_template(t: &str) -> Result<Vec<Piece>, String> {
+    let mut pieces = Vec::new();
+    let mut rest = t;
+    while let Some(open) = rest.find('{') {
+        if open > 0 {
+            pieces.push(Piece::Text(rest[..open].to_owned()));
+        }
+        let close = rest[open..]
+            .find('}')
+            .ok_or_else(|| format!("jsonpath: unclosed '{{' in {t:?}"))?;
+        let expr = rest[open + 1..open + close].trim();
+        if let Some(lit) = expr.strip_prefix('"').and_then(|e| e.strip_suffix('"')) {
+            pieces.push(Piece::Text(lit.replace("\\n", "\n").replace("\\t", "\t")));
+        } else {
+            let full = match expr.strip_prefix('.') {
+                Some(_) => format!("${expr}"),
+                None => expr.to_owned(),
+            };
+            let path = serde_json_path::JsonPath::parse(&full)
+                .map_err(|e| format!("jsonpath: {expr:?} is not a JSONPath: {e}"))?;
+            pieces.push(Piece::Path(path));
+        }
+        rest = &rest[open + close + 1..];
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Text(rest.to_owned()));
+    }
+    Ok(pieces)
+}
+
+/// Evaluates a template against `doc`, as kubectl does: several values of one path are joined by
+/// spaces, strings print bare and anything else as JSON.
+pub fn jsonpath(template: &str, doc: &serde_json::Value) -> anyhow::Result<String> {
+    let pieces = jsonpath_template(template).map_err(anyhow::Error::msg)?;
+    let mut out = String::new();
+    for piece in pieces {
+        match piece {
+            Piece::Text(t) => out.push_str(&t),
+            Piece::Path(p) => {
+                let values: Vec<String> = p
+                    .query(doc)
+                    .all()
+                    .into_iter()
+                    .map(|v| match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect();
+                out.push_str(&values.join(" "));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Left-aligned columns separated by three spaces, as kubectl prints them.
@@ -75,6 +166,24 @@ pub fn tenants_table(tenants: &[TenantRow], agents: &[AgentRow], now: DateTime<U
     table(&TENANT_COLUMNS, &tenant_rows(tenants, agents, now))
 }
 
+/// `get tenants -o wide`: the table, then whether it is paused, its database name (the map to
+/// its opaque role and schema) and its status message.
+pub fn tenants_wide(tenants: &[TenantRow], agents: &[AgentRow], now: DateTime<Utc>) -> String {
+    let mut headers = TENANT_COLUMNS.to_vec();
+    headers.extend(["PAUSED", "DB NAME", "MESSAGE"]);
+    let rows: Vec<Vec<String>> = tenant_rows(tenants, agents, now)
+        .into_iter()
+        .zip(tenants)
+        .map(|(mut row, t)| {
+            row.push(t.paused.to_string());
+            row.push(t.db_name.clone());
+            row.push(t.status_message.clone().unwrap_or_default());
+            row
+        })
+        .collect();
+    table(&headers, &rows)
+}
+
 /// One row per tenant, in [`TENANT_COLUMNS`] order (AGE last).
 pub fn tenant_rows(
     tenants: &[TenantRow],
@@ -103,10 +212,19 @@ pub fn tenant_rows(
 }
 
 pub fn agents_table(agents: &[AgentRow]) -> String {
+    agents_columns(agents, false)
+}
+
+/// `get agents -o wide`: the table, then the image, integrations and status message.
+pub fn agents_wide(agents: &[AgentRow]) -> String {
+    agents_columns(agents, true)
+}
+
+fn agents_columns(agents: &[AgentRow], wide: bool) -> String {
     let rows: Vec<Vec<String>> = agents
         .iter()
         .map(|a| {
-            vec![
+            let mut row = vec![
                 a.tenant.clone(),
                 a.kind.clone(),
                 phase_of(a.deletion_requested_at.is_some(), &a.phase),
@@ -120,19 +238,31 @@ pub fn agents_table(agents: &[AgentRow]) -> String {
                 a.cpu.to_string(),
                 a.memory.to_string(),
                 a.model.clone(),
-            ]
+            ];
+            if wide {
+                row.push(a.image.clone().unwrap_or_else(|| "(cell default)".into()));
+                row.push(a.integrations.join(","));
+                row.push(a.status_message.clone().unwrap_or_default());
+            }
+            row
         })
         .collect();
-    table(
-        &[
-            "TENANT", "KIND", "PHASE", "RUNNING", "CPU", "MEMORY", "MODEL",
-        ],
-        &rows,
-    )
+    let mut headers = vec![
+        "TENANT", "KIND", "PHASE", "RUNNING", "CPU", "MEMORY", "MODEL",
+    ];
+    if wide {
+        headers.extend(["IMAGE", "INTEGRATIONS", "MESSAGE"]);
+    }
+    table(&headers, &rows)
 }
 
-/// Renders manifests: YAML as a multi-document stream, JSON as a `List`.
-pub fn manifests<T: serde::Serialize>(items: &[T], format: Format) -> anyhow::Result<String> {
+/// Renders manifests: YAML as a multi-document stream, JSON as a `List`. A JSONPath template
+/// reads the `List`, or the object itself when one was asked for by name (as kubectl does).
+pub fn manifests<T: serde::Serialize>(
+    items: &[T],
+    format: Format,
+    by_name: bool,
+) -> anyhow::Result<String> {
     Ok(match format {
         Format::Yaml => {
             let mut out = String::new();
@@ -142,12 +272,20 @@ pub fn manifests<T: serde::Serialize>(items: &[T], format: Format) -> anyhow::Re
             }
             out
         }
-        Format::Json => {
-            let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
-            serde_json::to_string_pretty(&list)? + "\n"
+        Format::Json => serde_json::to_string_pretty(&list_of(items)?)? + "\n",
+        Format::JsonPath(t) => match items {
+            [one] if by_name => jsonpath(&t, &serde_json::to_value(one)?)?,
+            _ => jsonpath(&t, &list_of(items)?)?,
+        },
+        Format::Table | Format::Wide | Format::Name => {
+            anyhow::bail!("{format:?} output has no manifest form")
         }
-        Format::Table | Format::Name => anyhow::bail!("{format:?} output has no manifest form"),
     })
+}
+
+/// The `List` that `-o json` prints and `-o jsonpath` reads, as `kubectl get` does.
+fn list_of<T: serde::Serialize>(items: &[T]) -> anyhow::Result<serde_json::Value> {
+    Ok(serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}))
 }
 
 pub async fn describe_tenant(
@@ -339,6 +477,42 @@ mod tests {
             out,
             "NAME          PHASE\nacme          Ready\nglobex-corp   Pending\n"
         );
+    }
+
+    #[test]
+    fn jsonpath_templates_read_like_kubectl() {
+        let doc = serde_json::json!({"items": [
+            {"metadata": {"name": "acme"}, "spec": {"agents": [{"kind": "butler"}], "n": 3}},
+            {"metadata": {"name": "globex"}, "spec": {"agents": [], "n": 1}},
+        ]});
+        let t = |s: &str| jsonpath(s, &doc).expect("template");
+        assert_eq!(t("{.items[*].metadata.name}"), "acme globex");
+        assert_eq!(t("{$.items[0].spec.n}"), "3");
+        assert_eq!(
+            t("name={.items[1].metadata.name}{\"\\n\"}"),
+            "name=globex\n"
+        );
+        assert_eq!(t("{.items[0].spec.agents}"), r#"[{"kind":"butler"}]"#);
+        assert_eq!(t("{.items[*].missing}"), "");
+        assert!(jsonpath("{.items[", &doc).is_err());
+        assert!(jsonpath("{.items", &doc)
+            .expect_err("unclosed")
+            .to_string()
+            .contains("unclosed"));
+    }
+
+    #[test]
+    fn output_formats_parse_by_name() {
+        assert_eq!(parse_format("wide"), Ok(Format::Wide));
+        assert_eq!(parse_format("name"), Ok(Format::Name));
+        assert_eq!(
+            parse_format("jsonpath={.items}"),
+            Ok(Format::JsonPath("{.items}".into()))
+        );
+        assert!(parse_format("jsonpath={.items[").is_err());
+        assert!(parse_format("xml")
+            .expect_err("xml")
+            .contains("jsonpath=TEMPLATE"));
     }
 
     #[test]
