@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod diff;
 pub mod fargate;
 pub mod manifest;
 pub mod naming;

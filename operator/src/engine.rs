@@ -35,6 +35,9 @@ impl Plan {
                 p.action.verb(),
                 p.reason
             ));
+            for f in &p.fields {
+                out.push_str(&format!("    {f}\n"));
+            }
         }
         out
     }
@@ -66,6 +69,7 @@ impl Plan {
                     "resource": name,
                     "reason": p.reason,
                     "security": p.security,
+                    "changes": p.fields.iter().map(crds::diff::Change::to_json).collect::<Vec<_>>(),
                 })
             })
             .collect()

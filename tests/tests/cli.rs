@@ -416,3 +416,78 @@ async fn get_wide_and_jsonpath_print_what_kubectl_users_expect() {
     let err = Cli::try_parse_from(["openclaw", "get", "tenants", "-o", "xml"]).expect_err("xml");
     assert!(err.to_string().contains("jsonpath=TEMPLATE"), "{err}");
 }
+
+#[tokio::test]
+async fn diff_shows_what_apply_would_change_field_by_field_and_writes_nothing() {
+    let db = TestDb::new().await;
+    let s = unique_name("d").replace("d-", "");
+    let text = examples(&s);
+    apply::apply(&db.pool, &text).await.expect("apply");
+    let file = std::env::temp_dir().join(format!("openclaw-diff-{s}.yaml"));
+    let diff = |body: String| {
+        std::fs::write(&file, body).expect("write");
+        let path = file.to_string_lossy().into_owned();
+        let db = &db;
+        async move { run(db, &["diff", "-f", &path]).await }
+    };
+
+    let same = diff(text.clone()).await.expect("diff");
+    assert_eq!(
+        same.lines().filter(|l| l.ends_with(" unchanged")).count(),
+        same.lines().count(),
+        "{same}"
+    );
+    assert!(
+        same.contains(&format!("tenant/acme-{s} unchanged")),
+        "{same}"
+    );
+
+    let changed = text
+        .replacen("  tier: premium\n", "  tier: standard\n", 1)
+        .replacen("      desiredCount: 1\n      cpu: 256", "      desiredCount: 3\n      cpu: 256", 1)
+        .replacen(
+            "    - kind: strategist\n      model: anthropic.claude-3-5-haiku-20241022-v1:0\n      integrations: [salesforce]\n",
+            "",
+            1,
+        )
+        .replacen(
+            "  agents:\n    - kind: scout\n      model: amazon.nova-lite-v1:0\n",
+            "  agents:\n    - kind: scout\n      model: amazon.nova-lite-v1:0\n    - kind: butler\n      model: amazon.nova-lite-v1:0\n",
+            1,
+        )
+        + &format!(
+            "---\napiVersion: openclaw.io/v1alpha1\nkind: Tenant\nmetadata:\n  name: hooli-{s}\n\
+             spec:\n  displayName: Hooli\n  region: us-east-1\n"
+        );
+    let out = diff(changed).await.expect("diff");
+    for want in [
+        format!("tenant/acme-{s} configured"),
+        "  ~ spec.tier: \"premium\" → \"standard\"".to_owned(),
+        "  ~ spec.agents[kind=butler].desiredCount: 1 → 3".to_owned(),
+        format!("tenant/globex-{s} configured"),
+        format!("tenant/initech-{s} configured"),
+        format!("tenant/hooli-{s} created"),
+        "  + spec.displayName: \"Hooli\"".to_owned(),
+    ] {
+        assert!(out.lines().any(|l| l == want), "missing {want:?} in\n{out}");
+    }
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("  - spec.agents[kind=strategist]: {")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("  + spec.agents[kind=butler]: {")),
+        "{out}"
+    );
+
+    // Nothing was written: the store still holds the first apply.
+    let again = diff(text).await.expect("diff");
+    assert_eq!(again, same);
+
+    // Bad input is refused as apply refuses it, with exit status 2.
+    let err = diff("kind: Tenant\n".into()).await.expect_err("invalid");
+    assert_eq!(cli::exit_code(&err), 2, "{err}");
+    let _ = std::fs::remove_file(&file);
+}

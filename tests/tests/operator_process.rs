@@ -299,6 +299,115 @@ async fn plan_with_detailed_exitcode_exits_2_on_changes_and_0_once_converged() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
 }
 
+/// A widened policy, a scaled service and a new agent: the JSON plan says before → after for each,
+/// marks the policy repair as security, and its summary counts the actions it lists.
+#[tokio::test]
+async fn the_json_plan_shows_each_change_field_by_field() {
+    let h = Harness::new().await;
+    let n = unique_name("fields");
+    let t = TenantName::parse(&n).expect("name");
+    h.insert_tenant(&n, &[("scout", &[])]).await;
+    h.converge(&[&n]).await;
+
+    let role = t.role_name(AgentKind::Scout);
+    let got = h
+        .aws
+        .iam
+        .get_role_policy()
+        .role_name(&role)
+        .policy_name(&role)
+        .send()
+        .await
+        .expect("policy");
+    let mut doc = operator::policy::decode_document(got.policy_document()).expect("document");
+    doc["Statement"]
+        .as_array_mut()
+        .expect("statements")
+        .push(serde_json::json!(
+            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}));
+    h.aws
+        .iam
+        .put_role_policy()
+        .role_name(&role)
+        .policy_name(&role)
+        .policy_document(doc.to_string())
+        .send()
+        .await
+        .expect("widen");
+    h.scale_by_hand(&t.service_name(AgentKind::Scout), 3).await;
+    sqlx::query(
+        "INSERT INTO openclaw.agents (tenant, kind, model) VALUES ($1, 'butler', 'amazon.nova-lite-v1:0')",
+    )
+    .bind(&n)
+    .execute(&h.db.pool)
+    .await
+    .expect("new agent");
+
+    let out = cli(&h, &["plan", "-o", "json", "--detailed-exitcode", &n]);
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON plan");
+    let actions = doc["tenants"][0]["actions"]
+        .as_array()
+        .expect("actions")
+        .clone();
+    let find = |kind: &str, resource: &str| {
+        actions
+            .iter()
+            .find(|a| a["kind"] == kind && a["resource"] == resource)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {kind} {resource} in {doc}"))
+    };
+    // The widened policy: the added statement goes (before it, after nothing), as a security repair.
+    let policy = find("iam_inline_policy", &t.policy_name(AgentKind::Scout));
+    assert_eq!(policy["security"], true, "{policy}");
+    let removed: Vec<&serde_json::Value> = policy["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| c["path"] == "Statement" && c["after"].is_null())
+        .collect();
+    assert_eq!(removed.len(), 1, "{policy}");
+    let statement = removed[0]["before"].to_string().to_lowercase();
+    assert!(
+        statement.contains("secretsmanager:getsecretvalue") && statement.contains("\"*\""),
+        "{policy}"
+    );
+    // The scaled service: desired count 3 → 1.
+    let service = find("ecs_service", &t.service_name(AgentKind::Scout));
+    assert_eq!(
+        service["changes"],
+        serde_json::json!([{"path": "desiredCount", "before": 3, "after": 1}]),
+        "{service}"
+    );
+    // The new agent: its role and service are created.
+    let butler_role = find("iam_role", &t.role_name(AgentKind::Butler));
+    assert_eq!(
+        (butler_role["verb"].as_str(), butler_role["effect"].as_str()),
+        (Some("create"), Some("add"))
+    );
+    find("ecs_service", &t.service_name(AgentKind::Butler));
+    // The summary counts what the plan lists.
+    let count = |e: &str| actions.iter().filter(|a| a["effect"] == e).count();
+    assert_eq!(
+        doc["summary"],
+        serde_json::json!({"add": count("add"), "change": count("change"), "destroy": count("destroy")})
+    );
+    assert!(count("add") >= 4 && count("change") >= 2, "{doc}");
+    // The text plan says the same, indented under each action.
+    let text = String::from_utf8_lossy(&cli(&h, &["plan", &n]).stdout).into_owned();
+    assert!(text.contains("    ~ desiredCount: 3 → 1"), "{text}");
+    assert!(text.contains("    - Statement: {"), "{text}");
+
+    h.converge(&[&n]).await;
+    let out = cli(&h, &["plan", "-o", "json", "--detailed-exitcode", &n]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
 /// With an OTLP endpoint, each reconcile is a root span (tenant, cell, outcome) and each AWS call
 /// in it is a child span (the SDK's, `Service.Operation`); no span holds the tenant's password.
 #[tokio::test]

@@ -321,3 +321,112 @@ async fn upsert_agent(
         outcome,
     })
 }
+
+/// What `apply` would change for one object, field by field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectDiff {
+    pub object: String,
+    pub outcome: Outcome,
+    pub changes: Vec<crds::diff::Change>,
+}
+
+impl fmt::Display for ObjectDiff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} {}", self.object, self.outcome)?;
+        for c in &self.changes {
+            writeln!(f, "  {c}")?;
+        }
+        Ok(())
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or_default()
+}
+
+/// `diff -f`: what `apply` would change in the store, field by field, by the same rules (a
+/// tenant document without `agents` leaves its agents alone). Reads only.
+pub async fn diff(pool: &PgPool, text: &str) -> Result<Vec<ObjectDiff>, ApplyError> {
+    let objects = manifest::parse_and_validate(text)?;
+    cross_check(&objects)?;
+    let mut conn = pool.acquire().await.map_err(|e| ApplyError::Store {
+        object: "connection".into(),
+        error: e.into(),
+    })?;
+    let mut out = Vec::new();
+    for obj in &objects {
+        let id = obj.display_id();
+        let map = |error| ApplyError::Store {
+            object: id.clone(),
+            error,
+        };
+        let being_deleted = || ApplyError::Conflict {
+            object: id.clone(),
+            message: "is being deleted; apply again once it is gone".into(),
+        };
+        let (before, after) = match obj {
+            Object::Tenant(t) => {
+                let after = json(&t.spec);
+                match store::get_tenant(&mut conn, &t.metadata.name)
+                    .await
+                    .map_err(map)?
+                {
+                    None => (None, after),
+                    Some(row) if row.deletion_requested_at.is_some() => return Err(being_deleted()),
+                    Some(row) => {
+                        let agents = match &t.spec.agents {
+                            None => None,
+                            Some(_) => Some(
+                                store::list_agents(&mut conn, Some(&t.metadata.name))
+                                    .await
+                                    .map_err(map)?
+                                    .iter()
+                                    .filter(|a| a.deletion_requested_at.is_none())
+                                    .map(store::AgentRow::spec)
+                                    .collect::<Result<Vec<_>, _>>()
+                                    .map_err(map)?,
+                            ),
+                        };
+                        (Some(json(&row.spec(agents).map_err(map)?)), after)
+                    }
+                }
+            }
+            Object::Agent(a) => {
+                let tenant = &a.metadata.tenant;
+                match store::get_tenant(&mut conn, tenant).await.map_err(map)? {
+                    None => {
+                        return Err(ApplyError::Conflict {
+                            object: id,
+                            message: format!("tenant {tenant:?} does not exist"),
+                        })
+                    }
+                    Some(t) if t.deletion_requested_at.is_some() => return Err(being_deleted()),
+                    Some(_) => {}
+                }
+                let row = store::list_agents(&mut conn, Some(tenant))
+                    .await
+                    .map_err(map)?
+                    .into_iter()
+                    .find(|r| r.kind == a.spec.kind.as_str());
+                match row {
+                    Some(r) if r.deletion_requested_at.is_some() => return Err(being_deleted()),
+                    Some(r) => (Some(json(&r.spec().map_err(map)?)), json(&a.spec)),
+                    None => (None, json(&a.spec)),
+                }
+            }
+        };
+        let empty = serde_json::json!({});
+        let changes = crds::diff::fields("spec", before.as_ref().unwrap_or(&empty), &after);
+        let outcome = match (&before, changes.is_empty()) {
+            (None, _) => Outcome::Created,
+            (Some(_), true) => Outcome::Unchanged,
+            (Some(_), false) => Outcome::Configured,
+        };
+        out.push(ObjectDiff {
+            object: id,
+            outcome,
+            changes,
+        });
+    }
+    Ok(out)
+}

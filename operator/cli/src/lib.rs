@@ -46,6 +46,12 @@ pub enum Command {
         #[arg(long, num_args = 0..=1, default_missing_value = "300", value_name = "SECS")]
         wait: Option<u64>,
     },
+    /// Show what `apply -f FILE` would change in the store, field by field; writes nothing.
+    Diff {
+        /// Manifest file, or `-` for standard input.
+        #[arg(short = 'f', long = "filename")]
+        file: String,
+    },
     /// List tenants or agents.
     Get {
         #[arg(value_enum)]
@@ -491,6 +497,11 @@ pub async fn execute(pool: &sqlx::PgPool, command: Command) -> anyhow::Result<St
                 out.push_str(&wait_for(&mut conn, &tenants_of(&report), Goal::Ready, secs).await?);
             }
             Ok(out)
+        }
+        Command::Diff { file } => {
+            let text = read_manifest(&file)?;
+            let diffs = apply::diff(pool, &text).await?;
+            Ok(diffs.iter().map(ToString::to_string).collect())
         }
         Command::Get {
             what: GetWhat::Tenants,

@@ -248,6 +248,33 @@ pub fn normalize(doc: &Value) -> Value {
     })
 }
 
+/// The statements `after` adds to `before` and those it removes, compared in canonical form, for
+/// `openclaw plan` (`- Statement: {…s3:*…}` when someone widened a policy).
+pub fn statement_changes(before: &Value, after: &Value) -> Vec<crds::diff::Change> {
+    let statements = |d: &Value| match normalize(d).get("Statement") {
+        Some(Value::Array(a)) => a.clone(),
+        _ => Vec::new(),
+    };
+    let (b, a) = (statements(before), statements(after));
+    let removed = b
+        .iter()
+        .filter(|s| !a.contains(s))
+        .map(|s| crds::diff::Change {
+            path: "Statement".into(),
+            before: Some(s.clone()),
+            after: None,
+        });
+    let added = a
+        .iter()
+        .filter(|s| !b.contains(s))
+        .map(|s| crds::diff::Change {
+            path: "Statement".into(),
+            before: None,
+            after: Some(s.clone()),
+        });
+    removed.chain(added).collect()
+}
+
 pub fn semantically_equal(a: &Value, b: &Value) -> bool {
     normalize(a) == normalize(b)
 }
@@ -280,6 +307,31 @@ pub fn resources(doc: &Value) -> Vec<(Vec<String>, String)> {
 mod tests {
     use super::*;
     use crds::api::Integration;
+
+    #[test]
+    fn statement_changes_name_what_was_added_and_removed_ignoring_form() {
+        let ours = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b/tenants/t/*"]},
+        ]});
+        // The same grant in another form, plus one statement someone added.
+        let theirs = json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "x", "Effect": "Allow", "Action": "s3:getobject", "Resource": "arn:aws:s3:::b/tenants/t/*"},
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+        ]});
+        let changes = statement_changes(&theirs, &ours);
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0].path, "Statement");
+        assert!(changes[0].after.is_none());
+        assert!(changes[0]
+            .before
+            .as_ref()
+            .is_some_and(|b| b.to_string().contains("s3:*")));
+        let back = statement_changes(&ours, &theirs);
+        assert!(back.len() == 1 && back[0].before.is_none(), "{back:?}");
+        assert!(statement_changes(&ours, &ours).is_empty());
+        // No document at all: every statement is added.
+        assert_eq!(statement_changes(&Value::Null, &ours).len(), 1);
+    }
 
     fn ctx() -> ArnContext {
         ArnContext {

@@ -136,11 +136,26 @@ pub fn diff(
         reasons.push("deployment circuit breaker is off".to_owned());
     }
     if !reasons.is_empty() {
-        out.push(Change::new(
-            Op::Update { kind },
-            reasons.join("; "),
-            security,
-        ));
+        let before = serde_json::json!({
+            "assignPublicIp": s.public_ip,
+            "taskDefinition": s.task_definition,
+            "desiredCount": s.desired_count,
+            "subnets": set(&s.subnets),
+            "securityGroups": set(&s.security_groups),
+            "deploymentCircuitBreaker": s.circuit_breaker,
+        });
+        let after = serde_json::json!({
+            "assignPublicIp": false,
+            "taskDefinition": current_td.unwrap_or("(the new revision)"),
+            "desiredCount": a.service.desired_count,
+            "subnets": set(&a.service.subnets),
+            "securityGroups": set(&a.service.security_groups),
+            "deploymentCircuitBreaker": true,
+        });
+        out.push(
+            Change::new(Op::Update { kind }, reasons.join("; "), security)
+                .with_fields(crds::diff::fields("", &before, &after)),
+        );
     }
     out.extend(tags::change(Op::Tag { kind }, &s.tags, &a.tags));
     Ok(out)

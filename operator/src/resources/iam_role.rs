@@ -128,11 +128,15 @@ pub fn diff(
         .as_ref()
         .is_some_and(|t| policy::semantically_equal(t, &a.trust_policy))
     {
-        out.push(Change::new(
-            Op::UpdateTrustPolicy { kind },
-            "trust policy changed",
-            true,
-        ));
+        let none = serde_json::Value::Null;
+        out.push(
+            Change::new(Op::UpdateTrustPolicy { kind }, "trust policy changed", true).with_fields(
+                policy::statement_changes(
+                    r.trust_policy.as_ref().unwrap_or(&none),
+                    &a.trust_policy,
+                ),
+            ),
+        );
     }
     if r.boundary_arn.as_deref() != Some(a.boundary_arn.as_str()) {
         out.push(Change::new(
@@ -155,11 +159,18 @@ pub fn diff(
                 .as_ref()
                 .is_some_and(|d| policy::semantically_equal(d, &a.inline_policy))
             {
-                out.push(Change::new(
-                    Op::PutInlinePolicy { kind },
-                    "inline policy differs from the rendered one",
-                    true,
-                ));
+                let none = serde_json::Value::Null;
+                out.push(
+                    Change::new(
+                        Op::PutInlinePolicy { kind },
+                        "inline policy differs from the rendered one",
+                        true,
+                    )
+                    .with_fields(policy::statement_changes(
+                        doc.as_ref().unwrap_or(&none),
+                        &a.inline_policy,
+                    )),
+                );
             }
         }
     }

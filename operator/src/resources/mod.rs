@@ -154,6 +154,8 @@ pub struct Change<O> {
     pub reason: String,
     /// Takes away access someone added (security drift).
     pub security: bool,
+    /// Field by field, what the operation changes, where the kind can say (`desiredCount: 1 → 3`).
+    pub fields: Vec<crds::diff::Change>,
 }
 
 impl<O> Change<O> {
@@ -162,7 +164,13 @@ impl<O> Change<O> {
             op,
             reason: reason.into(),
             security,
+            fields: Vec::new(),
         }
+    }
+
+    pub fn with_fields(mut self, fields: Vec<crds::diff::Change>) -> Self {
+        self.fields = fields;
+        self
     }
 
     fn into_planned(self, wrap: impl Fn(O) -> Action) -> Planned {
@@ -170,6 +178,7 @@ impl<O> Change<O> {
             action: wrap(self.op),
             reason: self.reason,
             security: self.security,
+            fields: self.fields,
         }
     }
 }
@@ -233,6 +242,8 @@ pub struct Planned {
     pub reason: String,
     /// Repairs widened access (security drift).
     pub security: bool,
+    /// Before → after, field by field, where the kind can say.
+    pub fields: Vec<crds::diff::Change>,
 }
 
 impl fmt::Display for Planned {

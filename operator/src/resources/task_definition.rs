@@ -136,6 +136,11 @@ pub fn diff(
     if td.spec_hash() == Some(hash.as_str()) {
         return Ok(Vec::new());
     }
+    let field = |path: &str, before: serde_json::Value, after: &str| crds::diff::Change {
+        path: path.into(),
+        before: Some(before),
+        after: Some(after.into()),
+    };
     Ok(vec![Change::new(
         Op::Register { kind },
         format!(
@@ -144,7 +149,11 @@ pub fn diff(
             td.spec_hash().unwrap_or("none")
         ),
         false,
-    )])
+    )
+    .with_fields(vec![
+        field("revision", td.revision.into(), "(a new revision)"),
+        field("specHash", td.spec_hash().unwrap_or("none").into(), &hash),
+    ])])
 }
 
 /// Plans the deregistration of an agent's family, if it is ours, or the deletion of the
