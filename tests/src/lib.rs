@@ -487,6 +487,38 @@ impl Harness {
             .expect("scale");
     }
 
+    /// A role's inline policy (named as the role), decoded; `None` when it has none.
+    pub async fn inline_policy(&self, role: &str) -> Option<serde_json::Value> {
+        let got = self
+            .aws
+            .iam
+            .get_role_policy()
+            .role_name(role)
+            .policy_name(role)
+            .send()
+            .await
+            .ok()?;
+        operator::policy::decode_document(got.policy_document())
+    }
+
+    /// Adds `statement` to a role's inline policy behind the operator's back (security drift).
+    pub async fn widen_inline_policy(&self, role: &str, statement: serde_json::Value) {
+        let mut doc = self.inline_policy(role).await.expect("an inline policy");
+        doc["Statement"]
+            .as_array_mut()
+            .expect("statements")
+            .push(statement);
+        self.aws
+            .iam
+            .put_role_policy()
+            .role_name(role)
+            .policy_name(role)
+            .policy_document(doc.to_string())
+            .send()
+            .await
+            .expect("widen");
+    }
+
     /// (total, write) AWS calls made by the reconciler so far.
     pub fn calls(&self) -> (u64, u64) {
         self.reconciler.clients.counter.snapshot()

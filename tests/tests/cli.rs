@@ -483,8 +483,31 @@ async fn diff_shows_what_apply_would_change_field_by_field_and_writes_nothing() 
     );
 
     // Nothing was written: the store still holds the first apply.
-    let again = diff(text).await.expect("diff");
+    let again = diff(text.clone()).await.expect("diff");
     assert_eq!(again, same);
+
+    // A listed agent that is being deleted is refused, as apply refuses it.
+    sqlx::query(
+        "UPDATE openclaw.agents SET finalizers = array[$2], deletion_requested_at = now() \
+         WHERE tenant = $1 AND kind = 'scout'",
+    )
+    .bind(format!("initech-{s}"))
+    .bind(operator::store::FINALIZER)
+    .execute(&db.pool)
+    .await
+    .expect("mark scout");
+    let err = diff(text.clone())
+        .await
+        .expect_err("scout is being deleted");
+    assert!(
+        err.to_string()
+            .contains(&format!("agent/initech-{s}/scout: is being deleted")),
+        "{err}"
+    );
+    let err2 = apply::apply(&db.pool, &text)
+        .await
+        .expect_err("apply refuses too");
+    assert!(err2.to_string().contains("is being deleted"), "{err2}");
 
     // Bad input is refused as apply refuses it, with exit status 2.
     let err = diff("kind: Tenant\n".into()).await.expect_err("invalid");

@@ -22,19 +22,6 @@ async fn converged(prefix: &str) -> (Harness, String, TenantRef) {
     (h, n, t)
 }
 
-async fn inline_policy(h: &Harness, role: &str) -> Option<serde_json::Value> {
-    let r = h
-        .aws
-        .iam
-        .get_role_policy()
-        .role_name(role)
-        .policy_name(role)
-        .send()
-        .await
-        .ok()?;
-    operator::policy::decode_document(r.policy_document())
-}
-
 #[tokio::test]
 async fn a_deleted_service_is_recreated() {
     let (h, n, t) = converged("svcdel").await;
@@ -158,7 +145,7 @@ async fn a_deleted_role_is_recreated_with_its_policy() {
         .await
         .expect("role");
     h.resync_repairs(&n, &role, false).await;
-    assert!(inline_policy(&h, &role).await.is_some());
+    assert!(h.inline_policy(&role).await.is_some());
     assert!(h.repaired("iam_role", false) >= 1);
 }
 
@@ -166,23 +153,14 @@ async fn a_deleted_role_is_recreated_with_its_policy() {
 async fn a_widened_inline_policy_is_narrowed_back() {
     let (h, n, t) = converged("widen").await;
     let role = t.role_name(SCOUT);
-    let mut doc = inline_policy(&h, &role).await.expect("policy");
-    doc["Statement"]
-        .as_array_mut()
-        .expect("statements")
-        .push(serde_json::json!(
-        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}));
-    h.aws
-        .iam
-        .put_role_policy()
-        .role_name(&role)
-        .policy_name(&role)
-        .policy_document(doc.to_string())
-        .send()
-        .await
-        .expect("widen");
+    h.widen_inline_policy(
+        &role,
+        serde_json::json!(
+            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}),
+    )
+    .await;
     h.resync_repairs(&n, &role, true).await;
-    let back = inline_policy(&h, &role).await.expect("policy");
+    let back = h.inline_policy(&role).await.expect("policy");
     assert!(!back.to_string().contains("\"Resource\":\"*\""), "{back}");
     assert!(h.repaired("iam_inline_policy", true) >= 1);
 }
@@ -200,7 +178,7 @@ async fn a_removed_inline_policy_is_put_back() {
         .await
         .expect("remove");
     h.resync_repairs(&n, &role, false).await;
-    assert!(inline_policy(&h, &role).await.is_some());
+    assert!(h.inline_policy(&role).await.is_some());
 }
 
 #[tokio::test]

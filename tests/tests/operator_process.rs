@@ -310,30 +310,12 @@ async fn the_json_plan_shows_each_change_field_by_field() {
     h.converge(&[&n]).await;
 
     let role = t.role_name(AgentKind::Scout);
-    let got = h
-        .aws
-        .iam
-        .get_role_policy()
-        .role_name(&role)
-        .policy_name(&role)
-        .send()
-        .await
-        .expect("policy");
-    let mut doc = operator::policy::decode_document(got.policy_document()).expect("document");
-    doc["Statement"]
-        .as_array_mut()
-        .expect("statements")
-        .push(serde_json::json!(
-            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}));
-    h.aws
-        .iam
-        .put_role_policy()
-        .role_name(&role)
-        .policy_name(&role)
-        .policy_document(doc.to_string())
-        .send()
-        .await
-        .expect("widen");
+    h.widen_inline_policy(
+        &role,
+        serde_json::json!(
+            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}),
+    )
+    .await;
     h.scale_by_hand(&t.service_name(AgentKind::Scout), 3).await;
     sqlx::query(
         "INSERT INTO openclaw.agents (tenant, kind, model) VALUES ($1, 'butler', 'amazon.nova-lite-v1:0')",

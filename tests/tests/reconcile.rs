@@ -7,19 +7,6 @@ use openclaw_tests::{unique_name, Harness};
 
 const MANAGED: (&str, &str) = ("openclaw:managed-by", "openclaw-operator");
 
-async fn role_policy(h: &Harness, role: &str) -> serde_json::Value {
-    let doc = h
-        .aws
-        .iam
-        .get_role_policy()
-        .role_name(role)
-        .policy_name(role)
-        .send()
-        .await
-        .expect("inline policy");
-    operator::policy::decode_document(doc.policy_document()).expect("policy JSON")
-}
-
 async fn secret_names(h: &Harness, tenant: &TenantName) -> BTreeSet<String> {
     operator::resources::secrets_manager::list(&h.reconciler.clients, &tenant.secret_prefix())
         .await
@@ -93,7 +80,10 @@ async fn three_tenants_inserted_by_sql_become_ready_with_the_right_resources() {
                 .iter()
                 .any(|tag| tag.key() == MANAGED.0 && tag.value() == MANAGED.1));
             // The inline policy names only this tenant's ARNs.
-            let doc = role_policy(&h, &t.role_name(kind)).await;
+            let doc = h
+                .inline_policy(&t.role_name(kind))
+                .await
+                .expect("inline policy");
             for (_, resource) in operator::policy::resources(&doc) {
                 assert_ne!(resource, "*", "{name}: wildcard resource");
                 let own = [

@@ -65,6 +65,14 @@ impl From<manifest::ManifestErrors> for ApplyError {
 }
 
 impl ApplyError {
+    /// The object is marked for deletion: neither `apply` nor `diff` acts on it until it is gone.
+    fn being_deleted(object: String) -> Self {
+        ApplyError::Conflict {
+            object,
+            message: "is being deleted; apply again once it is gone".into(),
+        }
+    }
+
     /// Bad input (the manifest, or what it asks of the store) rather than a failure to act.
     pub fn is_bad_input(&self) -> bool {
         matches!(self, ApplyError::Invalid(_) | ApplyError::Conflict { .. })
@@ -152,10 +160,7 @@ pub async fn apply_opts(
             }
             Some(row) => {
                 if row.deletion_requested_at.is_some() {
-                    return Err(ApplyError::Conflict {
-                        object: id,
-                        message: "is being deleted; apply again once it is gone".into(),
-                    });
+                    return Err(ApplyError::being_deleted(id));
                 }
                 let current = row.spec(None).map_err(store_err(&id))?;
                 let mut wanted = t.spec.clone();
@@ -300,10 +305,7 @@ async fn upsert_agent(
             Outcome::Created
         }
         Some(row) if row.deletion_requested_at.is_some() => {
-            return Err(ApplyError::Conflict {
-                object: id,
-                message: "is being deleted; apply again once it is gone".into(),
-            })
+            return Err(ApplyError::being_deleted(id))
         }
         Some(row) => {
             if row.spec().map_err(map)? == *spec {
@@ -360,10 +362,7 @@ pub async fn diff(pool: &PgPool, text: &str) -> Result<Vec<ObjectDiff>, ApplyErr
             object: id.clone(),
             error,
         };
-        let being_deleted = || ApplyError::Conflict {
-            object: id.clone(),
-            message: "is being deleted; apply again once it is gone".into(),
-        };
+        let being_deleted = || ApplyError::being_deleted(id.clone());
         let (before, after) = match obj {
             Object::Tenant(t) => {
                 let after = json(&t.spec);
@@ -376,16 +375,28 @@ pub async fn diff(pool: &PgPool, text: &str) -> Result<Vec<ObjectDiff>, ApplyErr
                     Some(row) => {
                         let agents = match &t.spec.agents {
                             None => None,
-                            Some(_) => Some(
-                                store::list_agents(&mut conn, Some(&t.metadata.name))
+                            Some(listed) => {
+                                let rows = store::list_agents(&mut conn, Some(&t.metadata.name))
                                     .await
-                                    .map_err(map)?
-                                    .iter()
-                                    .filter(|a| a.deletion_requested_at.is_none())
-                                    .map(store::AgentRow::spec)
-                                    .collect::<Result<Vec<_>, _>>()
-                                    .map_err(map)?,
-                            ),
+                                    .map_err(map)?;
+                                // As apply refuses it: a listed agent that is being deleted.
+                                if let Some(r) = rows.iter().find(|r| {
+                                    r.deletion_requested_at.is_some()
+                                        && listed.iter().any(|a| a.kind.as_str() == r.kind)
+                                }) {
+                                    return Err(ApplyError::being_deleted(format!(
+                                        "agent/{}/{}",
+                                        t.metadata.name, r.kind
+                                    )));
+                                }
+                                Some(
+                                    rows.iter()
+                                        .filter(|a| a.deletion_requested_at.is_none())
+                                        .map(store::AgentRow::spec)
+                                        .collect::<Result<Vec<_>, _>>()
+                                        .map_err(map)?,
+                                )
+                            }
                         };
                         (Some(json(&row.spec(agents).map_err(map)?)), after)
                     }

@@ -250,12 +250,16 @@ pub fn normalize(doc: &Value) -> Value {
 
 /// The statements `after` adds to `before` and those it removes, compared in canonical form, for
 /// `openclaw plan` (`- Statement: {…s3:*…}` when someone widened a policy).
-pub fn statement_changes(before: &Value, after: &Value) -> Vec<crds::diff::Change> {
+/// With no `before` document, every statement is added.
+pub fn statement_changes(before: Option<&Value>, after: &Value) -> Vec<crds::diff::Change> {
     let statements = |d: &Value| match normalize(d).get("Statement") {
         Some(Value::Array(a)) => a.clone(),
         _ => Vec::new(),
     };
-    let (b, a) = (statements(before), statements(after));
+    let (b, a) = (
+        before.map(statements).unwrap_or_default(),
+        statements(after),
+    );
     let removed = b
         .iter()
         .filter(|s| !a.contains(s))
@@ -318,7 +322,7 @@ mod tests {
             {"Sid": "x", "Effect": "Allow", "Action": "s3:getobject", "Resource": "arn:aws:s3:::b/tenants/t/*"},
             {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
         ]});
-        let changes = statement_changes(&theirs, &ours);
+        let changes = statement_changes(Some(&theirs), &ours);
         assert_eq!(changes.len(), 1, "{changes:?}");
         assert_eq!(changes[0].path, "Statement");
         assert!(changes[0].after.is_none());
@@ -326,11 +330,11 @@ mod tests {
             .before
             .as_ref()
             .is_some_and(|b| b.to_string().contains("s3:*")));
-        let back = statement_changes(&ours, &theirs);
+        let back = statement_changes(Some(&ours), &theirs);
         assert!(back.len() == 1 && back[0].before.is_none(), "{back:?}");
-        assert!(statement_changes(&ours, &ours).is_empty());
+        assert!(statement_changes(Some(&ours), &ours).is_empty());
         // No document at all: every statement is added.
-        assert_eq!(statement_changes(&Value::Null, &ours).len(), 1);
+        assert_eq!(statement_changes(None, &ours).len(), 1);
     }
 
     fn ctx() -> ArnContext {

@@ -128,13 +128,9 @@ pub fn diff(
         .as_ref()
         .is_some_and(|t| policy::semantically_equal(t, &a.trust_policy))
     {
-        let none = serde_json::Value::Null;
         out.push(
             Change::new(Op::UpdateTrustPolicy { kind }, "trust policy changed", true).with_fields(
-                policy::statement_changes(
-                    r.trust_policy.as_ref().unwrap_or(&none),
-                    &a.trust_policy,
-                ),
+                policy::statement_changes(r.trust_policy.as_ref(), &a.trust_policy),
             ),
         );
     }
@@ -159,17 +155,13 @@ pub fn diff(
                 .as_ref()
                 .is_some_and(|d| policy::semantically_equal(d, &a.inline_policy))
             {
-                let none = serde_json::Value::Null;
                 out.push(
                     Change::new(
                         Op::PutInlinePolicy { kind },
                         "inline policy differs from the rendered one",
                         true,
                     )
-                    .with_fields(policy::statement_changes(
-                        doc.as_ref().unwrap_or(&none),
-                        &a.inline_policy,
-                    )),
+                    .with_fields(policy::statement_changes(doc.as_ref(), &a.inline_policy)),
                 );
             }
         }

@@ -38,7 +38,7 @@ locals {
   remote_write_url = "${trimsuffix(local.workspace_endpoint, "/")}/api/v1/remote_write"
   query_url        = "${trimsuffix(local.workspace_endpoint, "/")}/api/v1/query"
 
-  operator_dns_name = "${aws_service_discovery_service.operator.name}.${aws_service_discovery_private_dns_namespace.this.name}"
+  operator_dns_name = "${aws_service_discovery_service.this["operator"].name}.${aws_service_discovery_private_dns_namespace.this.name}"
   alert_rules_file  = coalesce(var.alert_rules_file, "${path.module}/../../../deploy/prometheus/alerts.yml")
 
   # The repository the pull-through cache creates on the first pull of the image.
@@ -209,8 +209,12 @@ resource "aws_service_discovery_private_dns_namespace" "this" {
   tags        = var.tags
 }
 
-resource "aws_service_discovery_service" "collector" {
-  name = "collector"
+# collector.<namespace>: the collector's tasks, for the agents' and the operator's OTLP exports.
+# operator.<namespace>: the operator's service registers its tasks here (operator_service_registry_arn),
+# one A record per task, which the metrics scrape resolves.
+resource "aws_service_discovery_service" "this" {
+  for_each = toset(["collector", "operator"])
+  name     = each.key
 
   dns_config {
     namespace_id   = aws_service_discovery_private_dns_namespace.this.id
@@ -226,23 +230,9 @@ resource "aws_service_discovery_service" "collector" {
   tags = var.tags
 }
 
-# operator.<namespace>: the operator's service registers its tasks here (operator_service_registry_arn),
-# one A record per task, which the metrics scrape resolves.
-resource "aws_service_discovery_service" "operator" {
-  name = "operator"
-
-  dns_config {
-    namespace_id   = aws_service_discovery_private_dns_namespace.this.id
-    routing_policy = "MULTIVALUE"
-    dns_records {
-      type = "A"
-      ttl  = 10
-    }
-  }
-
-  health_check_custom_config {}
-
-  tags = var.tags
+moved {
+  from = aws_service_discovery_service.collector
+  to   = aws_service_discovery_service.this["collector"]
 }
 
 resource "aws_ecs_task_definition" "collector" {
@@ -304,7 +294,7 @@ resource "aws_ecs_service" "collector" {
   }
 
   service_registries {
-    registry_arn = aws_service_discovery_service.collector.arn
+    registry_arn = aws_service_discovery_service.this["collector"].arn
   }
 
   deployment_circuit_breaker {

@@ -1,6 +1,6 @@
 output "otlp_endpoint" {
   description = "OTLP/HTTP endpoint of the collector: cell.agent_otlp_endpoint and the operator's OTEL_EXPORTER_OTLP_ENDPOINT."
-  value       = "http://${aws_service_discovery_service.collector.name}.${aws_service_discovery_private_dns_namespace.this.name}:${local.port}"
+  value       = "http://${aws_service_discovery_service.this["collector"].name}.${aws_service_discovery_private_dns_namespace.this.name}:${local.port}"
 }
 
 output "service_name" {
@@ -20,7 +20,7 @@ output "namespace_id" {
 
 output "operator_service_registry_arn" {
   description = "Cloud Map service the operator's ECS service registers its tasks in (the operator module's service_registry_arn): the metrics scrape resolves it."
-  value       = aws_service_discovery_service.operator.arn
+  value       = aws_service_discovery_service.this["operator"].arn
 }
 
 output "operator_metrics_target" {
