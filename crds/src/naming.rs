@@ -42,6 +42,8 @@ pub const MANAGED_BY_VALUE: &str = "openclaw-operator";
 pub const TENANT_ROLE_PATH: &str = "/openclaw/tenants/";
 /// Prefix of every secret OpenClaw manages.
 pub const SECRET_PREFIX: &str = "/openclaw/";
+/// Every agent's role, task family and service name starts with this.
+pub const AGENT_RESOURCE_PREFIX: &str = "openclaw-";
 /// Prefix of every agent log group.
 pub const LOG_GROUP_PREFIX: &str = "/openclaw/";
 /// The tenant's bucket prefixes start with this; each is `tenants/T/`.
@@ -101,7 +103,7 @@ impl TenantName {
 
     /// `openclaw-T-A`: IAM role, inline policy, task definition family and ECS service.
     pub fn agent_resource_name(&self, kind: AgentKind) -> String {
-        format!("openclaw-{}-{}", self.0, kind.as_str())
+        format!("{AGENT_RESOURCE_PREFIX}{}-{}", self.0, kind.as_str())
     }
 
     pub fn role_name(&self, kind: AgentKind) -> String {

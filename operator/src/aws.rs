@@ -1,6 +1,8 @@
 //! AWS clients for one cell: built once, with the cell's region and optional endpoint override,
-//! and an interceptor that counts every call by service, operation and outcome (the AWS error
-//! code), so metrics and tests see exactly what the operator spent.
+//! attempt and operation timeouts, and an interceptor that counts every attempt (the SDK's own
+//! retries included) by service, operation and outcome (the AWS error code), so metrics and tests
+//! see exactly what went on the wire. The same interceptor charges each retry to its token bucket
+//! and tells the bucket of every throttle and success, so the client rate adapts.
 //!
 //! Owns: client construction, call accounting, error classification. Must never: log a request
 //! or response body (secret values travel in them).
@@ -15,13 +17,14 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 
-use crate::config::CellConfig;
+use crate::config::{AwsTimeouts, CellConfig};
 pub use crate::error::{is_throttle, AwsError};
 use crate::metrics::Metrics;
-use crate::throttle::Throttle;
+use crate::throttle::{Bucket, Throttle};
 
 /// Calls made through one set of clients: totals for tests and benchmarks.
 #[derive(Debug, Default)]
@@ -57,6 +60,13 @@ impl Storable for StartedAt {
 struct Accounting {
     metrics: Arc<Metrics>,
     counter: Arc<CallCounter>,
+    throttle: Arc<Throttle>,
+}
+
+fn service_and_operation(cfg: &ConfigBag) -> (String, String) {
+    cfg.load::<Metadata>()
+        .map(|m| (m.service().to_owned(), m.name().to_owned()))
+        .unwrap_or_else(|| ("unknown".into(), "unknown".into()))
 }
 
 impl Intercept for Accounting {
@@ -71,19 +81,26 @@ impl Intercept for Accounting {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         cfg.interceptor_state().store_put(StartedAt(Instant::now()));
+        // The caller paid for the first attempt; a retry pays as it goes out.
+        if cfg
+            .load::<RequestAttempts>()
+            .is_some_and(|a| a.attempts() > 1)
+        {
+            let (service, operation) = service_and_operation(cfg);
+            if let Some(bucket) = Bucket::of(&service, &operation) {
+                self.throttle.charge(bucket);
+            }
+        }
         Ok(())
     }
 
-    fn read_after_execution(
+    fn read_after_attempt(
         &self,
         context: &FinalizerInterceptorContextRef<'_>,
         _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let (service, operation) = cfg
-            .load::<Metadata>()
-            .map(|m| (m.service().to_owned(), m.name().to_owned()))
-            .unwrap_or_else(|| ("unknown".into(), "unknown".into()));
+        let (service, operation) = service_and_operation(cfg);
         let outcome = match context.response() {
             Some(resp) if resp.status().is_success() => "ok".to_owned(),
             Some(resp) => error_code(
@@ -100,6 +117,13 @@ impl Intercept for Accounting {
         self.counter.total.fetch_add(1, Ordering::Relaxed);
         if is_write(&operation) {
             self.counter.writes.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(bucket) = Bucket::of(&service, &operation) {
+            if is_throttle(&outcome) {
+                self.throttle.throttled(bucket);
+            } else if outcome == "ok" {
+                self.throttle.succeeded(bucket);
+            }
         }
         self.metrics
             .observe_aws_call(&service, &operation, &outcome, seconds);
@@ -162,17 +186,31 @@ pub struct Clients {
 }
 
 impl Clients {
-    pub async fn new(cell: &CellConfig, metrics: Arc<Metrics>, throttle: Throttle) -> Clients {
+    pub async fn new(
+        cell: &CellConfig,
+        metrics: Arc<Metrics>,
+        throttle: Throttle,
+        timeouts: AwsTimeouts,
+    ) -> Clients {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(cell.region.clone()));
+            .region(aws_config::Region::new(cell.region.clone()))
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(timeouts.connect)
+                    .operation_attempt_timeout(timeouts.attempt)
+                    .operation_timeout(timeouts.operation)
+                    .build(),
+            );
         if let Some(endpoint) = &cell.aws_endpoint_url {
             loader = loader.endpoint_url(endpoint);
         }
         let sdk = loader.load().await;
         let counter = Arc::new(CallCounter::default());
+        let throttle = Arc::new(throttle);
         let acct = || Accounting {
             metrics: metrics.clone(),
             counter: counter.clone(),
+            throttle: throttle.clone(),
         };
         Clients {
             ecs: aws_sdk_ecs::Client::from_conf(
@@ -213,7 +251,7 @@ impl Clients {
                     .build(),
             ),
             counter,
-            throttle: Arc::new(throttle),
+            throttle,
         }
     }
 }

@@ -201,6 +201,14 @@ fn default_partition() -> String {
     "aws".into()
 }
 
+/// How long an AWS call may take: to connect, per attempt, and in all (retries included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AwsTimeouts {
+    pub connect: Duration,
+    pub attempt: Duration,
+    pub operation: Duration,
+}
+
 /// Knobs of the control loop.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -220,6 +228,10 @@ pub struct OperatorConfig {
     /// Multiplies the client-side AWS rate limits (1.0 = the published quotas). Only for the
     /// local emulator, which has no quotas.
     pub aws_rate_scale: f64,
+    /// Longest wait for one attempt of an AWS call; a retry follows.
+    pub aws_attempt_timeout_seconds: u64,
+    /// Longest wait for an AWS call with all its retries.
+    pub aws_operation_timeout_seconds: u64,
     /// Prices for the cost figures.
     pub prices: Prices,
 }
@@ -234,6 +246,8 @@ impl Default for OperatorConfig {
             lease_seconds: 15,
             orphan_grace_seconds: 3600,
             aws_rate_scale: 1.0,
+            aws_attempt_timeout_seconds: 20,
+            aws_operation_timeout_seconds: 90,
             prices: Prices::default(),
         }
     }
@@ -248,6 +262,16 @@ impl OperatorConfig {
     }
     pub fn lease_duration(&self) -> Duration {
         Duration::from_secs(self.lease_seconds.max(2))
+    }
+    /// The AWS call timeouts (an attempt never longer than the whole operation).
+    pub fn aws_timeouts(&self) -> AwsTimeouts {
+        let operation = Duration::from_secs(self.aws_operation_timeout_seconds.max(1));
+        let attempt = Duration::from_secs(self.aws_attempt_timeout_seconds.max(1)).min(operation);
+        AwsTimeouts {
+            connect: Duration::from_secs(5).min(attempt),
+            attempt,
+            operation,
+        }
     }
 }
 
@@ -430,6 +454,21 @@ impl CellConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_attempt_never_outlasts_its_operation() {
+        let mut o = OperatorConfig::default();
+        let t = o.aws_timeouts();
+        assert_eq!(
+            (t.attempt, t.operation),
+            (Duration::from_secs(20), Duration::from_secs(90))
+        );
+        o.aws_attempt_timeout_seconds = 300;
+        o.aws_operation_timeout_seconds = 30;
+        let t = o.aws_timeouts();
+        assert_eq!(t.attempt, Duration::from_secs(30));
+        assert!(t.connect <= t.attempt);
+    }
 
     #[test]
     fn debug_output_hides_both_passwords() {

@@ -382,6 +382,7 @@ impl Reconciler {
     ) -> Result<(ObservedTenant, Plan)> {
         let observed = resources::observe_tenant(
             &self.clients,
+            &self.td_cache,
             &self.tenant_db,
             &self.cell,
             &l.tenant,

@@ -404,7 +404,15 @@ async fn handle_orphans(
         } else {
             // Everything a teardown erases, as for a deleted tenant: objects, usage rows and
             // inactive task definitions are in no inventory.
-            resources::observe_tenant(&r.clients, &r.tenant_db, &r.cell, &tenant, true).await?
+            resources::observe_tenant(
+                &r.clients,
+                &r.td_cache,
+                &r.tenant_db,
+                &r.cell,
+                &tenant,
+                true,
+            )
+            .await?
         };
         let inventory_names: Recorded = resources.iter().cloned().collect();
         let plan = engine::plan(&tenant, None, &observed, &inventory_names)?;

@@ -68,7 +68,13 @@ pub async fn reconciler(
 ) -> anyhow::Result<Reconciler> {
     let cell = config.cell()?.clone();
     let throttle = Throttle::new(config.operator.aws_rate_scale);
-    let clients = Clients::new(&cell, metrics.clone(), throttle).await;
+    let clients = Clients::new(
+        &cell,
+        metrics.clone(),
+        throttle,
+        config.operator.aws_timeouts(),
+    )
+    .await;
     Ok(Reconciler {
         pool: dbs.control.clone(),
         tenant_db: dbs.tenants.clone(),

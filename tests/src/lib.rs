@@ -23,6 +23,7 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{suffix}")
 }
 
+pub mod aws_proxy;
 pub mod fakes;
 pub mod moto;
 pub mod pg_server;
@@ -280,6 +281,8 @@ impl Harness {
         if let Some(cell) = config.cell.as_mut() {
             cell.name = unique_name("cell");
         }
+        // Out-of-band checks go to the emulator itself, even when `edit` puts a proxy in front.
+        let direct = config.cell().ok().and_then(|c| c.aws_endpoint_url.clone());
         edit(&mut config);
         let cell = config.cell().expect("cell").clone();
         let metrics = std::sync::Arc::new(operator::metrics::Metrics::new());
@@ -290,7 +293,7 @@ impl Harness {
         let sdk = {
             let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .region(aws_config::Region::new(cell.region.clone()));
-            if let Some(ep) = &cell.aws_endpoint_url {
+            if let Some(ep) = direct.as_ref().or(cell.aws_endpoint_url.as_ref()) {
                 loader = loader.endpoint_url(ep);
             }
             loader.load().await
@@ -312,6 +315,31 @@ impl Harness {
                 logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
             },
         }
+    }
+
+    /// A harness whose operator reaches the local stack's emulator through `proxy` (which must
+    /// forward to it); `edit` adjusts the configuration after.
+    pub async fn behind(
+        proxy: &aws_proxy::AwsProxy,
+        edit: impl FnOnce(&mut operator::config::Config),
+    ) -> Harness {
+        let endpoint = proxy.endpoint();
+        Harness::with(move |c| {
+            if let Some(cell) = c.cell.as_mut() {
+                cell.aws_endpoint_url = Some(endpoint);
+            }
+            edit(c);
+        })
+        .await
+    }
+
+    /// The local stack's emulator endpoint (what a proxy forwards to).
+    pub fn stack_endpoint() -> String {
+        stack_config()
+            .cell()
+            .ok()
+            .and_then(|c| c.aws_endpoint_url.clone())
+            .expect("the local stack has an emulator endpoint")
     }
 
     /// A session as `role` on the tenant database (a tenant's login, the way its agent connects).

@@ -42,9 +42,20 @@ fn config_file(h: &Harness, port: u16, extra: &str) -> PathBuf {
     let stack = std::env::var("OPENCLAW_CONFIG")
         .unwrap_or_else(|_| format!("{}/../.local/openclaw.yaml", env!("CARGO_MANIFEST_DIR")));
     // The harness's own cell name, so orphan scans never see another test's resources.
-    let cell = std::fs::read_to_string(stack)
+    let mut cell = std::fs::read_to_string(stack)
         .expect("stack config")
         .replace("  name: local\n", &format!("  name: {}\n", h.cell().name));
+    // The harness's endpoint (a fault proxy in front of the emulator, when it has one).
+    if let Some(ep) = &h.cell().aws_endpoint_url {
+        cell = cell
+            .lines()
+            .map(|l| match l.split_once("aws_endpoint_url:") {
+                Some((indent, _)) => format!("{indent}aws_endpoint_url: {ep}"),
+                None => l.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
     std::fs::write(
         &cfg_path,
         format!(

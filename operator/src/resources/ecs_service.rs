@@ -276,6 +276,7 @@ pub async fn apply(
                 .await
             {
                 Ok(_) => Ok(None),
+                // Gone (a retry of a delete that committed): done.
                 Err(e)
                     if e.as_service_error()
                         .is_some_and(|s| s.is_service_not_found_exception()) =>

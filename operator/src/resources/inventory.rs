@@ -41,6 +41,8 @@ pub struct Inventory {
     pub tenant_prefixes: Vec<TenantName>,
     /// Our current revision per family (from the operator's own records).
     pub task_definitions: BTreeMap<String, ObservedTaskDefinition>,
+    /// Per family of ours, the ACTIVE revisions other than the current one.
+    pub superseded_task_definitions: BTreeMap<String, Vec<String>>,
     /// Per tenant role name.
     pub pg: BTreeMap<String, ObservedPg>,
     /// Per tenant name: a login with the password in its database secret.
@@ -86,6 +88,10 @@ impl Inventory {
             if let Some(td) = self.task_definitions.get(&name) {
                 o.task_definitions.insert(name.clone(), td.clone());
             }
+            if let Some(arns) = self.superseded_task_definitions.get(&name) {
+                o.superseded_task_definitions
+                    .insert(name.clone(), arns.clone());
+            }
         }
         if let Some(pg) = self.pg.get(tenant.db.role()) {
             o.pg = pg.clone();
@@ -122,9 +128,20 @@ pub async fn build(
     }
     inv.log_groups = agent_logs::list_ours(clients).await?;
     inv.tenant_prefixes = tenant_objects::list_prefixes(clients, &cell.tenant_bucket).await?;
+    let mut active = task_definition::list_active(clients).await?;
     for (family, arn) in own_task_definitions {
         if let Some(td) = task_definition::by_arn(clients, cache, family, arn).await? {
             inv.task_definitions.insert(family.clone(), td);
+        }
+        let others: Vec<String> = active
+            .remove(family)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|a| a != arn)
+            .collect();
+        if !others.is_empty() {
+            inv.superseded_task_definitions
+                .insert(family.clone(), others);
         }
     }
     inv.pg = pg_tenant::catalog(tenant_db).await?;

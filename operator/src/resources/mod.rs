@@ -66,6 +66,8 @@ pub struct ObservedTenant {
     pub secrets: BTreeMap<String, ObservedSecret>,
     pub roles: BTreeMap<String, ObservedRole>,
     pub task_definitions: BTreeMap<String, ObservedTaskDefinition>,
+    /// Per family, the ACTIVE revisions other than the current (newest) one.
+    pub superseded_task_definitions: BTreeMap<String, Vec<String>>,
     pub services: BTreeMap<String, ObservedService>,
     pub pg: ObservedPg,
     /// A login with the password in the database secret (password mode only).
@@ -365,7 +367,12 @@ pub fn diff(
                         .map(|c| c.into_planned(Action::IamRole)),
                 );
                 let td = observed.task_definitions.get(&a.task.family);
-                let td_changes = task_definition::diff(&own, a, td)?;
+                let superseded = observed
+                    .superseded_task_definitions
+                    .get(&a.task.family)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                let td_changes = task_definition::diff(&own, a, td, superseded)?;
                 let current_td = task_definition::current_arn(a, td);
                 out.extend(
                     td_changes
@@ -543,6 +550,7 @@ pub(crate) fn should_probe_login(secret: Option<&ObservedSecret>, pg: &ObservedP
 /// looked at only for one.
 pub async fn observe_tenant(
     clients: &Clients,
+    td_cache: &TaskDefinitionCache,
     tenant_db: &PgPool,
     cell: &CellConfig,
     tenant: &TenantRef,
@@ -558,7 +566,13 @@ pub async fn observe_tenant(
             observed.roles.insert(role.name.clone(), role);
         }
         let family = tenant.task_family(kind);
-        if let Some(td) = task_definition::latest(clients, &family).await? {
+        let (current, superseded) = task_definition::observe(clients, td_cache, &family).await?;
+        if !superseded.is_empty() {
+            observed
+                .superseded_task_definitions
+                .insert(family.clone(), superseded);
+        }
+        if let Some(td) = current {
             observed.task_definitions.insert(family, td);
         }
         service_names.push(tenant.service_name(kind));
@@ -599,6 +613,7 @@ pub(crate) mod fixtures {
             &cell(),
             std::sync::Arc::new(crate::metrics::Metrics::new()),
             crate::throttle::Throttle::new(1.0),
+            crate::config::OperatorConfig::default().aws_timeouts(),
         )
         .await
     }

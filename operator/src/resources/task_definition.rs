@@ -1,12 +1,18 @@
 //! An agent's ECS task definition family `openclaw-T-<agent>`. Revisions are immutable: a new one
-//! is registered only when the rendered content's hash (kept in a tag) changes.
+//! is registered only when the rendered content's hash (kept in a tag) changes. The family keeps
+//! one ACTIVE revision: those a content change superseded, or that a retried registration added,
+//! are deregistered once the current one is ours.
+//!
+//! RegisterTaskDefinition has no client token, so it is sent once (no SDK retry); when it fails
+//! in a way that may have committed, the family's newest revision is read back and taken if it
+//! carries the rendered hash, so a retry never adds a revision.
 //!
 //! Owns: registering revisions, knowing the current one, deregistering and then deleting the
 //! family's revisions on teardown (a deregistered revision lingers until deleted), and the cache
 //! of revisions already described. Must never: register a revision whose content matches the
 //! current one, or deregister or delete a family that is not ours.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use aws_sdk_ecs::types::{
@@ -14,7 +20,7 @@ use aws_sdk_ecs::types::{
     LogConfiguration, LogDriver, NetworkMode, TaskDefinitionField, TaskDefinitionStatus,
 };
 use crds::api::AgentKind;
-use crds::naming::{TenantName, TenantRef};
+use crds::naming::{self, TenantName, TenantRef};
 
 use crate::aws::{AwsError, Clients};
 use crate::error::{ReconcileError, Result};
@@ -76,11 +82,18 @@ pub enum Op {
     Delete {
         kind: AgentKind,
     },
+    /// Every ACTIVE revision but the current one deregistered (superseded, or added by a retry).
+    Prune {
+        kind: AgentKind,
+    },
 }
 
 impl Op {
     fn kind(&self) -> AgentKind {
-        let (Op::Register { kind } | Op::Deregister { kind } | Op::Delete { kind }) = self;
+        let (Op::Register { kind }
+        | Op::Deregister { kind }
+        | Op::Delete { kind }
+        | Op::Prune { kind }) = self;
         *kind
     }
 }
@@ -93,7 +106,7 @@ impl Operation for Op {
     fn verb(&self) -> Verb {
         match self {
             Op::Register { .. } => Verb::Register,
-            Op::Deregister { .. } => Verb::Deregister,
+            Op::Deregister { .. } | Op::Prune { .. } => Verb::Deregister,
             Op::Delete { .. } => Verb::Delete,
         }
     }
@@ -117,11 +130,18 @@ pub fn current_arn<'a>(
         .map(|td| td.arn.as_str())
 }
 
-/// Plans one live agent's task definition (pure).
+/// The revision number at the end of a task definition ARN (`…/family:7`).
+pub fn revision_of(arn: &str) -> Option<i32> {
+    arn.rsplit_once(':').and_then(|(_, r)| r.parse().ok())
+}
+
+/// Plans one live agent's task definition (pure). `superseded`: the family's other ACTIVE
+/// revisions, deregistered once the current one carries the rendered content.
 pub fn diff(
     own: &Ownership<'_>,
     a: &DesiredAgent,
     observed: Option<&ObservedTaskDefinition>,
+    superseded: &[String],
 ) -> Result<Vec<Change<Op>>> {
     let kind = a.kind;
     let Some(td) = observed else {
@@ -134,7 +154,27 @@ pub fn diff(
     own.require_owned(Kind::TaskDefinition, &a.task.family, &td.tags)?;
     let hash = a.task.hash();
     if td.spec_hash() == Some(hash.as_str()) {
-        return Ok(Vec::new());
+        if superseded.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut revisions: Vec<i32> = superseded.iter().filter_map(|a| revision_of(a)).collect();
+        revisions.sort_unstable();
+        let mut all = revisions.clone();
+        all.push(td.revision);
+        return Ok(vec![Change::new(
+            Op::Prune { kind },
+            format!(
+                "{} more ACTIVE revisions than the current one ({})",
+                superseded.len(),
+                td.revision
+            ),
+            false,
+        )
+        .with_fields(vec![crds::diff::Change {
+            path: "activeRevisions".into(),
+            before: Some(all.into()),
+            after: Some(vec![td.revision].into()),
+        }])]);
     }
     let field = |path: &str, before: serde_json::Value, after: &str| crds::diff::Change {
         path: path.into(),
@@ -190,7 +230,7 @@ pub async fn apply(
             let a = desired
                 .and_then(|d| d.agents.iter().find(|a| a.kind == *kind))
                 .ok_or_else(|| ReconcileError::Internal(format!("no rendered {kind} agent")))?;
-            let (arn, revision) = register(c, a).await?;
+            let (arn, revision) = register(c, cache, a).await?;
             let mut tags = a.tags.clone();
             tags.insert(TAG_SPEC_HASH.to_owned(), a.task.hash());
             cache.insert(ObservedTaskDefinition {
@@ -220,6 +260,67 @@ pub async fn apply(
             .await?;
             Ok(None)
         }
+        Op::Prune { kind } => {
+            let a = desired
+                .and_then(|d| d.agents.iter().find(|a| a.kind == *kind))
+                .ok_or_else(|| ReconcileError::Internal(format!("no rendered {kind} agent")))?;
+            let (current, superseded) = observe(c, cache, &a.task.family).await?;
+            // Read again: only a family whose newest revision is ours and current is pruned.
+            if current_arn(a, current.as_ref()).is_none() {
+                return Ok(None);
+            }
+            for arn in superseded {
+                deregister(c, &arn).await?;
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// Deregisters one revision; one already INACTIVE (a retry of a deregistration that committed)
+/// counts as done.
+async fn deregister(c: &Clients, arn: &str) -> Result<()> {
+    c.throttle.acquire(Bucket::EcsTaskDefinitionWrite).await;
+    match c
+        .ecs
+        .deregister_task_definition()
+        .task_definition(arn)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let err = AwsError::from_sdk("ECS", "DeregisterTaskDefinition", &e);
+            // ECS answers a revision already INACTIVE with a ClientException.
+            if err.code == "ClientException" && is_inactive(c, arn).await? {
+                return Ok(());
+            }
+            Err(err.into())
+        }
+    }
+}
+
+/// Whether a revision is INACTIVE (or gone).
+async fn is_inactive(c: &Clients, arn: &str) -> Result<bool> {
+    c.throttle.acquire(Bucket::EcsTaskDefinitionRead).await;
+    match c
+        .ecs
+        .describe_task_definition()
+        .task_definition(arn)
+        .send()
+        .await
+    {
+        Ok(r) => Ok(r
+            .task_definition()
+            .and_then(|td| td.status())
+            .is_none_or(|s| *s != TaskDefinitionStatus::Active)),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_client_exception()) =>
+        {
+            Ok(true)
+        }
+        Err(e) => Err(AwsError::from_sdk("ECS", "DescribeTaskDefinition", &e).into()),
     }
 }
 
@@ -237,14 +338,21 @@ async fn delete_revisions(c: &Clients, arns: &[String]) -> Result<()> {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("ECS", "DeleteTaskDefinitions", &e))?;
-        if let Some(f) = r.failures().first() {
+        // A revision already deleted (a retry of a call that committed) is done.
+        let gone = |reason: &str| {
+            reason.contains("does not exist") || reason.contains("DELETE_IN_PROGRESS")
+        };
+        if let Some(f) = r.failures().iter().find(|f| !f.reason().is_some_and(gone)) {
             return Err(AwsError {
                 service: "ECS",
                 operation: "DeleteTaskDefinitions",
                 code: f.reason().unwrap_or("Failure").to_owned(),
                 message: format!(
                     "{} of {} revisions not deleted",
-                    r.failures().len(),
+                    r.failures()
+                        .iter()
+                        .filter(|f| !f.reason().is_some_and(gone))
+                        .count(),
                     chunk.len()
                 ),
             }
@@ -261,7 +369,7 @@ pub async fn inactive_ours(c: &Clients, family: &str) -> Result<Vec<String>> {
     let Some(newest) = arns.last() else {
         return Ok(arns);
     };
-    c.throttle.acquire(Bucket::EcsRead).await;
+    c.throttle.acquire(Bucket::EcsTaskDefinitionRead).await;
     let r = c
         .ecs
         .describe_task_definition()
@@ -310,13 +418,20 @@ pub fn container(t: &TaskDefinition) -> Result<ContainerDefinition> {
     Ok(container)
 }
 
-async fn register(c: &Clients, a: &DesiredAgent) -> Result<(String, i32)> {
+/// Registers the rendered revision once. On a failure that may have committed (a 5xx, a reset,
+/// a timeout), the family's newest revision is read back: if it carries the rendered hash, it
+/// is the one just registered.
+async fn register(
+    c: &Clients,
+    cache: &TaskDefinitionCache,
+    a: &DesiredAgent,
+) -> Result<(String, i32)> {
     let t = &a.task;
     let container = container(t)?;
     let mut tags = a.tags.clone();
     tags.insert(TAG_SPEC_HASH.to_owned(), t.hash());
     c.throttle.acquire(Bucket::EcsTaskDefinitionWrite).await;
-    let r = c
+    let sent = c
         .ecs
         .register_task_definition()
         .family(&t.family)
@@ -328,9 +443,27 @@ async fn register(c: &Clients, a: &DesiredAgent) -> Result<(String, i32)> {
         .execution_role_arn(&t.execution_role_arn)
         .container_definitions(container)
         .set_tags(Some(tags::to_ecs(&tags)))
+        .customize()
+        .config_override(
+            aws_sdk_ecs::config::Builder::default()
+                .retry_config(aws_sdk_ecs::config::retry::RetryConfig::disabled()),
+        )
         .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("ECS", "RegisterTaskDefinition", &e))?;
+        .await;
+    let r = match sent {
+        Ok(r) => r,
+        Err(e) => {
+            let err = AwsError::from_sdk("ECS", "RegisterTaskDefinition", &e);
+            if err.is_terminal() {
+                return Err(err.into());
+            }
+            let (current, _) = observe(c, cache, &t.family).await?;
+            return match current_arn(a, current.as_ref()) {
+                Some(arn) => Ok((arn.to_owned(), revision_of(arn).unwrap_or_default())),
+                None => Err(err.into()),
+            };
+        }
+    };
     r.task_definition()
         .and_then(|td| Some((td.task_definition_arn()?.to_owned(), td.revision())))
         .ok_or_else(|| ReconcileError::Internal("RegisterTaskDefinition returned no ARN".into()))
@@ -338,49 +471,45 @@ async fn register(c: &Clients, a: &DesiredAgent) -> Result<(String, i32)> {
 
 /// Deregisters every ACTIVE revision of `family`.
 pub async fn deregister_family(c: &Clients, family: &str) -> Result<()> {
-    let arns = list_family(c, family, TaskDefinitionStatus::Active).await?;
-    for arn in arns {
-        c.throttle.acquire(Bucket::EcsTaskDefinitionWrite).await;
-        c.ecs
-            .deregister_task_definition()
-            .task_definition(&arn)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("ECS", "DeregisterTaskDefinition", &e))?;
+    for arn in list_family(c, family, TaskDefinitionStatus::Active).await? {
+        deregister(c, &arn).await?;
     }
     Ok(())
 }
 
-/// The revisions of exactly `family` in `status`, oldest first.
+/// The revisions of exactly `family` in `status`.
 async fn list_family(
     c: &Clients,
     family: &str,
     status: TaskDefinitionStatus,
 ) -> Result<Vec<String>> {
+    let mut arns = list(c, Some(family), status).await?;
+    // AWS takes the prefix as the whole family name; keep exactly that family's either way.
+    arns.retain(|a| family_of(a) == Some(family));
+    Ok(arns)
+}
+
+/// Every page of ListTaskDefinitions in `status`, of one family or of the account.
+async fn list(
+    c: &Clients,
+    family: Option<&str>,
+    status: TaskDefinitionStatus,
+) -> Result<Vec<String>> {
     let mut token: Option<String> = None;
     let mut arns = Vec::new();
     loop {
-        c.throttle.acquire(Bucket::EcsRead).await;
+        c.throttle.acquire(Bucket::EcsTaskDefinitionRead).await;
         let r = c
             .ecs
             .list_task_definitions()
-            .family_prefix(family)
+            .set_family_prefix(family.map(str::to_owned))
             .status(status.clone())
+            .max_results(100)
             .set_next_token(token.clone())
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("ECS", "ListTaskDefinitions", &e))?;
-        // The filter is a prefix: keep this family's revisions only.
-        arns.extend(
-            r.task_definition_arns()
-                .iter()
-                .filter(|a| {
-                    a.rsplit_once('/')
-                        .and_then(|(_, fr)| fr.rsplit_once(':'))
-                        .is_some_and(|(f, _)| f == family)
-                })
-                .cloned(),
-        );
+        arns.extend(r.task_definition_arns().iter().cloned());
         token = r.next_token().map(str::to_owned);
         if token.is_none() {
             break;
@@ -389,39 +518,39 @@ async fn list_family(
     Ok(arns)
 }
 
-/// The latest ACTIVE revision of a family, with its tags; `None` if the family has none.
-pub async fn latest(clients: &Clients, family: &str) -> Result<Option<ObservedTaskDefinition>> {
-    clients.throttle.acquire(Bucket::EcsRead).await;
-    let resp = match clients
-        .ecs
-        .describe_task_definition()
-        .task_definition(family)
-        .include(TaskDefinitionField::Tags)
-        .send()
-        .await
-    {
-        Ok(r) => r,
-        // ECS answers a missing family with a ClientException.
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_client_exception()) =>
-        {
-            return Ok(None)
+/// The newest ACTIVE revision of a family, with its tags (described once, then cached), and the
+/// family's other ACTIVE revisions: one listing, and a description only of a revision not seen.
+pub async fn observe(
+    clients: &Clients,
+    cache: &TaskDefinitionCache,
+    family: &str,
+) -> Result<(Option<ObservedTaskDefinition>, Vec<String>)> {
+    let mut arns = list_family(clients, family, TaskDefinitionStatus::Active).await?;
+    arns.sort_by_key(|a| revision_of(a));
+    let Some(newest) = arns.pop() else {
+        return Ok((None, Vec::new()));
+    };
+    let td = by_arn(clients, cache, family, &newest).await?;
+    Ok((td, arns))
+}
+
+/// Every ACTIVE revision of the account's agent families, per family: the inventory's one
+/// paged listing.
+pub async fn list_active(clients: &Clients) -> Result<BTreeMap<String, Vec<String>>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for arn in list(clients, None, TaskDefinitionStatus::Active).await? {
+        if let Some(f) = family_of(&arn).filter(|f| f.starts_with(naming::AGENT_RESOURCE_PREFIX)) {
+            out.entry(f.to_owned()).or_default().push(arn.clone());
         }
-        Err(e) => return Err(AwsError::from_sdk("ECS", "DescribeTaskDefinition", &e).into()),
-    };
-    let Some(td) = resp.task_definition() else {
-        return Ok(None);
-    };
-    if td.status().is_some_and(|s| s.as_str() != "ACTIVE") {
-        return Ok(None);
     }
-    Ok(Some(ObservedTaskDefinition {
-        arn: td.task_definition_arn().unwrap_or_default().to_owned(),
-        family: td.family().unwrap_or_default().to_owned(),
-        revision: td.revision(),
-        tags: tags::from_ecs(resp.tags()),
-    }))
+    Ok(out)
+}
+
+/// The family named in a task definition ARN (`…/family:7`).
+fn family_of(arn: &str) -> Option<&str> {
+    arn.rsplit_once('/')
+        .and_then(|(_, fr)| fr.rsplit_once(':'))
+        .map(|(f, _)| f)
 }
 
 /// One revision by ARN, from the cache or described once (the batched observation).
@@ -434,7 +563,10 @@ pub async fn by_arn(
     if let Some(td) = cache.get(arn) {
         return Ok(Some(td));
     }
-    clients.throttle.acquire(Bucket::EcsRead).await;
+    clients
+        .throttle
+        .acquire(Bucket::EcsTaskDefinitionRead)
+        .await;
     let r = clients
         .ecs
         .describe_task_definition()
@@ -513,10 +645,42 @@ mod tests {
             recorded: &recorded,
         };
         for (case, want, obs, expect) in cases {
-            let got = diff(&own, want, obs).expect(case);
+            let got = diff(&own, want, obs, &[]).expect(case);
             assert_eq!(lines(&got), expect, "{case}");
             assert!(got.iter().all(|c| !c.security), "{case}");
         }
+        // Other ACTIVE revisions are deregistered once the current one is ours, not before.
+        let others = vec![
+            "arn:td/openclaw-acme-scout:3".to_owned(),
+            "arn:td/openclaw-acme-scout:2".to_owned(),
+        ];
+        let mut newest = current.clone();
+        newest.revision = 4;
+        let pruned = diff(&own, &a, Some(&newest), &others).expect("prune");
+        assert_eq!(
+            lines(&pruned),
+            ["deregister task_definition openclaw-acme-scout"]
+        );
+        assert_eq!(
+            pruned[0].op,
+            Op::Prune {
+                kind: AgentKind::Scout
+            }
+        );
+        let f = &pruned[0].fields[0];
+        assert_eq!(f.path, "activeRevisions");
+        assert_eq!(f.before, Some(serde_json::json!([2, 3, 4])));
+        assert_eq!(f.after, Some(serde_json::json!([4])));
+        assert_eq!(
+            lines(&diff(&own, &bigger, Some(&newest), &others).expect("changed")),
+            register,
+            "a pending registration goes first; the pruning waits for it"
+        );
+        assert_eq!(
+            revision_of("arn:aws:ecs:r:1:task-definition/f-x:12"),
+            Some(12)
+        );
+        assert_eq!(revision_of("nonsense"), None);
         assert_eq!(current_arn(&a, Some(&current)), Some(current.arn.as_str()));
         assert_eq!(current_arn(&bigger, Some(&current)), None);
         assert_eq!(current_arn(&a, None), None);
@@ -574,7 +738,11 @@ mod tests {
         let own = Ownership {
             recorded: &recorded,
         };
-        assert!(diff(&own, &a, Some(&foreign)).is_err());
+        assert!(diff(&own, &a, Some(&foreign), &[]).is_err());
+        assert!(
+            diff(&own, &a, Some(&foreign), &["arn:td/x:1".into()]).is_err(),
+            "no pruning in a family that is not ours"
+        );
         assert!(teardown(&own, a.kind, Some(&foreign), 0, "agent deleted").is_empty());
         assert_eq!(
             lines(&teardown(

@@ -1,0 +1,302 @@
+//! The operator against an AWS that throttles and fails: the proxy in `openclaw_tests::aws_proxy`
+//! sits between the operator and the emulator, enforces the published buckets, injects faults,
+//! and counts what went on the wire. Checks of what exists go to the emulator directly.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_ecs::types::{TaskDefinitionField, TaskDefinitionStatus};
+use crds::api::AgentKind;
+use openclaw_tests::aws_proxy::{AwsProxy, Faults};
+use openclaw_tests::{unique_name, Harness};
+
+const LIFETIME: Duration = Duration::from_secs(900);
+
+async fn proxy(scale: f64) -> AwsProxy {
+    AwsProxy::start(&Harness::stack_endpoint(), scale, LIFETIME).await
+}
+
+/// Short AWS timeouts, so a held call costs seconds.
+fn short_timeouts(c: &mut operator::config::Config) {
+    c.operator.aws_attempt_timeout_seconds = 2;
+    c.operator.aws_operation_timeout_seconds = 20;
+}
+
+/// Every revision of `family` in `status`, read from the emulator.
+async fn revisions(h: &Harness, family: &str, status: TaskDefinitionStatus) -> Vec<String> {
+    h.aws
+        .ecs
+        .list_task_definitions()
+        .family_prefix(family)
+        .status(status)
+        .send()
+        .await
+        .expect("list task definitions")
+        .task_definition_arns()
+        .to_vec()
+}
+
+/// Per operation, the attempts the operator's metrics counted and the throttles among them.
+fn metric_attempts(h: &Harness) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+    let (mut calls, mut throttles) = (BTreeMap::new(), BTreeMap::new());
+    for family in h.metrics.registry.gather() {
+        let target = match family.name() {
+            "openclaw_aws_requests_total" => &mut calls,
+            "openclaw_aws_throttles_total" => &mut throttles,
+            _ => continue,
+        };
+        for m in family.get_metric() {
+            let op = m
+                .get_label()
+                .iter()
+                .find(|l| l.name() == "operation")
+                .map(|l| l.value().to_owned())
+                .unwrap_or_default();
+            *target.entry(op).or_insert(0) += m.get_counter().get_value() as u64;
+        }
+    }
+    (calls, throttles)
+}
+
+#[tokio::test]
+async fn the_proxy_throttles_in_each_protocols_own_shape() {
+    let p = proxy(1.0).await;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(p.endpoint())
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await;
+    let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "testing".into());
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    ecs.list_clusters()
+        .send()
+        .await
+        .expect("a call within the bucket passes");
+    p.spend(&key, "us-east-1", "ecs", "ListClusters", 200);
+    let e = ecs.list_clusters().send().await.expect_err("throttled");
+    let code = e
+        .as_service_error()
+        .and_then(|s| aws_sdk_ecs::error::ProvideErrorMetadata::code(s));
+    assert_eq!(code, Some("ThrottlingException"), "JSON protocol: {e:?}");
+    p.spend(&key, "us-east-1", "iam", "ListRoles", 200);
+    let e = iam.list_roles().send().await.expect_err("throttled");
+    let code = e
+        .as_service_error()
+        .and_then(|s| aws_sdk_iam::error::ProvideErrorMetadata::code(s));
+    assert_eq!(code, Some("Throttling"), "query protocol: {e:?}");
+    // Another account's bucket is its own.
+    p.spend("someone-else", "us-east-1", "ecs", "DescribeClusters", 200);
+    ecs.describe_clusters()
+        .send()
+        .await
+        .expect("our bucket is full");
+    assert_eq!(p.total("throttled"), 2);
+    assert_eq!(p.calls_of("ListClusters"), 2);
+}
+
+#[tokio::test]
+async fn a_registration_that_committed_before_its_500_adds_no_revision() {
+    let p = proxy(1.0).await;
+    p.set_faults(Faults {
+        commit_then_500_first: vec!["RegisterTaskDefinition".into()],
+        ..Faults::default()
+    });
+    let h = Harness::behind(&p, short_timeouts).await;
+    let n = unique_name("regonce");
+    h.insert_tenant(
+        &n,
+        &[("butler", &["gmail"]), ("scout", &[]), ("strategist", &[])],
+    )
+    .await;
+    h.converge(&[&n]).await;
+    let t = h.tenant_ref(&n).await;
+    for kind in AgentKind::ALL {
+        let family = t.task_family(kind);
+        let active = revisions(&h, &family, TaskDefinitionStatus::Active).await;
+        let inactive = revisions(&h, &family, TaskDefinitionStatus::Inactive).await;
+        assert_eq!(active.len(), 1, "{family}: {active:?}");
+        assert!(
+            inactive.is_empty(),
+            "no revision was added and then removed: {inactive:?}"
+        );
+        let svc = h.service(&t.service_name(kind)).await.expect("service");
+        assert_eq!(svc.task_definition(), Some(active[0].as_str()));
+    }
+    assert_eq!(
+        p.calls_of("RegisterTaskDefinition"),
+        3,
+        "one registration per family, each answered with a 500 after it committed"
+    );
+
+    // A stray ACTIVE revision, as a retry without the read-back would leave: found by the
+    // resync, shown in the plan, deregistered.
+    p.set_faults(Faults::default());
+    let family = t.task_family(AgentKind::Scout);
+    let current = revisions(&h, &family, TaskDefinitionStatus::Active).await[0].clone();
+    let d = h
+        .aws
+        .ecs
+        .describe_task_definition()
+        .task_definition(&current)
+        .include(TaskDefinitionField::Tags)
+        .send()
+        .await
+        .expect("describe");
+    let td = d.task_definition().expect("td");
+    let stray = h
+        .aws
+        .ecs
+        .register_task_definition()
+        .family(&family)
+        .set_container_definitions(Some(td.container_definitions().to_vec()))
+        .set_network_mode(td.network_mode().cloned())
+        .set_requires_compatibilities(Some(td.requires_compatibilities().to_vec()))
+        .set_cpu(td.cpu().map(str::to_owned))
+        .set_memory(td.memory().map(str::to_owned))
+        .set_task_role_arn(td.task_role_arn().map(str::to_owned))
+        .set_execution_role_arn(td.execution_role_arn().map(str::to_owned))
+        .set_tags(Some(d.tags().to_vec()))
+        .send()
+        .await
+        .expect("register a stray");
+    let stray = stray
+        .task_definition()
+        .and_then(|t| t.task_definition_arn())
+        .expect("arn")
+        .to_owned();
+    // The stray is the newest: the operator takes it as current (same content) and the older
+    // one as superseded; either way one stays.
+    let (text, _) = h.reconciler.plan(&n).await.expect("plan").expect("tenant");
+    assert!(
+        text.contains(&format!("deregister task_definition {family}"))
+            && text.contains("activeRevisions"),
+        "{text}"
+    );
+    h.resync(3600).await;
+    h.converge(&[&n]).await;
+    let active = revisions(&h, &family, TaskDefinitionStatus::Active).await;
+    assert_eq!(active.len(), 1, "{active:?}");
+    let svc = h
+        .service(&t.service_name(AgentKind::Scout))
+        .await
+        .expect("service");
+    assert_eq!(svc.task_definition(), Some(active[0].as_str()));
+    assert!(active[0] == stray || active[0] == current);
+    let (text, _) = h.reconciler.plan(&n).await.expect("plan").expect("tenant");
+    assert!(!text.contains("deregister"), "{text}");
+}
+
+#[tokio::test]
+async fn deletes_retried_after_they_committed_count_as_done() {
+    let p = proxy(1.0).await;
+    let h = Harness::behind(&p, short_timeouts).await;
+    let n = unique_name("delonce");
+    h.insert_tenant(&n, &[("butler", &["gmail"]), ("scout", &[])])
+        .await;
+    h.converge(&[&n]).await;
+    let t = h.tenant_ref(&n).await;
+    p.set_faults(Faults {
+        commit_then_500_first: [
+            "DeleteRolePolicy",
+            "DetachRolePolicy",
+            "DeleteRole",
+            "DeleteService",
+            "DeleteSecret",
+            "DeregisterTaskDefinition",
+            "DeleteTaskDefinitions",
+            "DeleteLogGroup",
+        ]
+        .map(String::from)
+        .to_vec(),
+        ..Faults::default()
+    });
+    sqlx::query("DELETE FROM openclaw.tenants WHERE name = $1")
+        .bind(&n)
+        .execute(&h.db.pool)
+        .await
+        .expect("delete");
+    let mut passes = 0;
+    while h.phase(&n).await.is_some() {
+        passes += 1;
+        assert!(passes <= 5, "the teardown did not finish");
+        h.reconciler
+            .reconcile(&n)
+            .await
+            .expect("a delete whose retry finds nothing is done, not an error");
+    }
+    assert!(p.total("fault_commit_then_500") >= 8, "{:?}", p.counts());
+    for kind in [AgentKind::Butler, AgentKind::Scout] {
+        let family = t.task_family(kind);
+        assert!(revisions(&h, &family, TaskDefinitionStatus::Active)
+            .await
+            .is_empty());
+        assert!(revisions(&h, &family, TaskDefinitionStatus::Inactive)
+            .await
+            .is_empty());
+        let role = h
+            .aws
+            .iam
+            .get_role()
+            .role_name(t.role_name(kind))
+            .send()
+            .await;
+        assert!(role.is_err(), "role {} left", t.role_name(kind));
+    }
+}
+
+#[tokio::test]
+async fn every_attempt_and_throttle_is_counted_as_the_wire_saw_it() {
+    // A fifth of the IAM rate, so the onboarding runs into AWS's bucket, with server faults that
+    // the SDK retries by itself.
+    let p = proxy(1.0).await;
+    p.set_faults(Faults {
+        seed: 7,
+        http_500: 0.1,
+        http_503: 0.1,
+        ..Faults::default()
+    });
+    let h = Harness::behind(&p, short_timeouts).await;
+    let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "testing".into());
+    let n = unique_name("wire");
+    h.insert_tenant(&n, &[("butler", &["gmail"]), ("scout", &[])])
+        .await;
+    // A neighbour that spends the account's IAM bucket at its full rate while the tenant onboards.
+    let neighbour = {
+        let p = p.clone();
+        tokio::spawn(async move {
+            p.spend(&key, "us-east-1", "iam", "GetRole", 40);
+            for _ in 0..200 {
+                p.spend(&key, "us-east-1", "iam", "GetRole", 1);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    h.converge(&[&n]).await;
+    neighbour.abort();
+    let (calls, throttles) = metric_attempts(&h);
+    let wire = p.counts();
+    let mut on_wire: BTreeMap<String, u64> = BTreeMap::new();
+    let mut throttled_on_wire: BTreeMap<String, u64> = BTreeMap::new();
+    for ((_, action, outcome), count) in &wire {
+        *on_wire.entry(action.clone()).or_insert(0) += count;
+        if outcome == "throttled" {
+            *throttled_on_wire.entry(action.clone()).or_insert(0) += count;
+        }
+    }
+    let nonzero = |m: BTreeMap<String, u64>| -> BTreeMap<String, u64> {
+        m.into_iter().filter(|(_, v)| *v > 0).collect()
+    };
+    assert!(
+        p.total("throttled") > 0,
+        "the test must see throttles: {wire:?}"
+    );
+    assert!(p.total("fault_500") + p.total("fault_503") > 0, "{wire:?}");
+    assert_eq!(nonzero(calls), on_wire, "attempts per operation");
+    assert_eq!(
+        nonzero(throttles),
+        throttled_on_wire,
+        "throttles per operation"
+    );
+}
