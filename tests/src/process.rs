@@ -56,11 +56,24 @@ fn config_file(h: &Harness, port: u16, extra: &str) -> PathBuf {
             .collect::<Vec<_>>()
             .join("\n");
     }
+    // The tests' operator knobs, each unless `extra` sets it.
+    let defaults: String = [
+        "lease_seconds: 3",
+        "poll_interval_seconds: 1",
+        "concurrency: 2",
+    ]
+    .iter()
+    .filter(|kv| {
+        let key = kv.split(':').next().unwrap_or_default();
+        !extra
+            .lines()
+            .any(|l| l.trim_start().starts_with(&format!("{key}:")))
+    })
+    .map(|kv| format!("  {kv}\n"))
+    .collect();
     std::fs::write(
         &cfg_path,
-        format!(
-            "{cell}\noperator:\n  listen: 127.0.0.1:{port}\n  lease_seconds: 3\n  poll_interval_seconds: 1\n  concurrency: 2\n{extra}"
-        ),
+        format!("{cell}\noperator:\n  listen: 127.0.0.1:{port}\n{defaults}{extra}"),
     )
     .expect("write config");
     cfg_path

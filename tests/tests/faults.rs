@@ -300,3 +300,262 @@ async fn every_attempt_and_throttle_is_counted_as_the_wire_saw_it() {
         "throttles per operation"
     );
 }
+
+/// What exists in the emulator for tenant `t`, read directly: (active services, ACTIVE and
+/// INACTIVE revisions, roles with their inline policy count, secrets, log groups).
+struct Footprint {
+    services: usize,
+    active_revisions: Vec<usize>,
+    inactive_revisions: usize,
+    inline_policies: Vec<usize>,
+    secrets: Vec<String>,
+    log_groups: usize,
+}
+
+async fn footprint(h: &Harness, t: &crds::naming::TenantRef) -> Footprint {
+    let mut f = Footprint {
+        services: 0,
+        active_revisions: Vec::new(),
+        inactive_revisions: 0,
+        inline_policies: Vec::new(),
+        secrets: Vec::new(),
+        log_groups: 0,
+    };
+    for kind in AgentKind::ALL {
+        if h.service(&t.service_name(kind))
+            .await
+            .is_some_and(|s| s.status() == Some("ACTIVE"))
+        {
+            f.services += 1;
+        }
+        let family = t.task_family(kind);
+        let active = revisions(h, &family, TaskDefinitionStatus::Active)
+            .await
+            .len();
+        if active > 0 {
+            f.active_revisions.push(active);
+        }
+        f.inactive_revisions += revisions(h, &family, TaskDefinitionStatus::Inactive)
+            .await
+            .len();
+        if h.aws
+            .iam
+            .get_role()
+            .role_name(t.role_name(kind))
+            .send()
+            .await
+            .is_ok()
+        {
+            let n = h
+                .aws
+                .iam
+                .list_role_policies()
+                .role_name(t.role_name(kind))
+                .send()
+                .await
+                .expect("list role policies")
+                .policy_names()
+                .len();
+            f.inline_policies.push(n);
+        }
+    }
+    let secrets = h
+        .aws
+        .secrets
+        .list_secrets()
+        .filters(
+            aws_sdk_secretsmanager::types::Filter::builder()
+                .key(aws_sdk_secretsmanager::types::FilterNameStringType::Name)
+                .values(t.secret_prefix())
+                .build(),
+        )
+        .max_results(100)
+        .send()
+        .await
+        .expect("list secrets");
+    f.secrets = secrets
+        .secret_list()
+        .iter()
+        .filter_map(|s| s.name().map(str::to_owned))
+        .filter(|n| n.starts_with(&t.secret_prefix()))
+        .collect();
+    f.secrets.sort();
+    f.log_groups = h
+        .aws
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(t.log_group_prefix())
+        .send()
+        .await
+        .expect("log groups")
+        .log_groups()
+        .len();
+    f
+}
+
+#[tokio::test]
+async fn twenty_tenants_converge_through_a_fifth_of_calls_failing_and_two_kill9s() {
+    let p = proxy(4.0).await;
+    p.set_faults(Faults::mixed(20261204, 0.2, Duration::from_secs(3)));
+    let h = Harness::behind(&p, short_timeouts).await;
+    let extra = "  aws_rate_scale: 4\n  aws_attempt_timeout_seconds: 2\n  aws_operation_timeout_seconds: 20\n  concurrency: 8\n";
+    let prefix = unique_name("soak");
+    let names: Vec<String> = (0..20).map(|i| format!("{prefix}-{i:02}")).collect();
+    for n in &names {
+        h.insert_tenant(
+            n,
+            &[
+                ("butler", &["gmail"]),
+                ("scout", &[]),
+                ("strategist", &["hubspot"]),
+            ],
+        )
+        .await;
+    }
+    let mut op = openclaw_tests::process::Operator::spawn(&h, extra);
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        op.kill9();
+        op = openclaw_tests::process::Operator::spawn(&h, extra);
+    }
+    let all: Vec<&str> = names.iter().map(String::as_str).collect();
+    let ready = |h: &Harness, names: Vec<String>| {
+        let pool = h.db.pool.clone();
+        async move {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM openclaw.tenants WHERE name = ANY($1) AND phase = 'Ready'",
+            )
+            .bind(&names)
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+            n as usize
+        }
+    };
+    let started = std::time::Instant::now();
+    let mut waited = 0;
+    while ready(&h, names.clone()).await < names.len() {
+        waited += 1;
+        assert!(
+            waited < 600,
+            "not all Ready: {}",
+            op.log()
+                .lines()
+                .rev()
+                .take(20)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    eprintln!("all Ready after {:?}", started.elapsed());
+    let faults: u64 = [
+        "fault_500",
+        "fault_503",
+        "fault_reset",
+        "fault_timeout",
+        "fault_commit_then_500",
+    ]
+    .iter()
+    .map(|o| p.total(o))
+    .sum();
+    assert!(faults >= 20, "faults were injected: {:?}", p.counts());
+    for n in &all {
+        let t = h.tenant_ref(n).await;
+        let f = footprint(&h, &t).await;
+        assert_eq!(f.services, 3, "{n}: one service per agent");
+        assert_eq!(
+            f.active_revisions,
+            vec![1, 1, 1],
+            "{n}: one ACTIVE revision per family"
+        );
+        assert_eq!(f.inactive_revisions, 0, "{n}: no revision added by a retry");
+        assert_eq!(
+            f.inline_policies,
+            vec![1, 1, 1],
+            "{n}: one role per agent, one inline policy"
+        );
+        let mut want = vec![
+            t.db_secret_name(),
+            t.oauth_secret_name(crds::api::Integration::Gmail),
+            t.oauth_secret_name(crds::api::Integration::Hubspot),
+        ];
+        want.sort();
+        assert_eq!(f.secrets, want, "{n}: exactly the expected secrets");
+        assert_eq!(f.log_groups, 3, "{n}");
+    }
+    // Nothing for a tenant that does not exist: every resource under the run's prefix is one of
+    // the twenty.
+    let roles = h
+        .aws
+        .iam
+        .list_roles()
+        .path_prefix(crds::naming::TENANT_ROLE_PATH)
+        .max_items(1000)
+        .send()
+        .await
+        .expect("roles");
+    let strays: Vec<&str> = roles
+        .roles()
+        .iter()
+        .map(|r| r.role_name())
+        .filter(|r| r.starts_with(&format!("openclaw-{prefix}-")))
+        .filter(|r| {
+            !all.iter().any(|n| {
+                AgentKind::ALL
+                    .iter()
+                    .any(|k| *r == format!("openclaw-{n}-{}", k.as_str()))
+            })
+        })
+        .collect();
+    assert!(strays.is_empty(), "{strays:?}");
+
+    // Delete ten under the same faults: nothing of theirs is left, the other ten stay Ready.
+    let (gone, kept) = names.split_at(10);
+    let mut refs = Vec::new();
+    for n in gone {
+        refs.push(h.tenant_ref(n).await);
+    }
+    sqlx::query("DELETE FROM openclaw.tenants WHERE name = ANY($1)")
+        .bind(gone)
+        .execute(&h.db.pool)
+        .await
+        .expect("delete");
+    let mut waited = 0;
+    loop {
+        let left: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM openclaw.tenants WHERE name = ANY($1)")
+                .bind(gone)
+                .fetch_one(&h.db.pool)
+                .await
+                .expect("count");
+        if left == 0 {
+            break;
+        }
+        waited += 1;
+        assert!(waited < 600, "{left} not deleted");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    for t in &refs {
+        let f = footprint(&h, t).await;
+        assert_eq!(
+            (
+                f.services,
+                f.active_revisions.len(),
+                f.inactive_revisions,
+                f.inline_policies.len(),
+                f.secrets.len(),
+                f.log_groups
+            ),
+            (0, 0, 0, 0, 0, 0),
+            "{}: something left",
+            t.name.as_str()
+        );
+    }
+    assert_eq!(
+        ready(&h, kept.to_vec()).await,
+        kept.len(),
+        "the other ten stay Ready"
+    );
+    op.stop().await;
+}
