@@ -12,9 +12,10 @@
 //! Caveats: a leader cut off from the store stops at its next renewal; work in flight then is
 //! abandoned after the grace period, which is shorter than the lease.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crds::api::Tier;
@@ -24,7 +25,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::metrics::Metrics;
-use crate::queue::{self, WorkQueue};
+use crate::queue::{self, Priority, WorkQueue};
 use crate::reconcile::Reconciler;
 use crate::retry::Backoffs;
 use crate::session_guard;
@@ -145,8 +146,17 @@ async fn lead(
     };
 
     // Triggers: LISTEN, the fallback poll and the resync.
-    let listen = tokio::spawn(listen_loop(pool.clone(), queue.clone()));
-    let poll = tokio::spawn(poll_loop(reconciler.clone(), queue.clone(), cfg.clone()));
+    let seen = Arc::new(Seen {
+        urgent_batch: cfg.concurrency.max(1),
+        ..Seen::default()
+    });
+    let listen = tokio::spawn(listen_loop(pool.clone(), queue.clone(), seen.clone()));
+    let poll = tokio::spawn(poll_loop(
+        reconciler.clone(),
+        queue.clone(),
+        cfg.clone(),
+        seen,
+    ));
     let gauges = tokio::spawn(gauge_loop(
         reconciler.clone(),
         queue.clone(),
@@ -226,7 +236,7 @@ async fn lead(
     }
 }
 
-async fn listen_loop(pool: PgPool, queue: WorkQueue<String>) {
+async fn listen_loop(pool: PgPool, queue: WorkQueue<String>, seen: Arc<Seen>) {
     loop {
         let mut listener = match PgListener::connect_with(&pool).await {
             Ok(l) => l,
@@ -249,11 +259,11 @@ async fn listen_loop(pool: PgPool, queue: WorkQueue<String>) {
                 Ok(Some(_)) => {
                     tokio::time::sleep(NOTIFY_DEBOUNCE).await;
                     while listener.next_buffered().is_some() {}
-                    schedule_needing_work(&pool, &queue).await;
+                    schedule_needing_work(&pool, &queue, &seen, false).await;
                 }
                 // The connection dropped and was re-established: notifications may be lost,
                 // so look at every tenant that needs work.
-                Ok(None) => schedule_needing_work(&pool, &queue).await,
+                Ok(None) => schedule_needing_work(&pool, &queue, &seen, false).await,
                 Err(e) => {
                     tracing::warn!(error = %e, "LISTEN connection lost");
                     break;
@@ -263,26 +273,89 @@ async fn listen_loop(pool: PgPool, queue: WorkQueue<String>) {
     }
 }
 
-async fn schedule_needing_work(pool: &PgPool, queue: &WorkQueue<String>) {
-    if let Ok(mut c) = pool.acquire().await {
-        if let Ok(names) = store::tenants_needing_work(&mut c).await {
-            for n in names {
-                queue.schedule_now(n);
+/// The spec version of each tenant needing work when it was last queued for it, so that a
+/// notification or the poll queues a tenant again only for a change it has not been queued for
+/// (an in-progress tenant is not run twice, a backoff is not cut short).
+#[derive(Debug, Default)]
+struct Seen {
+    versions: Mutex<HashMap<String, String>>,
+    /// Most new changes that go ahead of bulk work at once; more arriving together are bulk.
+    urgent_batch: usize,
+}
+
+/// What to do with one tenant needing work (pure): `Some(priority)` to queue it for a new
+/// change (parked behind a run in flight), `None` to queue it only if idle.
+fn triage(
+    seen: Option<&String>,
+    version: &str,
+    new_changes: usize,
+    urgent_batch: usize,
+) -> Option<Priority> {
+    if seen.is_some_and(|v| v == version) {
+        return None;
+    }
+    Some(if new_changes <= urgent_batch {
+        Priority::Urgent
+    } else {
+        Priority::Bulk
+    })
+}
+
+/// Queues the tenants that need work: a new change at once (urgent when few arrive together),
+/// the rest only where nothing is queued or running for them. `initial`: the term's first look,
+/// where every tenant is queued as bulk work and the versions are only recorded.
+async fn schedule_needing_work(
+    pool: &PgPool,
+    queue: &WorkQueue<String>,
+    seen: &Seen,
+    initial: bool,
+) {
+    let Ok(mut c) = pool.acquire().await else {
+        return;
+    };
+    let Ok(needing) = store::tenants_needing_work(&mut c).await else {
+        return;
+    };
+    let mut versions = seen.versions.lock().unwrap_or_else(|e| e.into_inner());
+    let new_changes = needing
+        .iter()
+        .filter(|(n, v)| versions.get(n) != Some(v))
+        .count();
+    let mut next = HashMap::with_capacity(needing.len());
+    for (name, version) in needing {
+        match triage(
+            versions.get(&name),
+            &version,
+            new_changes,
+            seen.urgent_batch,
+        ) {
+            Some(_) if initial => queue.schedule_now(name.clone()),
+            Some(priority) => queue.schedule_with(name.clone(), Instant::now(), priority),
+            None => {
+                queue.schedule_if_idle(name.clone(), Priority::Bulk);
             }
         }
+        next.insert(name, version);
     }
+    *versions = next;
 }
 
 /// The fallback poll (tenants whose spec changed) every `poll`, and a resync every `resync`:
 /// the inventory decides which tenants drifted; those are queued, security drift first. The
 /// first pass of a term queues every tenant.
-async fn poll_loop(reconciler: Arc<Reconciler>, queue: WorkQueue<String>, cfg: LoopConfig) {
+async fn poll_loop(
+    reconciler: Arc<Reconciler>,
+    queue: WorkQueue<String>,
+    cfg: LoopConfig,
+    seen: Arc<Seen>,
+) {
     let (poll, resync, orphan_grace) = (cfg.poll_interval, cfg.resync_interval, cfg.orphan_grace);
     let pool = reconciler.pool.clone();
+    schedule_needing_work(&pool, &queue, &seen, true).await;
     if let Ok(mut c) = pool.acquire().await {
         if let Ok(names) = store::tenant_names(&mut c).await {
             for n in names {
-                queue.schedule_now(n);
+                queue.schedule_if_idle(n, Priority::Bulk);
             }
         }
     }
@@ -330,7 +403,11 @@ async fn poll_loop(reconciler: Arc<Reconciler>, queue: WorkQueue<String>, cfg: L
                     let now = Instant::now();
                     let first = now.checked_sub(Duration::from_secs(1)).unwrap_or(now);
                     for (tenant, security) in report.to_reconcile() {
-                        queue.schedule(tenant, if security { first } else { now });
+                        if security {
+                            queue.schedule_with(tenant, first, Priority::Urgent);
+                        } else {
+                            queue.schedule_if_idle(tenant, Priority::Bulk);
+                        }
                     }
                 }
                 Err(e) => {
@@ -339,7 +416,7 @@ async fn poll_loop(reconciler: Arc<Reconciler>, queue: WorkQueue<String>, cfg: L
             }
             next_resync = Instant::now() + resync;
         } else {
-            schedule_needing_work(&pool, &queue).await;
+            schedule_needing_work(&pool, &queue, &seen, false).await;
         }
     }
 }
@@ -397,5 +474,35 @@ async fn gauge_loop(
             }
         }
         tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_new_change_is_queued_at_once_and_a_few_go_ahead_of_bulk_work() {
+        let v1 = "3:false:butler.1.false".to_owned();
+        assert_eq!(
+            triage(Some(&v1), &v1, 0, 8),
+            None,
+            "already queued for this version"
+        );
+        assert_eq!(
+            triage(None, &v1, 1, 8),
+            Some(Priority::Urgent),
+            "a new tenant"
+        );
+        assert_eq!(
+            triage(Some(&v1), "4:false:butler.1.false", 3, 8),
+            Some(Priority::Urgent),
+            "a changed spec"
+        );
+        assert_eq!(
+            triage(None, &v1, 100, 8),
+            Some(Priority::Bulk),
+            "a bulk onboarding"
+        );
     }
 }

@@ -19,8 +19,10 @@
 //!
 //! # Guarantees
 //! - One slot per key: scheduling a queued key again keeps the earliest deadline.
-//! - Due keys are handed out earliest deadline first; equal deadlines in the order they were
-//!   scheduled. A key is never handed out before its deadline.
+//! - Due keys are handed out highest [`Priority`] first, then earliest deadline, then in the
+//!   order they were scheduled. A key is never handed out before its deadline. A requeue (from
+//!   [`Ticket::finish`]) is [`Priority::Started`]: work already begun finishes before bulk work
+//!   that has not started.
 //! - A request is never lost while the queue is open: a request for an in-flight key runs after
 //!   the current run, exactly once however many requests arrived.
 //! - A key is never stuck in flight: dropping a [`Ticket`] (including by a panic or an abort of
@@ -75,10 +77,13 @@ struct State<K> {
     /// Keys waiting to be handed out, with their merged request. No key here is also in
     /// `in_flight`.
     queued: HashMap<K, Queued>,
-    /// Min-heap on (deadline, seq) over the queued keys, with lazy deletion: an entry is live iff
-    /// `queued[key].seq == entry.seq`. Every queued key has exactly one live entry; stale entries
-    /// are skipped when they reach the top, and dropped in bulk by [`State::compact`].
+    /// Min-heap on (deadline, seq) over the queued keys not yet due, with lazy deletion: an entry
+    /// is live iff `queued[key].seq == entry.seq`. Every queued key has exactly one live entry,
+    /// here or in `ready`; stale entries are skipped when they reach the top, and dropped in bulk
+    /// by [`State::compact`].
     heap: BinaryHeap<HeapEntry<K>>,
+    /// The entries whose deadline has passed, by (priority, deadline, seq); same lazy deletion.
+    ready: BinaryHeap<ReadyEntry<K>>,
     /// Keys handed out and not yet released, each with the request that arrived while it was in
     /// flight, if any (merged, earliest wins).
     in_flight: HashMap<K, Option<Request>>,
@@ -90,6 +95,18 @@ struct State<K> {
     closed: bool,
 }
 
+/// Which due keys go first. Merged requests keep the highest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    /// Bulk work: the first look at every key, periodic checks.
+    #[default]
+    Bulk,
+    /// A key whose work has begun and asked to run again.
+    Started,
+    /// A change someone is waiting for.
+    Urgent,
+}
+
 /// One or more merged requests for a key.
 #[derive(Clone, Copy, Debug)]
 struct Request {
@@ -98,13 +115,15 @@ struct Request {
     /// When the key first became due: the earliest of, for each request, its deadline or the
     /// moment it was made, whichever is later. Never earlier than `deadline`.
     due: Instant,
+    priority: Priority,
 }
 
 impl Request {
-    fn new(deadline: Instant, now: Instant) -> Self {
+    fn new(deadline: Instant, now: Instant, priority: Priority) -> Self {
         Self {
             deadline,
             due: deadline.max(now),
+            priority,
         }
     }
 
@@ -112,6 +131,7 @@ impl Request {
         Self {
             deadline: self.deadline.min(other.deadline),
             due: self.due.min(other.due),
+            priority: self.priority.max(other.priority),
         }
     }
 
@@ -159,6 +179,35 @@ impl<K> Ord for HeapEntry<K> {
     }
 }
 
+/// A due heap entry, ordered so that [`BinaryHeap`] pops the highest priority first, then the
+/// earliest deadline, then the lowest `seq`.
+struct ReadyEntry<K> {
+    priority: Priority,
+    entry: HeapEntry<K>,
+}
+
+impl<K> PartialEq for ReadyEntry<K> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl<K> Eq for ReadyEntry<K> {}
+
+impl<K> PartialOrd for ReadyEntry<K> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<K> Ord for ReadyEntry<K> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.priority
+            .cmp(&other.priority)
+            .then_with(|| self.entry.cmp(&other.entry))
+    }
+}
+
 /// What [`State::pop_due`] found.
 enum Pop<K> {
     /// This key was due; it is now in flight.
@@ -174,6 +223,7 @@ impl<K: Clone + Eq + Hash> State<K> {
         Self {
             queued: HashMap::new(),
             heap: BinaryHeap::new(),
+            ready: BinaryHeap::new(),
             in_flight: HashMap::new(),
             next_seq: 0,
             closed: false,
@@ -199,20 +249,22 @@ impl<K: Clone + Eq + Hash> State<K> {
         let seq = self.next_seq;
         let pushed = match self.queued.entry(key) {
             Entry::Occupied(mut occupied) => {
-                let earlier = request.deadline < occupied.get().request.deadline;
-                let heap_key = earlier.then(|| occupied.key().clone());
+                let old = occupied.get().request;
+                let merged = old.merge(request);
+                let moved = merged.deadline < old.deadline || merged.priority > old.priority;
+                let heap_key = moved.then(|| occupied.key().clone());
                 let slot = occupied.get_mut();
-                slot.request = slot.request.merge(request);
+                slot.request = merged;
                 if let Some(key) = heap_key {
-                    // The old heap entry goes stale: its seq no longer matches.
+                    // The old entry goes stale: its seq no longer matches.
                     slot.seq = seq;
                     self.heap.push(HeapEntry {
-                        deadline: request.deadline,
+                        deadline: merged.deadline,
                         seq,
                         key,
                     });
                 }
-                earlier
+                moved
             }
             Entry::Vacant(slot) => {
                 self.heap.push(HeapEntry {
@@ -234,9 +286,11 @@ impl<K: Clone + Eq + Hash> State<K> {
     /// Drops stale heap entries once they outnumber the live ones by the slack, so the heap stays
     /// O(queued keys) however often deadlines are brought forward.
     fn compact(&mut self) {
-        if self.heap.len() <= 2 * self.queued.len() + COMPACT_SLACK {
+        if self.heap.len() + self.ready.len() <= 2 * self.queued.len() + COMPACT_SLACK {
             return;
         }
+        // Every live entry back into `heap`; the next `pop_due` moves the due ones again.
+        self.ready.clear();
         self.heap = self
             .queued
             .iter()
@@ -248,30 +302,45 @@ impl<K: Clone + Eq + Hash> State<K> {
             .collect();
     }
 
-    /// Hands out the earliest due key, marking it in flight.
+    /// The priority of a live entry; `None` for a stale one.
+    fn live(queued: &HashMap<K, Queued>, entry: &HeapEntry<K>) -> Option<Priority> {
+        queued
+            .get(&entry.key)
+            .filter(|slot| slot.seq == entry.seq)
+            .map(|slot| slot.request.priority)
+    }
+
+    /// Hands out the due key of the highest priority (then the earliest), marking it in flight.
     fn pop_due(&mut self, now: Instant) -> Pop<K> {
-        loop {
-            let Some(top) = self.heap.peek_mut() else {
-                return Pop::Empty;
-            };
-            let live = self
-                .queued
-                .get(&top.key)
-                .is_some_and(|slot| slot.seq == top.seq);
-            if !live {
+        // Move every due entry to `ready`, dropping stale ones on the way.
+        let mut not_before = None;
+        while let Some(top) = self.heap.peek_mut() {
+            let Some(priority) = Self::live(&self.queued, &top) else {
                 PeekMut::pop(top);
                 continue;
-            }
+            };
             if top.deadline > now {
-                return Pop::NotBefore(top.deadline);
+                not_before = Some(top.deadline);
+                break;
             }
-            let HeapEntry { key, .. } = PeekMut::pop(top);
+            let entry = PeekMut::pop(top);
+            self.ready.push(ReadyEntry { priority, entry });
+        }
+        while let Some(top) = self.ready.pop() {
+            if Self::live(&self.queued, &top.entry) != Some(top.priority) {
+                continue;
+            }
+            let key = top.entry.key;
             let Some(slot) = self.queued.remove(&key) else {
                 // Unreachable: `live` checked the slot under the same lock.
                 continue;
             };
             self.in_flight.insert(key.clone(), None);
             return Pop::Due(key, slot.request);
+        }
+        match not_before {
+            Some(at) => Pop::NotBefore(at),
+            None => Pop::Empty,
         }
     }
 
@@ -289,6 +358,7 @@ impl<K: Clone + Eq + Hash> State<K> {
         self.closed = true;
         self.queued.clear();
         self.heap.clear();
+        self.ready.clear();
         for parked in self.in_flight.values_mut() {
             *parked = None;
         }
@@ -314,7 +384,7 @@ impl<K: Clone + Eq + Hash + Send> Release<K> for Shared<K> {
             // A delay too large to represent means "not before the end of time": no requeue.
             let requeue = requeue_after
                 .and_then(|delay| now.checked_add(delay))
-                .map(|at| Request::new(at, now));
+                .map(|at| Request::new(at, now, Priority::Started));
             state.release(key, requeue)
         };
         if pushed {
@@ -341,9 +411,15 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
     /// earliest deadline requested meanwhile) when its ticket is released; it is never handed out
     /// twice at once. Ignored once the queue is closed.
     pub fn schedule(&self, key: K, at: Instant) {
+        self.schedule_with(key, at, Priority::Bulk);
+    }
+
+    /// [`schedule`](Self::schedule) at `priority`: among due keys, a higher priority goes first;
+    /// a queued key keeps the highest priority asked for.
+    pub fn schedule_with(&self, key: K, at: Instant, priority: Priority) {
         let pushed = {
             let mut state = self.shared.lock();
-            let request = Request::new(at, Instant::now());
+            let request = Request::new(at, Instant::now(), priority);
             state.request(key, request)
         };
         if pushed {
@@ -354,6 +430,30 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
     /// [`schedule`](Self::schedule) with a deadline of now.
     pub fn schedule_now(&self, key: K) {
         self.schedule(key, Instant::now());
+    }
+
+    /// Queues `key` now at `priority` only if it is neither queued nor in flight (a periodic
+    /// look that must not add a run, bring a backoff forward, or park behind a run). Returns
+    /// whether it was queued.
+    pub fn schedule_if_idle(&self, key: K, priority: Priority) -> bool {
+        let pushed = {
+            let mut state = self.shared.lock();
+            if state.queued.contains_key(&key) || state.in_flight.contains_key(&key) {
+                return false;
+            }
+            let now = Instant::now();
+            state.request(key, Request::new(now, now, priority))
+        };
+        if pushed {
+            self.shared.changed.notify_waiters();
+        }
+        pushed
+    }
+
+    /// Whether `key` is queued or in flight.
+    pub fn is_busy(&self, key: &K) -> bool {
+        let state = self.shared.lock();
+        state.queued.contains_key(key) || state.in_flight.contains_key(key)
     }
 
     /// Waits for the next key whose deadline has passed and which is not in flight, and marks it
@@ -692,6 +792,71 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn among_due_keys_the_higher_priority_goes_first() {
+        let queue = WorkQueue::new();
+        let start = Instant::now();
+        queue.schedule("bulk-1", start);
+        queue.schedule("bulk-2", start);
+        queue.schedule_with("urgent", start + secs(1), Priority::Urgent);
+        queue.schedule_with("started", start, Priority::Started);
+        // Not due yet, the urgent key waits for its deadline.
+        assert_eq!(take_due(&queue).key, "started");
+        advance(secs(1)).await;
+        let order: Vec<&str> = (0..3).map(|_| take_due(&queue).key).collect();
+        assert_eq!(order, ["urgent", "bulk-1", "bulk-2"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_requeued_key_goes_ahead_of_bulk_keys_that_have_not_started() {
+        let queue = WorkQueue::new();
+        queue.schedule_now("a");
+        for k in ["b", "c", "d"] {
+            queue.schedule_now(k);
+        }
+        take_due(&queue).finish(Some(secs(1)));
+        advance(secs(1)).await;
+        assert_eq!(
+            take_due(&queue).key,
+            "a",
+            "its second pass before b, c and d's first"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_higher_priority_for_a_queued_key_moves_it_up_and_never_later() {
+        let queue = WorkQueue::new();
+        let start = Instant::now();
+        queue.schedule("a", start);
+        queue.schedule("b", start);
+        queue.schedule_with("b", start + secs(30), Priority::Urgent);
+        assert_eq!(
+            take_due(&queue).key,
+            "b",
+            "the earlier deadline kept, the priority raised"
+        );
+        assert_eq!(take_due(&queue).key, "a");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn schedule_if_idle_neither_parks_nor_brings_a_backoff_forward() {
+        let queue = WorkQueue::new();
+        queue.schedule_now("running");
+        let ticket = take_due(&queue);
+        assert!(!queue.schedule_if_idle("running", Priority::Bulk));
+        ticket.finish(None);
+        assert!(
+            nothing_due(&queue),
+            "no run was parked on the one in flight"
+        );
+        queue.schedule("backing-off", Instant::now() + secs(60));
+        assert!(!queue.schedule_if_idle("backing-off", Priority::Bulk));
+        assert!(nothing_due(&queue), "the backoff holds");
+        assert!(queue.is_busy(&"backing-off"));
+        assert!(queue.schedule_if_idle("idle", Priority::Bulk));
+        assert_eq!(take_due(&queue).key, "idle");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn an_item_is_not_handed_out_before_its_deadline() {
         let queue = WorkQueue::new();
         queue.schedule("a", Instant::now() + secs(5));
@@ -911,7 +1076,10 @@ mod tests {
         for n in (0..10_000).rev() {
             queue.schedule("a", start + Duration::from_millis(1000 + n));
         }
-        let heap = queue.shared.lock().heap.len();
+        let heap = {
+            let state = queue.shared.lock();
+            state.heap.len() + state.ready.len()
+        };
         assert!(heap <= 2 + COMPACT_SLACK + 1, "heap holds {heap} entries");
         advance(secs(1)).await;
         take_due(&queue).finish(None);

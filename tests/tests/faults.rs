@@ -559,3 +559,80 @@ async fn twenty_tenants_converge_through_a_fifth_of_calls_failing_and_two_kill9s
     );
     op.stop().await;
 }
+
+#[tokio::test]
+async fn a_tenant_inserted_during_a_bulk_onboarding_finishes_first() {
+    // AWS's real task-definition bucket (1 a second) makes the onboarding of twelve take a while.
+    let p = proxy(1.0).await;
+    let h = Harness::behind(&p, |_| {}).await;
+    let prefix = unique_name("bulk");
+    let bulk: Vec<String> = (0..12).map(|i| format!("{prefix}-{i:02}")).collect();
+    for n in &bulk {
+        h.insert_tenant(n, &[("butler", &[]), ("scout", &[]), ("strategist", &[])])
+            .await;
+    }
+    let phases = |pool: sqlx::PgPool, prefix: String| async move {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT name, phase FROM openclaw.tenants WHERE name LIKE $1 || '%'")
+                .bind(prefix)
+                .fetch_all(&pool)
+                .await
+                .expect("phases");
+        rows.into_iter().collect::<BTreeMap<String, String>>()
+    };
+    let mut op = openclaw_tests::process::Operator::spawn(&h, "");
+    let mut waited = 0;
+    while phases(h.db.pool.clone(), prefix.clone())
+        .await
+        .values()
+        .filter(|p| *p == "Ready")
+        .count()
+        < 2
+    {
+        waited += 1;
+        assert!(waited < 1200, "the onboarding did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let before = phases(h.db.pool.clone(), prefix.clone()).await;
+    let pending: Vec<&String> = before
+        .iter()
+        .filter(|(_, p)| *p == "Pending")
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        pending.len() >= 6,
+        "the test needs a bulk still waiting: {before:?}"
+    );
+    let late = format!("{prefix}-late");
+    h.insert_tenant(
+        &late,
+        &[("butler", &[]), ("scout", &[]), ("strategist", &[])],
+    )
+    .await;
+    // Completion order, as seen every 100 ms.
+    let expected = bulk.len() + 1 - before.values().filter(|p| *p == "Ready").count();
+    let mut order: Vec<String> = Vec::new();
+    let mut waited = 0;
+    while order.len() < expected {
+        for (n, phase) in phases(h.db.pool.clone(), prefix.clone()).await {
+            let was_ready = before.get(&n).is_some_and(|p| p == "Ready");
+            if phase == "Ready" && !was_ready && !order.contains(&n) {
+                order.push(n);
+            }
+        }
+        waited += 1;
+        assert!(waited < 3000, "not all Ready: {order:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let rank = order
+        .iter()
+        .position(|n| *n == late)
+        .expect("the late tenant is Ready");
+    let pending_before_late = order[..rank].iter().filter(|n| pending.contains(n)).count();
+    // At most the two that may already have been in flight (concurrency 2) finish before it.
+    assert!(
+        pending_before_late <= 2,
+        "{pending_before_late} tenants that had not started finished before the late one: {order:?}"
+    );
+    op.stop().await;
+}

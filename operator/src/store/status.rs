@@ -66,10 +66,18 @@ pub async fn tenant_names(conn: &mut PgConnection) -> Result<Vec<String>, StoreE
     )
 }
 
-/// Tenants whose spec changed since the operator last observed them (or being deleted).
-pub async fn tenants_needing_work(conn: &mut PgConnection) -> Result<Vec<String>, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT t.name FROM openclaw.tenants t WHERE t.generation <> t.observed_generation \
+/// The tenants that need a pass, each with its spec version: a text that changes whenever the
+/// tenant's or any agent's spec changes, or a deletion is asked for (so the controller can tell
+/// a new change from work it already queued).
+pub async fn tenants_needing_work(
+    conn: &mut PgConnection,
+) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT t.name, concat_ws(':', t.generation, t.deletion_requested_at IS NOT NULL, \
+           (SELECT string_agg(a.kind::text || '.' || a.generation || '.' || \
+              (a.deletion_requested_at IS NOT NULL)::text, ',' ORDER BY a.kind) \
+            FROM openclaw.agents a WHERE a.tenant = t.name)) \
+         FROM openclaw.tenants t WHERE t.generation <> t.observed_generation \
          OR t.deletion_requested_at IS NOT NULL OR t.phase NOT IN ('Ready', 'Failed') \
          OR EXISTS (SELECT 1 FROM openclaw.agents a WHERE a.tenant = t.name AND \
            (a.generation <> a.observed_generation OR a.deletion_requested_at IS NOT NULL)) \
