@@ -98,6 +98,9 @@ const MIN_SHARE: f64 = 0.05;
 const DECREASE: f64 = 0.5;
 /// What each success adds back, as a share of the published rate (additive increase).
 const INCREASE: f64 = 0.02;
+/// Throttles within this long of a decrease answer calls sent before it took effect: one
+/// decrease for all of them (as TCP halves once per round trip).
+const DECREASE_WINDOW: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 struct State {
@@ -105,6 +108,7 @@ struct State {
     updated: Instant,
     /// The share of the published rate in use now (adaptive; 1.0 at most).
     share: f64,
+    last_decrease: Option<Instant>,
 }
 
 /// Token buckets for every [`Bucket`]. `scale` multiplies the published rates and bursts (1.0 in
@@ -155,9 +159,18 @@ impl Throttle {
         });
     }
 
-    /// AWS throttled a call of this bucket: halve its rate (not below `MIN_SHARE`).
+    /// AWS throttled a call of this bucket: halve its rate (not below `MIN_SHARE`), once per
+    /// `DECREASE_WINDOW`.
     pub fn throttled(&self, bucket: Bucket) {
-        self.with(bucket, Instant::now(), |st, _| {
+        let now = Instant::now();
+        self.with(bucket, now, |st, _| {
+            if st
+                .last_decrease
+                .is_some_and(|at| now.saturating_duration_since(at) < DECREASE_WINDOW)
+            {
+                return;
+            }
+            st.last_decrease = Some(now);
             st.share = (st.share * DECREASE).max(MIN_SHARE);
             st.tokens = st.tokens.min(0.0);
         });
@@ -189,6 +202,7 @@ impl Throttle {
             tokens: burst,
             updated: now,
             share: 1.0,
+            last_decrease: None,
         });
         let rate = published * self.scale * st.share;
         let elapsed = now.saturating_duration_since(st.updated).as_secs_f64();
@@ -261,7 +275,12 @@ mod tests {
     async fn throttles_halve_the_rate_and_successes_bring_it_back() {
         let t = Throttle::new(1.0);
         t.throttled(Bucket::EcsServiceWrite);
-        assert_eq!(t.share(Bucket::EcsServiceWrite), 0.5);
+        t.throttled(Bucket::EcsServiceWrite);
+        assert_eq!(
+            t.share(Bucket::EcsServiceWrite),
+            0.5,
+            "throttles of calls already in flight count once"
+        );
         // At half of 5 a second, 5 calls from an empty bucket take 2 s.
         let spent = time_for(&t, Bucket::EcsServiceWrite, 5).await;
         assert!(
@@ -269,6 +288,7 @@ mod tests {
             "{spent:?}"
         );
         for _ in 0..10 {
+            tokio::time::advance(DECREASE_WINDOW).await;
             t.throttled(Bucket::EcsServiceWrite);
         }
         assert_eq!(t.share(Bucket::EcsServiceWrite), MIN_SHARE, "a floor");

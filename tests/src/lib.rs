@@ -127,7 +127,26 @@ impl TestDb {
 
     /// As [`create_rds_like`], with the tenant database on the server `tenant_server` reaches.
     pub async fn create_rds_like_on(role: &str, tenant_server: &str) -> (String, String, String) {
-        let admin = admin_url();
+        TestDb::create_rds_like_at(role, &admin_url(), tenant_server).await
+    }
+
+    /// Both databases, migrated, on the server `server` reaches (one the test may restart).
+    pub async fn on_server(role: &str, server: &str) -> TestDb {
+        let (name, url, tenant_url) = TestDb::create_rds_like_at(role, server, server).await;
+        let dbs = operator::store::open(&url, &tenant_url, 8, true)
+            .await
+            .expect("open and migrate as a non-superuser");
+        TestDb::from_parts(name, url, tenant_url, dbs).await
+    }
+
+    /// As [`create_rds_like`], with the control store on `control_server` and the tenant
+    /// database on `tenant_server`.
+    pub async fn create_rds_like_at(
+        role: &str,
+        control_server: &str,
+        tenant_server: &str,
+    ) -> (String, String, String) {
+        let admin = control_server.to_owned();
         let name = unique_name("openclaw-t").replace('-', "_");
         let tenant_name = format!("{name}_tenants");
         for (server, db) in [(admin.as_str(), &name), (tenant_server, &tenant_name)] {

@@ -91,6 +91,35 @@ impl PasswordServer {
         PasswordServer { dir, bin, port }
     }
 
+    /// Restarts the server (`pg_ctl restart -m fast`): every session is ended, as in a failover.
+    pub fn restart(&self) {
+        let data = self.dir.join("data");
+        let opts = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("postgres.log");
+        let out = as_postgres(
+            &self.bin.join("pg_ctl"),
+            &[
+                "-D",
+                data.to_str().expect("utf8"),
+                "-l",
+                log.to_str().expect("utf8"),
+                "-w",
+                "-t",
+                "30",
+                "-m",
+                "fast",
+                "-o",
+                &opts,
+                "restart",
+            ],
+        );
+        assert!(out.status.success(), "pg_ctl restart: {out:?}");
+    }
+
     pub fn admin_url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }

@@ -636,3 +636,157 @@ async fn a_tenant_inserted_during_a_bulk_onboarding_finishes_first() {
     );
     op.stop().await;
 }
+
+#[tokio::test]
+async fn the_operator_reconnects_after_a_postgresql_restart_mid_onboarding() {
+    // Both databases on a server of the test's own, restarted while tenants are onboarding.
+    let server = openclaw_tests::pg_server::PasswordServer::start();
+    let db =
+        openclaw_tests::TestDb::on_server(openclaw_tests::OPERATOR_ROLE, &server.admin_url()).await;
+    // AWS's real task-definition bucket keeps the onboarding going long enough to be cut.
+    let p = proxy(1.0).await;
+    let endpoint = p.endpoint();
+    let h = Harness::build_on(db, openclaw_tests::stack_config(), move |c| {
+        if let Some(cell) = c.cell.as_mut() {
+            cell.aws_endpoint_url = Some(endpoint);
+        }
+    })
+    .await;
+    let prefix = unique_name("pgrestart");
+    let names: Vec<String> = (0..8).map(|i| format!("{prefix}-{i}")).collect();
+    for n in &names {
+        h.insert_tenant(n, &[("butler", &[]), ("scout", &[]), ("strategist", &[])])
+            .await;
+    }
+    let ready = |pool: sqlx::PgPool| async move {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM openclaw.tenants WHERE phase = 'Ready'")
+            .fetch_one(&pool)
+            .await
+            .unwrap_or(-1)
+    };
+    let mut op = openclaw_tests::process::Operator::spawn(&h, "");
+    let mut waited = 0;
+    while ready(h.db.pool.clone()).await < 1 {
+        waited += 1;
+        assert!(waited < 1200, "the onboarding did not start: {}", op.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let at_restart = ready(h.db.pool.clone()).await;
+    server.restart();
+    assert!(
+        at_restart < names.len() as i64,
+        "the restart must fall in the middle of the onboarding"
+    );
+    let mut waited = 0;
+    while ready(h.db.pool.clone()).await < names.len() as i64 {
+        waited += 1;
+        assert!(
+            waited < 3000,
+            "not all Ready after the restart: {}",
+            op.log()
+                .lines()
+                .rev()
+                .take(20)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for n in &names {
+        let t = h.tenant_ref(n).await;
+        let f = footprint(&h, &t).await;
+        assert_eq!(
+            (f.services, f.active_revisions.clone()),
+            (3, vec![1, 1, 1]),
+            "{n}"
+        );
+    }
+    op.stop().await;
+}
+
+#[tokio::test]
+async fn a_neighbour_spending_half_the_task_definition_bucket_is_shared_not_fought() {
+    let p = proxy(1.0).await;
+    let h = Harness::behind(&p, |_| {}).await;
+    let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "testing".into());
+    let prefix = unique_name("neigh");
+    let names: Vec<String> = (0..6).map(|i| format!("{prefix}-{i}")).collect();
+    for n in &names {
+        h.insert_tenant(n, &[("butler", &[]), ("scout", &[]), ("strategist", &[])])
+            .await;
+    }
+    // Another client of the account: its burst at once, then half the sustained rate.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let neighbour = {
+        let (p, stop, key) = (p.clone(), stop.clone(), key.clone());
+        tokio::spawn(async move {
+            p.spend(&key, "us-east-1", "ecs", "RegisterTaskDefinition", 20);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                p.spend(&key, "us-east-1", "ecs", "RegisterTaskDefinition", 1);
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        })
+    };
+    let mut op = openclaw_tests::process::Operator::spawn(&h, "");
+    let phases = |pool: sqlx::PgPool, names: Vec<String>| async move {
+        sqlx::query_scalar::<_, String>("SELECT phase FROM openclaw.tenants WHERE name = ANY($1)")
+            .bind(names)
+            .fetch_all(&pool)
+            .await
+            .expect("phases")
+    };
+    let mut waited = 0;
+    loop {
+        let now = phases(h.db.pool.clone(), names.clone()).await;
+        assert!(
+            !now.iter().any(|p| p == "Failed"),
+            "no tenant ends Failed: {now:?}"
+        );
+        if now.iter().all(|p| p == "Ready") {
+            break;
+        }
+        waited += 1;
+        assert!(waited < 3000, "not all Ready: {now:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = neighbour.await;
+    let of = |outcome: &str| {
+        p.counts()
+            .iter()
+            .filter(|((_, a, o), _)| a == "RegisterTaskDefinition" && o == outcome)
+            .map(|(_, n)| *n)
+            .sum::<u64>()
+    };
+    let (throttled, registered) = (of("throttled"), of("ok"));
+    eprintln!("RegisterTaskDefinition: {registered} registered, {throttled} throttled");
+    assert_eq!(registered, 18, "one registration per family");
+    assert!(
+        throttled * 3 <= registered,
+        "the operator backs off: {throttled} throttles for {registered} registrations"
+    );
+    // The neighbour gone (and AWS's bucket refilled past three), the next tenant receives none.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let before = of("throttled");
+    let more: Vec<String> = (0..1).map(|i| format!("{prefix}-more{i}")).collect();
+    for n in &more {
+        h.insert_tenant(n, &[("butler", &[]), ("scout", &[]), ("strategist", &[])])
+            .await;
+    }
+    let mut waited = 0;
+    while !phases(h.db.pool.clone(), more.clone())
+        .await
+        .iter()
+        .all(|p| p == "Ready")
+    {
+        waited += 1;
+        assert!(waited < 3000, "the next tenants did not become Ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        of("throttled"),
+        before,
+        "no throttle once the neighbour is gone"
+    );
+    op.stop().await;
+}
