@@ -459,7 +459,23 @@ async fn diff_shows_what_apply_would_change_field_by_field_and_writes_nothing() 
             "---\napiVersion: openclaw.io/v1alpha1\nkind: Tenant\nmetadata:\n  name: hooli-{s}\n\
              spec:\n  displayName: Hooli\n  region: us-east-1\n"
         );
-    let out = diff(changed).await.expect("diff");
+    let out = diff(changed.clone()).await.expect("diff");
+    // With --detailed-exitcode, changes exit 2 (the diff still printed), none exit 0.
+    let path = file.to_string_lossy().into_owned();
+    let err = run(&db, &["diff", "--detailed-exitcode", "-f", &path])
+        .await
+        .expect_err("changes");
+    let has = err
+        .downcast_ref::<cli::HasChanges>()
+        .expect("exit status 2, with the diff");
+    assert_eq!((has.0.as_str(), cli::HasChanges::EXIT), (out.as_str(), 2));
+    std::fs::write(&file, &text).expect("write");
+    assert_eq!(
+        run(&db, &["diff", "--detailed-exitcode", "-f", &path])
+            .await
+            .expect("no changes"),
+        same
+    );
     for want in [
         format!("tenant/acme-{s} configured"),
         "  ~ spec.tier: \"premium\" → \"standard\"".to_owned(),

@@ -21,7 +21,8 @@ use operator::store::{self, Deleted};
     about = "OpenClaw: a reconciling operator for multi-tenant AI agents on AWS",
     after_help = "Exit status: 0 done; 1 error; 2 bad usage or input (an unknown flag, a manifest \
                   that does not validate or conflicts, a file that cannot be read); \
-                  `plan --detailed-exitcode`: 2 when the plan has changes."
+                  `plan --detailed-exitcode` and `diff --detailed-exitcode`: 2 when there are \
+                  changes."
 )]
 pub struct Cli {
     /// Configuration file (YAML): the store and the cell.
@@ -51,6 +52,9 @@ pub enum Command {
         /// Manifest file, or `-` for standard input.
         #[arg(short = 'f', long = "filename")]
         file: String,
+        /// Exit 2 when `apply` would change something, 0 when nothing (as `plan`).
+        #[arg(long)]
+        detailed_exitcode: bool,
     },
     /// List tenants or agents.
     Get {
@@ -236,7 +240,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<String> {
             let dbs = open(4, false).await?;
             let (out, summary) = plan(&config, &dbs, tenant.as_deref(), output).await?;
             if detailed_exitcode && summary.total() > 0 {
-                return Err(PlanHasChanges(out).into());
+                return Err(HasChanges(out).into());
             }
             Ok(out)
         }
@@ -399,22 +403,22 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
 #[error("{0}")]
 pub struct BadInput(pub String);
 
-/// `openclaw plan --detailed-exitcode` found changes: the plan is printed on standard output and
-/// the exit status is [`PlanHasChanges::EXIT`].
+/// `openclaw plan --detailed-exitcode` or `diff --detailed-exitcode` found changes: they are
+/// printed on standard output and the exit status is [`HasChanges::EXIT`].
 #[derive(Debug)]
-pub struct PlanHasChanges(pub String);
+pub struct HasChanges(pub String);
 
-impl PlanHasChanges {
+impl HasChanges {
     pub const EXIT: u8 = 2;
 }
 
-impl std::fmt::Display for PlanHasChanges {
+impl std::fmt::Display for HasChanges {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the plan has changes")
+        f.write_str("there are changes")
     }
 }
 
-impl std::error::Error for PlanHasChanges {}
+impl std::error::Error for HasChanges {}
 
 /// `openclaw plan [TENANT]`: every tenant's actions, then the summary over all of them.
 pub async fn plan(
@@ -498,10 +502,18 @@ pub async fn execute(pool: &sqlx::PgPool, command: Command) -> anyhow::Result<St
             }
             Ok(out)
         }
-        Command::Diff { file } => {
+        Command::Diff {
+            file,
+            detailed_exitcode,
+        } => {
             let text = read_manifest(&file)?;
             let diffs = apply::diff(pool, &text).await?;
-            Ok(diffs.iter().map(ToString::to_string).collect())
+            let out: String = diffs.iter().map(ToString::to_string).collect();
+            let changed = diffs.iter().any(|d| d.outcome != apply::Outcome::Unchanged);
+            if detailed_exitcode && changed {
+                return Err(HasChanges(out).into());
+            }
+            Ok(out)
         }
         Command::Get {
             what: GetWhat::Tenants,

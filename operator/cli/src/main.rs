@@ -10,10 +10,10 @@ async fn main() -> ExitCode {
             print!("{out}");
             ExitCode::SUCCESS
         }
-        Err(e) => match e.downcast::<cli::PlanHasChanges>() {
+        Err(e) => match e.downcast::<cli::HasChanges>() {
             Ok(changes) => {
                 print!("{}", changes.0);
-                ExitCode::from(cli::PlanHasChanges::EXIT)
+                ExitCode::from(cli::HasChanges::EXIT)
             }
             Err(e) => {
                 // Every error is written for the person at the terminal; none carries a secret.

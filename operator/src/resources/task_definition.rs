@@ -31,6 +31,20 @@ use crate::throttle::Bucket;
 
 /// The tag that records a task definition's rendered content hash.
 pub const TAG_SPEC_HASH: &str = "openclaw:spec-hash";
+/// The tag that records the revision's image (what `plan` shows before → after).
+pub const TAG_IMAGE: &str = "openclaw:image";
+
+/// The tags a revision is registered with: the agent's, its content hash and its image (cut to
+/// ECS's 256 characters for a tag value).
+fn revision_tags(a: &DesiredAgent) -> Tags {
+    let mut tags = a.tags.clone();
+    tags.insert(TAG_SPEC_HASH.to_owned(), a.task.hash());
+    tags.insert(
+        TAG_IMAGE.to_owned(),
+        a.task.image.chars().take(256).collect(),
+    );
+    tags
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObservedTaskDefinition {
@@ -190,10 +204,21 @@ pub fn diff(
         ),
         false,
     )
-    .with_fields(vec![
-        field("revision", td.revision.into(), "(a new revision)"),
-        field("specHash", td.spec_hash().unwrap_or("none").into(), &hash),
-    ])])
+    .with_fields({
+        let mut fields = vec![
+            field("revision", td.revision.into(), "(a new revision)"),
+            field("specHash", td.spec_hash().unwrap_or("none").into(), &hash),
+        ];
+        let image = td.tags.get(TAG_IMAGE).map(String::as_str);
+        if image != Some(a.task.image.as_str()) {
+            fields.push(field(
+                "image",
+                image.unwrap_or("(not recorded)").into(),
+                &a.task.image,
+            ));
+        }
+        fields
+    })])
 }
 
 /// Plans the deregistration of an agent's family, if it is ours, or the deletion of the
@@ -231,13 +256,11 @@ pub async fn apply(
                 .and_then(|d| d.agents.iter().find(|a| a.kind == *kind))
                 .ok_or_else(|| ReconcileError::Internal(format!("no rendered {kind} agent")))?;
             let (arn, revision) = register(c, cache, a).await?;
-            let mut tags = a.tags.clone();
-            tags.insert(TAG_SPEC_HASH.to_owned(), a.task.hash());
             cache.insert(ObservedTaskDefinition {
                 arn: arn.clone(),
                 family: a.task.family.clone(),
                 revision,
-                tags,
+                tags: revision_tags(a),
             });
             Ok(Some(arn))
         }
@@ -428,8 +451,7 @@ async fn register(
 ) -> Result<(String, i32)> {
     let t = &a.task;
     let container = container(t)?;
-    let mut tags = a.tags.clone();
-    tags.insert(TAG_SPEC_HASH.to_owned(), t.hash());
+    let tags = revision_tags(a);
     c.throttle.acquire(Bucket::EcsTaskDefinitionWrite).await;
     let sent = c
         .ecs
@@ -594,13 +616,11 @@ pub(crate) mod fixtures {
 
     /// Revision 1, registered from `a`'s rendered content.
     pub fn converged(a: &DesiredAgent) -> ObservedTaskDefinition {
-        let mut tags = a.tags.clone();
-        tags.insert(TAG_SPEC_HASH.into(), a.task.hash());
         ObservedTaskDefinition {
             arn: format!("arn:td/{}:1", a.task.family),
             family: a.task.family.clone(),
             revision: 1,
-            tags,
+            tags: revision_tags(a),
         }
     }
 }
@@ -681,6 +701,23 @@ mod tests {
             Some(12)
         );
         assert_eq!(revision_of("nonsense"), None);
+        // A new image shows before → after; content changed otherwise shows no image line.
+        let mut spec = agent(AgentKind::Scout);
+        spec.image = Some("registry.example/agent@sha256:2222".into());
+        let newer = render_agent(&cell(), &tenant(), crds::api::Tier::Standard, &spec);
+        let planned = diff(&own, &newer, Some(&current), &[]).expect("new image");
+        let image = planned[0]
+            .fields
+            .iter()
+            .find(|f| f.path == "image")
+            .expect("an image field");
+        assert_eq!(image.before, Some(a.task.image.clone().into()));
+        assert_eq!(
+            image.after,
+            Some("registry.example/agent@sha256:2222".into())
+        );
+        let planned = diff(&own, &bigger, Some(&current), &[]).expect("bigger");
+        assert!(planned[0].fields.iter().all(|f| f.path != "image"));
         assert_eq!(current_arn(&a, Some(&current)), Some(current.arn.as_str()));
         assert_eq!(current_arn(&bigger, Some(&current)), None);
         assert_eq!(current_arn(&a, None), None);
