@@ -102,7 +102,11 @@ impl Operator {
 
     /// As [`Operator::spawn`], with more environment.
     pub fn spawn_env(h: &Harness, extra: &str, env: &[(&str, &str)]) -> Operator {
-        let port = free_port();
+        Operator::spawn_at(h, free_port(), extra, env)
+    }
+
+    /// As [`Operator::spawn_env`], serving `/metrics` on 127.0.0.1:`port`.
+    pub fn spawn_at(h: &Harness, port: u16, extra: &str, env: &[(&str, &str)]) -> Operator {
         let cfg_path = config_file(h, port, extra);
         let dir = cfg_path.parent().expect("dir").to_owned();
         let log = dir.join(format!("operator-{port}.log"));

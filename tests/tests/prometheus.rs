@@ -55,13 +55,29 @@ async fn prometheus_scrapes_the_operator_and_sees_the_example_tenants_ready() {
     sqlx::query("INSERT INTO shared.usage (tenant, agent, model, input_tokens, output_tokens, latency_ms) VALUES ($1, 'scout', 'amazon.nova-lite-v1:0', 1000, 100, 50)")
         .bind(h.db_name(&names[0]).await.as_str()).execute(&h.db.tenants).await.expect("usage");
 
-    let op = Operator::spawn(&h, "  resync_interval_seconds: 3\n");
-    // Prometheus with the shipped configuration and rules, pointed at this operator.
+    // The port the operator's container serves metrics on (its task definition's port mapping,
+    // which Terraform's `operator.listen = 0.0.0.0:<port>` matches); on loopback here, since
+    // tests bind 127.0.0.1 only.
+    // A Terraform template: its one unquoted placeholder (the configuration as JSON) stands in
+    // for an object.
+    let td: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("deploy/operator/task-definition.json"))
+            .expect("task definition")
+            .replace("${cell_config_json}", "{}"),
+    )
+    .expect("task definition JSON");
+    let port = td["containerDefinitions"][0]["portMappings"]
+        .as_array()
+        .and_then(|m| m.iter().find(|p| p["name"] == "metrics"))
+        .and_then(|p| p["containerPort"].as_u64())
+        .and_then(|p| u16::try_from(p).ok())
+        .expect("the container's metrics port");
+    let op = Operator::spawn_at(&h, port, "  resync_interval_seconds: 3\n", &[]);
+    // Prometheus with the shipped configuration and rules, scraping that port as shipped.
     let dir = std::env::temp_dir().join(format!("openclaw-prom-{}", h.db.name));
     std::fs::create_dir_all(&dir).expect("dir");
     let cfg = std::fs::read_to_string(repo().join("deploy/prometheus/prometheus.yml"))
         .expect("prometheus.yml")
-        .replace("127.0.0.1:9464", &format!("127.0.0.1:{}", op.port))
         .replace("scrape_interval: 15s", "scrape_interval: 1s")
         .replace("evaluation_interval: 15s", "evaluation_interval: 1s")
         .replace("scrape_timeout: 10s", "scrape_timeout: 1s");
