@@ -12,7 +12,7 @@ import sys
 # cannot import it, Cargo forbids the cycle.
 # Bottom to top. A module may import modules of its own layer (without a cycle) or of lower ones.
 LAYERS = [
-    ("base", ["redact", "kind", "prices", "error", "config", "metrics", "policy", "telemetry"]),
+    ("base", ["redact", "kind", "prices", "priority", "error", "config", "metrics", "policy", "telemetry"]),
     ("adapters", ["throttle", "aws", "store", "rds"]),
     ("resources", ["render", "resources"]),
     ("engine", ["engine"]),
@@ -20,7 +20,7 @@ LAYERS = [
     ("controller", ["queue", "retry", "resync", "controller", "server", "isolation", "session_guard", "runtime"]),
 ]
 # Modules that must import nothing of the crate at all.
-LEAVES = {"redact", "kind", "prices", "queue", "retry", "telemetry"}
+LEAVES = {"redact", "kind", "prices", "priority", "retry", "telemetry"}
 # Under resources/: the kinds, each of which may use the registry (resources/mod.rs) and the
 # shared helpers, but never another kind ("one kind never calls another").
 KINDS = {"db_secret", "oauth_secret", "iam_role", "task_definition", "ecs_service", "pg_tenant",

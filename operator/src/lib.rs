@@ -15,6 +15,7 @@ pub mod kind;
 pub mod metrics;
 pub mod policy;
 pub mod prices;
+pub mod priority;
 pub mod queue;
 pub mod rds;
 pub mod reconcile;

@@ -47,6 +47,7 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+pub use crate::priority::Priority;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::{JoinError, JoinSet};
 use tokio::time::Instant;
@@ -93,18 +94,6 @@ struct State<K> {
     /// Once set, never cleared. While set, `queued` and `heap` are empty, every value in
     /// `in_flight` is `None`, and new requests are ignored.
     closed: bool,
-}
-
-/// Which due keys go first. Merged requests keep the highest.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Priority {
-    /// Bulk work: the first look at every key, periodic checks.
-    #[default]
-    Bulk,
-    /// A key whose work has begun and asked to run again.
-    Started,
-    /// A change someone is waiting for.
-    Urgent,
 }
 
 /// One or more merged requests for a key.
@@ -479,6 +468,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
                         return Some(Ticket {
                             key: key.clone(),
                             waited: now.saturating_duration_since(request.due),
+                            priority: request.priority,
                             release: Some((key, Arc::clone(&self.shared) as Arc<dyn Release<K>>)),
                         });
                     }
@@ -558,6 +548,8 @@ pub struct Ticket<K> {
     /// when it was scheduled if that was later) to when it was handed out. Includes any time it
     /// spent waiting for an earlier run of the same key to finish.
     pub waited: Duration,
+    /// The highest priority among the requests merged into this run.
+    pub priority: Priority,
     /// The key this ticket holds in flight and the queue to release it to. Kept apart from the
     /// public `key`, so that editing `key` cannot release the wrong slot. `None` once released.
     release: Option<(K, Arc<dyn Release<K>>)>,
@@ -686,7 +678,10 @@ where
         summary.started += 1;
         let work = Arc::clone(&work);
         tasks.spawn(async move {
-            let requeue_after = work(ticket.key.clone(), ticket.waited).await;
+            // The work runs at its key's priority, which the token buckets honour.
+            let requeue_after =
+                crate::priority::scope(ticket.priority, work(ticket.key.clone(), ticket.waited))
+                    .await;
             ticket.finish(requeue_after);
             drop(permit);
         });

@@ -7,6 +7,9 @@
 //! between when a call leaves and when it arrives. Every attempt pays a token: the caller takes
 //! one before the first, and the SDK's retries are charged by `aws` (`charge`) as they go out.
 //!
+//! A caller waiting for a token yields to callers of a higher priority waiting for the same
+//! bucket (`priority::current`): a new tenant's calls go ahead of a bulk onboarding's.
+//!
 //! Owns: pacing of AWS calls. Must never: hold a lock across an await.
 
 use std::collections::HashMap;
@@ -14,6 +17,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use crate::priority::{self, Priority};
 
 /// The API buckets that AWS meters together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,6 +97,35 @@ impl Bucket {
     }
 }
 
+/// A caller counted as waiting for a bucket until dropped (also when its wait is cancelled).
+struct Waiting<'a> {
+    throttle: &'a Throttle,
+    bucket: Bucket,
+    priority: Priority,
+}
+
+impl<'a> Waiting<'a> {
+    fn new(throttle: &'a Throttle, bucket: Bucket, priority: Priority) -> Self {
+        throttle.with(bucket, Instant::now(), |st, _| {
+            st.waiting[priority.index()] += 1
+        });
+        Waiting {
+            throttle,
+            bucket,
+            priority,
+        }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let i = self.priority.index();
+        self.throttle.with(self.bucket, Instant::now(), |st, _| {
+            st.waiting[i] = st.waiting[i].saturating_sub(1)
+        });
+    }
+}
+
 /// The lowest share of the published rate a bucket adapts down to.
 const MIN_SHARE: f64 = 0.05;
 /// What a throttle leaves of the rate (multiplicative decrease).
@@ -109,6 +143,8 @@ struct State {
     /// The share of the published rate in use now (adaptive; 1.0 at most).
     share: f64,
     last_decrease: Option<Instant>,
+    /// Callers waiting for a token, by priority.
+    waiting: [usize; 3],
 }
 
 /// Token buckets for every [`Bucket`]. `scale` multiplies the published rates and bursts (1.0 in
@@ -127,20 +163,32 @@ impl Throttle {
         }
     }
 
-    /// Takes one token, waiting for it when the bucket is empty.
+    /// Takes one token, waiting for it when the bucket is empty, behind any caller of a higher
+    /// priority waiting for the same bucket.
     pub async fn acquire(&self, bucket: Bucket) {
+        let me = priority::current();
+        if self.try_take(bucket, me, Instant::now()).is_none() {
+            return;
+        }
+        let _waiting = Waiting::new(self, bucket, me);
         loop {
-            let wait = self.try_take(bucket, Instant::now());
-            match wait {
+            match self.try_take(bucket, me, Instant::now()) {
                 None => return,
                 Some(d) => tokio::time::sleep(d).await,
             }
         }
     }
 
-    /// Takes a token if one is there; otherwise says how long until one is.
-    fn try_take(&self, bucket: Bucket, now: Instant) -> Option<Duration> {
+    /// Takes a token if one is there and no caller of a higher priority waits for it; otherwise
+    /// says how long until one may be.
+    fn try_take(&self, bucket: Bucket, me: Priority, now: Instant) -> Option<Duration> {
         self.with(bucket, now, |st, rate| {
+            let higher_waits = Priority::ALL
+                .iter()
+                .any(|p| *p > me && st.waiting[p.index()] > 0);
+            if higher_waits {
+                return Some(Duration::from_secs_f64(1.0 / rate));
+            }
             if st.tokens >= 1.0 {
                 st.tokens -= 1.0;
                 None
@@ -203,6 +251,7 @@ impl Throttle {
             updated: now,
             share: 1.0,
             last_decrease: None,
+            waiting: [0; 3],
         });
         let rate = published * self.scale * st.share;
         let elapsed = now.saturating_duration_since(st.updated).as_secs_f64();
@@ -301,6 +350,37 @@ mod tests {
             "the published rate is the ceiling"
         );
         assert_eq!(t.share(Bucket::Iam), 1.0, "other buckets untouched");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_urgent_caller_takes_the_next_token_ahead_of_bulk_waiters() {
+        let t = std::sync::Arc::new(Throttle::new(1.0));
+        time_for(&t, Bucket::EcsTaskDefinitionWrite, 10).await;
+        let order = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for (name, p) in [
+            ("bulk-1", Priority::Bulk),
+            ("bulk-2", Priority::Bulk),
+            ("urgent", Priority::Urgent),
+        ] {
+            let (t, order) = (t.clone(), order.clone());
+            tasks.push(tokio::spawn(priority::scope(p, async move {
+                t.acquire(Bucket::EcsTaskDefinitionWrite).await;
+                order.lock().unwrap_or_else(|e| e.into_inner()).push(name);
+            })));
+            // The bulk callers wait first.
+            tokio::task::yield_now().await;
+        }
+        for task in tasks {
+            task.await.expect("task");
+        }
+        let order = order.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        assert_eq!(order[0], "urgent", "{order:?}");
+        assert_eq!(order.len(), 3);
+        let waiting = t.with(Bucket::EcsTaskDefinitionWrite, Instant::now(), |st, _| {
+            st.waiting
+        });
+        assert_eq!(waiting, [0, 0, 0], "every waiter is counted out");
     }
 
     #[test]
