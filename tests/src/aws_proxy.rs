@@ -67,8 +67,6 @@ pub struct Faults {
     /// Actions whose first attempt of each distinct request commits and is answered with a 500;
     /// the client's retries of that request (the same body) pass (on top of the above).
     pub commit_then_500_first: Vec<String>,
-    /// When set, faults hit only these actions.
-    pub only: Vec<String>,
 }
 
 impl Faults {
@@ -110,7 +108,6 @@ struct Inner {
     http: reqwest::Client,
     /// Multiplies every published rate and burst (1.0: AWS's own).
     scale: Mutex<f64>,
-    enforce: Mutex<bool>,
     faults: Mutex<Faults>,
     rng: Mutex<StdRng>,
     buckets: Mutex<HashMap<(String, String, String), TokenBucket>>,
@@ -141,7 +138,6 @@ impl AwsProxy {
                 .build()
                 .expect("http client"),
             scale: Mutex::new(scale),
-            enforce: Mutex::new(true),
             faults: Mutex::new(Faults::default()),
             rng: Mutex::new(StdRng::seed_from_u64(0)),
             buckets: Mutex::new(HashMap::new()),
@@ -168,11 +164,6 @@ impl AwsProxy {
     pub fn set_faults(&self, faults: Faults) {
         *lock(&self.inner.rng) = StdRng::seed_from_u64(faults.seed);
         *lock(&self.inner.faults) = faults;
-    }
-
-    /// Switches quota enforcement on or off (the buckets keep filling either way).
-    pub fn enforce(&self, on: bool) {
-        *lock(&self.inner.enforce) = on;
     }
 
     pub fn counts(&self) -> Counts {
@@ -364,9 +355,6 @@ fn pick_fault(inner: &Inner, action: &str, body: &Bytes) -> Option<Fault> {
     {
         return Some(Fault::CommitThen500);
     }
-    if !f.only.is_empty() && !f.only.iter().any(|a| a == action) {
-        return None;
-    }
     let x: f64 = lock(&inner.rng).random();
     let mut edge = 0.0;
     for (p, fault) in [
@@ -407,7 +395,7 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         _ => return forward(&inner, &parts, &uri, body).await,
     };
     let action = action(&service, parts.method.as_str(), &uri, &parts.headers, &body);
-    if *lock(&inner.enforce) && !take(&inner, &key, &region, &service, &action) {
+    if !take(&inner, &key, &region, &service, &action) {
         count(&inner, &service, &action, "throttled");
         return throttled(&service);
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_sdk_ecs::types::{TaskDefinitionField, TaskDefinitionStatus};
 use crds::api::AgentKind;
 use openclaw_tests::aws_proxy::{AwsProxy, Faults};
-use openclaw_tests::{unique_name, Harness};
+use openclaw_tests::{unique_name, wait_until, Harness};
 
 const LIFETIME: Duration = Duration::from_secs(900);
 
@@ -56,6 +56,28 @@ fn metric_attempts(h: &Harness) -> (BTreeMap<String, u64>, BTreeMap<String, u64>
         }
     }
     (calls, throttles)
+}
+
+/// The phase of each of `names` that still has a row (none while the store is unreachable).
+async fn phases_of(h: &Harness, names: &[String]) -> BTreeMap<String, String> {
+    sqlx::query_as::<_, (String, String)>(
+        "SELECT name, phase FROM openclaw.tenants WHERE name = ANY($1)",
+    )
+    .bind(names)
+    .fetch_all(&h.db.pool)
+    .await
+    .unwrap_or_default()
+    .into_iter()
+    .collect()
+}
+
+/// How many of `names` are Ready.
+async fn ready_count(h: &Harness, names: &[String]) -> usize {
+    phases_of(h, names)
+        .await
+        .values()
+        .filter(|p| *p == "Ready")
+        .count()
 }
 
 #[tokio::test]
@@ -419,35 +441,12 @@ async fn twenty_tenants_converge_through_a_fifth_of_calls_failing_and_two_kill9s
         op = openclaw_tests::process::Operator::spawn(&h, extra);
     }
     let all: Vec<&str> = names.iter().map(String::as_str).collect();
-    let ready = |h: &Harness, names: Vec<String>| {
-        let pool = h.db.pool.clone();
-        async move {
-            let n: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM openclaw.tenants WHERE name = ANY($1) AND phase = 'Ready'",
-            )
-            .bind(&names)
-            .fetch_one(&pool)
-            .await
-            .expect("count");
-            n as usize
-        }
-    };
     let started = std::time::Instant::now();
-    let mut waited = 0;
-    while ready(&h, names.clone()).await < names.len() {
-        waited += 1;
-        assert!(
-            waited < 600,
-            "not all Ready: {}",
-            op.log()
-                .lines()
-                .rev()
-                .take(20)
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let (hr, nr) = (&h, &names);
+    wait_until(300, "all twenty Ready", || async move {
+        ready_count(hr, nr).await == nr.len()
+    })
+    .await;
     eprintln!("all Ready after {:?}", started.elapsed());
     let faults: u64 = [
         "fault_500",
@@ -521,21 +520,10 @@ async fn twenty_tenants_converge_through_a_fifth_of_calls_failing_and_two_kill9s
         .execute(&h.db.pool)
         .await
         .expect("delete");
-    let mut waited = 0;
-    loop {
-        let left: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM openclaw.tenants WHERE name = ANY($1)")
-                .bind(gone)
-                .fetch_one(&h.db.pool)
-                .await
-                .expect("count");
-        if left == 0 {
-            break;
-        }
-        waited += 1;
-        assert!(waited < 600, "{left} not deleted");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    wait_until(300, "the ten deleted", || async move {
+        phases_of(hr, gone).await.is_empty()
+    })
+    .await;
     for t in &refs {
         let f = footprint(&h, t).await;
         assert_eq!(
@@ -553,7 +541,7 @@ async fn twenty_tenants_converge_through_a_fifth_of_calls_failing_and_two_kill9s
         );
     }
     assert_eq!(
-        ready(&h, kept.to_vec()).await,
+        ready_count(&h, kept).await,
         kept.len(),
         "the other ten stay Ready"
     );
@@ -658,40 +646,22 @@ async fn the_operator_reconnects_after_a_postgresql_restart_mid_onboarding() {
         h.insert_tenant(n, &[("butler", &[]), ("scout", &[]), ("strategist", &[])])
             .await;
     }
-    let ready = |pool: sqlx::PgPool| async move {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM openclaw.tenants WHERE phase = 'Ready'")
-            .fetch_one(&pool)
-            .await
-            .unwrap_or(-1)
-    };
     let mut op = openclaw_tests::process::Operator::spawn(&h, "");
-    let mut waited = 0;
-    while ready(h.db.pool.clone()).await < 1 {
-        waited += 1;
-        assert!(waited < 1200, "the onboarding did not start: {}", op.log());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let at_restart = ready(h.db.pool.clone()).await;
+    let (hr, nr) = (&h, &names);
+    wait_until(120, "the first tenant Ready", || async move {
+        ready_count(hr, nr).await >= 1
+    })
+    .await;
+    let at_restart = ready_count(&h, &names).await;
     server.restart();
     assert!(
-        at_restart < names.len() as i64,
+        at_restart < names.len(),
         "the restart must fall in the middle of the onboarding"
     );
-    let mut waited = 0;
-    while ready(h.db.pool.clone()).await < names.len() as i64 {
-        waited += 1;
-        assert!(
-            waited < 3000,
-            "not all Ready after the restart: {}",
-            op.log()
-                .lines()
-                .rev()
-                .take(20)
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until(300, "every tenant Ready after the restart", || async move {
+        ready_count(hr, nr).await == nr.len()
+    })
+    .await;
     for n in &names {
         let t = h.tenant_ref(n).await;
         let f = footprint(&h, &t).await;
@@ -728,16 +698,9 @@ async fn a_neighbour_spending_half_the_task_definition_bucket_is_shared_not_foug
         })
     };
     let mut op = openclaw_tests::process::Operator::spawn(&h, "");
-    let phases = |pool: sqlx::PgPool, names: Vec<String>| async move {
-        sqlx::query_scalar::<_, String>("SELECT phase FROM openclaw.tenants WHERE name = ANY($1)")
-            .bind(names)
-            .fetch_all(&pool)
-            .await
-            .expect("phases")
-    };
     let mut waited = 0;
     loop {
-        let now = phases(h.db.pool.clone(), names.clone()).await;
+        let now: Vec<String> = phases_of(&h, &names).await.into_values().collect();
         assert!(
             !now.iter().any(|p| p == "Failed"),
             "no tenant ends Failed: {now:?}"
@@ -773,16 +736,11 @@ async fn a_neighbour_spending_half_the_task_definition_bucket_is_shared_not_foug
         h.insert_tenant(n, &[("butler", &[]), ("scout", &[]), ("strategist", &[])])
             .await;
     }
-    let mut waited = 0;
-    while !phases(h.db.pool.clone(), more.clone())
-        .await
-        .iter()
-        .all(|p| p == "Ready")
-    {
-        waited += 1;
-        assert!(waited < 3000, "the next tenants did not become Ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (hr, mr) = (&h, &more);
+    wait_until(120, "the next tenant Ready", || async move {
+        ready_count(hr, mr).await == mr.len()
+    })
+    .await;
     assert_eq!(
         of("throttled"),
         before,
