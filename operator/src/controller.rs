@@ -403,6 +403,7 @@ async fn poll_loop(
                     let now = Instant::now();
                     let first = now.checked_sub(Duration::from_secs(1)).unwrap_or(now);
                     for (tenant, security) in report.to_reconcile() {
+                        reconciler.distrust(&tenant);
                         if security {
                             queue.schedule_with(tenant, first, Priority::Urgent);
                         } else {

@@ -159,7 +159,7 @@ pub async fn execute(
     observed: &ObservedTenant,
     actions: &[Planned],
     drift: bool,
-) -> Result<usize> {
+) -> Result<Applied> {
     let mut links = resources::links(desired, observed);
     let mut done = 0;
     for p in actions {
@@ -194,7 +194,18 @@ pub async fn execute(
             }
         }
     }
-    Ok(done)
+    Ok(Applied {
+        changes: done,
+        links,
+    })
+}
+
+/// What a carried-out plan did: how many actions, and the ARNs each kind now links to (what was
+/// observed, updated with every apply's answer).
+#[derive(Debug)]
+pub struct Applied {
+    pub changes: usize,
+    pub links: resources::Links,
 }
 
 /// Inventory and audit log for one applied action, in one transaction.

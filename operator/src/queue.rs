@@ -22,7 +22,8 @@
 //! - Due keys are handed out highest [`Priority`] first, then earliest deadline, then in the
 //!   order they were scheduled. A key is never handed out before its deadline. A requeue (from
 //!   [`Ticket::finish`]) is [`Priority::Started`]: work already begun finishes before bulk work
-//!   that has not started.
+//!   that has not started. [`run`] has, beyond its slots, a quarter as many more (at least one) for
+//!   work above [`Priority::Bulk`], so a change or a started work never waits for bulk work.
 //! - A request is never lost while the queue is open: a request for an in-flight key runs after
 //!   the current run, exactly once however many requests arrived.
 //! - A key is never stuck in flight: dropping a [`Ticket`] (including by a panic or an abort of
@@ -299,8 +300,9 @@ impl<K: Clone + Eq + Hash> State<K> {
             .map(|slot| slot.request.priority)
     }
 
-    /// Hands out the due key of the highest priority (then the earliest), marking it in flight.
-    fn pop_due(&mut self, now: Instant) -> Pop<K> {
+    /// Hands out the due key of the highest priority (then the earliest), marking it in flight;
+    /// only one of at least `min`.
+    fn pop_due(&mut self, now: Instant, min: Priority) -> Pop<K> {
         // Move every due entry to `ready`, dropping stale ones on the way.
         let mut not_before = None;
         while let Some(top) = self.heap.peek_mut() {
@@ -315,10 +317,15 @@ impl<K: Clone + Eq + Hash> State<K> {
             let entry = PeekMut::pop(top);
             self.ready.push(ReadyEntry { priority, entry });
         }
-        while let Some(top) = self.ready.pop() {
+        while let Some(top) = self.ready.peek_mut() {
             if Self::live(&self.queued, &top.entry) != Some(top.priority) {
+                PeekMut::pop(top);
                 continue;
             }
+            if top.priority < min {
+                break;
+            }
+            let top = PeekMut::pop(top);
             let key = top.entry.key;
             let Some(slot) = self.queued.remove(&key) else {
                 // Unreachable: `live` checked the slot under the same lock.
@@ -446,6 +453,11 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
     /// queue is closed, even if keys were due. Cancel-safe: a key is marked in flight only in the
     /// same poll that returns its ticket.
     pub async fn next(&self) -> Option<Ticket<K>> {
+        self.next_from(Priority::Bulk).await
+    }
+
+    /// [`next`](Self::next), handing out only a key queued at `min` or above.
+    pub async fn next_from(&self, min: Priority) -> Option<Ticket<K>> {
         loop {
             // Created before looking: `notify_waiters` reaches a `Notified` from its creation,
             // so a change made between the look and the wait is not missed.
@@ -457,7 +469,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
                     return None;
                 }
                 let now = Instant::now();
-                match state.pop_due(now) {
+                match state.pop_due(now, min) {
                     Pop::Due(key, request) => {
                         return Some(Ticket {
                             key: key.clone(),
@@ -612,12 +624,15 @@ impl RunSummary {
 /// (earliest wins with any request that arrived meanwhile), or `None`.
 ///
 /// # Expected flow
-/// 1. Wait for a free slot (a semaphore permit), then for a due key; spawn the work.
+/// 1. Wait for a free slot (a semaphore permit), then for a due key; spawn the work. When every
+///    slot is taken, a reserve slot takes a due key above [`Priority::Bulk`].
 /// 2. When `shutdown` resolves or the queue is closed: take no more keys; wait up to `grace` for
 ///    the works in flight; abort the rest and wait for the aborts to land; return.
 ///
 /// # Guarantees
-/// - At most `concurrency` works run at once (`0` is taken as `1`).
+/// - At most `concurrency` works run at once (`0` is taken as `1`), and a quarter as many more
+///   (at least one) of work above [`Priority::Bulk`]: bulk works that wait on a token bucket
+///   never keep a change, or a tenant already started, from starting.
 /// - Never two works for one key at once (the queue's guarantee).
 /// - When this returns, none of its works is still running, and every key it took has been
 ///   released.
@@ -641,7 +656,9 @@ where
     F: Fn(K, Duration) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Option<Duration>> + Send + 'static,
 {
-    let slots = Arc::new(Semaphore::new(concurrency.max(1)));
+    let concurrency = concurrency.max(1);
+    let slots = Arc::new(Semaphore::new(concurrency));
+    let reserve = Arc::new(Semaphore::new(concurrency.div_ceil(4)));
     let work = Arc::new(work);
     let mut tasks = JoinSet::new();
     let mut summary = RunSummary::default();
@@ -652,23 +669,14 @@ where
         while let Some(result) = tasks.try_join_next() {
             summary.record(result);
         }
-        let permit = tokio::select! {
+        // Both wait at once; the one that does not win drops its permit.
+        let taken = tokio::select! {
             biased;
             () = &mut shutdown => break,
-            permit = Arc::clone(&slots).acquire_owned() => match permit {
-                Ok(permit) => permit,
-                // Unreachable: the semaphore is never closed.
-                Err(_) => break,
-            },
+            taken = take(&slots, &queue, Priority::Bulk) => taken,
+            taken = take(&reserve, &queue, Priority::Started) => taken,
         };
-        let ticket = tokio::select! {
-            biased;
-            () = &mut shutdown => break,
-            ticket = queue.next() => match ticket {
-                Some(ticket) => ticket,
-                None => break,
-            },
-        };
+        let Some((permit, ticket)) = taken else { break };
         summary.started += 1;
         let work = Arc::clone(&work);
         tasks.spawn(async move {
@@ -694,6 +702,18 @@ where
         }
     }
     summary
+}
+
+/// A permit of `slots`, then a due key of at least `min`; `None` once the queue is closed.
+async fn take<K: Clone + Eq + Hash + Send + 'static>(
+    slots: &Arc<Semaphore>,
+    queue: &WorkQueue<K>,
+    min: Priority,
+) -> Option<(tokio::sync::OwnedSemaphorePermit, Ticket<K>)> {
+    // The semaphore is never closed.
+    let permit = Arc::clone(slots).acquire_owned().await.ok()?;
+    let ticket = queue.next_from(min).await?;
+    Some((permit, ticket))
 }
 
 #[cfg(test)]
@@ -1373,6 +1393,53 @@ mod tests {
         run(queue, 1, work, sleep(secs(10)), secs(5)).await;
         let waits = waits.lock().expect("lock").clone();
         assert_eq!(waits, [("first", secs(0)), ("second", secs(3))]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_change_starts_while_bulk_works_hold_every_slot() {
+        let queue = WorkQueue::new();
+        for key in 0..4_u32 {
+            queue.schedule_now(key);
+        }
+        let started = Arc::new(Mutex::new(Vec::new()));
+        let work = {
+            let started = Arc::clone(&started);
+            move |key: u32, _waited: Duration| {
+                let started = Arc::clone(&started);
+                async move {
+                    started.lock().expect("lock").push((key, Instant::now()));
+                    // A bulk work waiting on a bucket for a long time.
+                    sleep(secs(if key < 100 { 60 } else { 1 })).await;
+                    None
+                }
+            }
+        };
+        let runner = tokio::spawn(run(queue.clone(), 2, work, sleep(secs(300)), secs(5)));
+        sleep(secs(1)).await;
+        let t0 = Instant::now();
+        queue.schedule_with(100, t0, Priority::Urgent);
+        queue.schedule_with(101, t0, Priority::Bulk);
+        sleep(secs(2)).await;
+        let at = |key: u32| {
+            started
+                .lock()
+                .expect("lock")
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, at)| *at)
+        };
+        assert_eq!(
+            at(100),
+            Some(t0),
+            "the change took the reserve slot at once"
+        );
+        assert_eq!(at(101), None, "bulk work waits for a slot of its own");
+        assert_eq!(
+            at(2),
+            None,
+            "two slots, and the reserve is not for bulk work"
+        );
+        runner.abort();
     }
 
     #[tokio::test(start_paused = true)]

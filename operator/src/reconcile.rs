@@ -1,7 +1,9 @@
 //! One tenant's reconcile: render → observe → plan → apply → report.
 //!
 //! Owns: the order of those steps, finalizers, and the status written back (phase, conditions,
-//! observed generation). Conditions are recomputed on every pass, never patched piecemeal.
+//! observed generation). Conditions are recomputed on every pass, never patched piecemeal. Also
+//! how much a pass reads (`Scope`, and the settled marker that lets a progress requeue confirm
+//! only the services); a pass that cannot prove its narrower read is enough reads everything.
 //! Must never: act on a tenant whose lease it does not hold (the controller guarantees this), or
 //! report Ready before every agent's service runs its desired count.
 
@@ -17,11 +19,11 @@ use sqlx::PgPool;
 
 use crate::aws::Clients;
 use crate::config::CellConfig;
-use crate::engine::{self, Journal, Plan};
+use crate::engine::{self, Applied, Journal, Plan};
 use crate::error::{ReconcileError, Result};
 use crate::metrics::Metrics;
 use crate::render::{self, DbEndpoint, DesiredTenant};
-use crate::resources::{self, Ctx, ObservedTenant, TaskDefinitionCache};
+use crate::resources::{self, Ctx, Links, ObservedTenant, Scope, TaskDefinitionCache};
 use crate::store::{self, AgentRow, AuditEntry, TenantRow, TenantStatus};
 
 /// Requeue delay while something is still converging (services starting, teardown draining).
@@ -62,6 +64,45 @@ pub struct Reconciler {
     pub td_cache: Arc<TaskDefinitionCache>,
     /// The cell's database as last discovered, and why it is not compliant (empty if it is).
     pub cell_db: std::sync::RwLock<Option<(crate::rds::DbInfo, Vec<&'static str>)>>,
+    /// Per tenant, what its last pass left when it applied everything and waits only for its
+    /// services to run; or a resync's word that the tenant drifted since.
+    pub settled: std::sync::Mutex<std::collections::HashMap<String, Settled>>,
+}
+
+/// What a tenant's next pass may take as known.
+#[derive(Debug)]
+pub enum Settled {
+    /// The last pass applied everything for this spec version; the links name the revision each
+    /// service must run.
+    Applied { version: SpecVersion, links: Links },
+    /// The resync found drift: the next pass reads everything.
+    Distrusted,
+}
+
+/// What a pass was planned for: the tenant's and each agent's generation and deletion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecVersion {
+    tenant: i64,
+    agents: Vec<(String, i64, bool)>,
+}
+
+impl SpecVersion {
+    fn of(l: &Loaded) -> SpecVersion {
+        SpecVersion {
+            tenant: l.row.generation,
+            agents: l
+                .agents
+                .iter()
+                .map(|a| {
+                    (
+                        a.kind.clone(),
+                        a.generation,
+                        a.deletion_requested_at.is_some(),
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 /// A tenant's state gathered for one pass.
@@ -379,14 +420,20 @@ impl Reconciler {
         &self,
         l: &Loaded,
         desired: Option<&DesiredTenant>,
+        scope: Scope,
     ) -> Result<(ObservedTenant, Plan)> {
+        let scope = if desired.is_none() {
+            Scope::Teardown
+        } else {
+            scope
+        };
         let observed = resources::observe_tenant(
             &self.clients,
             &self.td_cache,
             &self.tenant_db,
             &self.cell,
             &l.tenant,
-            desired.is_none(),
+            scope,
         )
         .await?;
         for td in observed.task_definitions.values() {
@@ -406,7 +453,9 @@ impl Reconciler {
             return Ok(None);
         };
         let desired = self.desired(&l)?;
-        let (_, plan) = self.observe_and_plan(&l, desired.as_ref()).await?;
+        let (_, plan) = self
+            .observe_and_plan(&l, desired.as_ref(), Scope::Full)
+            .await?;
         Ok(Some((l, plan)))
     }
 
@@ -468,7 +517,21 @@ impl Reconciler {
             cell = %self.cell.name,
             outcome = tracing::field::Empty,
         );
-        let result = self.reconcile_inner(name).instrument(span.clone()).await;
+        // Whatever the last pass left is taken here, and left again only by a pass that ends
+        // waiting for its services.
+        let settled = self
+            .settled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+        let known = match settled {
+            Some(Settled::Applied { version, links }) => Some((version, links)),
+            Some(Settled::Distrusted) | None => None,
+        };
+        let result = self
+            .reconcile_inner(name, known)
+            .instrument(span.clone())
+            .await;
         self.metrics
             .reconcile_duration
             .observe(started.elapsed().as_secs_f64());
@@ -488,7 +551,80 @@ impl Reconciler {
         result
     }
 
-    async fn reconcile_inner(&self, name: &str) -> Result<Requeue> {
+    /// The resync found `tenant` drifted: its next pass reads everything, even one queued or
+    /// running now.
+    pub fn distrust(&self, tenant: &str) {
+        self.settled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(tenant.to_owned(), Settled::Distrusted);
+    }
+
+    /// Observes, plans and, unless the tenant is paused, applies.
+    async fn pass(
+        &self,
+        l: &Loaded,
+        desired: Option<&DesiredTenant>,
+        scope: Scope,
+        drift: bool,
+    ) -> Result<(ObservedTenant, Plan, Applied)> {
+        let (observed, plan) = self.observe_and_plan(l, desired, scope).await?;
+        for p in plan.actions.iter().filter(|p| p.security) {
+            let (kind, res) = p.action.resource(&l.tenant);
+            tracing::warn!(tenant = l.tenant.as_str(), resource_kind = %kind, resource = %res, reason = %p.reason, "repairing security drift");
+        }
+        // Paused: observed and planned as always, and nothing is made.
+        if l.paused() {
+            let links = resources::links(desired, &observed);
+            return Ok((observed, plan, Applied { changes: 0, links }));
+        }
+        let applied = engine::execute(
+            &self.ctx(),
+            &self.journal(),
+            &l.tenant,
+            desired,
+            &observed,
+            &plan.actions,
+            drift,
+        )
+        .await?;
+        self.record_current_revisions(l, desired, &observed).await?;
+        Ok((observed, plan, applied))
+    }
+
+    /// The pass after one that applied everything for this same spec: only the services are
+    /// read, since their running count is what still changes by itself. `None` when a service
+    /// is not as that pass left it (the caller then reads everything).
+    async fn confirm_services(
+        &self,
+        l: &Loaded,
+        desired: &DesiredTenant,
+        links: Links,
+    ) -> Result<Option<(ObservedTenant, Plan, Applied)>> {
+        let services = resources::observe_services(&self.clients, &self.cell, desired).await?;
+        let recorded = {
+            let mut conn = self.pool.acquire().await.map_err(store::StoreError::from)?;
+            store::inventory_names(&mut conn, l.tenant.as_str()).await?
+        };
+        if !resources::service_changes(desired, &services, &links, &recorded)?.is_empty() {
+            return Ok(None);
+        }
+        let observed = ObservedTenant {
+            services,
+            ..ObservedTenant::default()
+        };
+        Ok(Some((
+            observed,
+            Plan::default(),
+            Applied { changes: 0, links },
+        )))
+    }
+
+    async fn reconcile_inner(
+        &self,
+        name: &str,
+        known: Option<(SpecVersion, Links)>,
+    ) -> Result<Requeue> {
         let Some(l) = self.load(name).await? else {
             return Ok(Requeue::AwaitChange);
         };
@@ -516,8 +652,11 @@ impl Reconciler {
                 });
             }
         }
+        // Nothing was ever made for a tenant with no finalizer and no inventory row.
+        let first;
         {
             let mut conn = self.pool.acquire().await.map_err(store::StoreError::from)?;
+            first = l.row.finalizers.is_empty() && !store::has_inventory(&mut conn, name).await?;
             store::add_tenant_finalizer(&mut conn, name).await?;
             for a in l
                 .agents
@@ -528,33 +667,42 @@ impl Reconciler {
             }
         }
         let desired = self.desired(&l)?;
-        let (observed, plan) = self.observe_and_plan(&l, desired.as_ref()).await?;
-        for p in plan.actions.iter().filter(|p| p.security) {
-            let (kind, res) = p.action.resource(&l.tenant);
-            tracing::warn!(tenant = name, resource_kind = %kind, resource = %res, reason = %p.reason, "repairing security drift");
-        }
+        let version = SpecVersion::of(&l);
         // Nothing in the spec changed since the last converged pass: whatever we change is drift.
         let drift = l.row.phase == "Ready"
             && l.row.generation == l.row.observed_generation
             && l.agents
                 .iter()
                 .all(|a| a.generation == a.observed_generation);
-        // Paused: observed and planned as always, and nothing is made.
-        let mut changes = 0;
-        if !l.paused() {
-            changes = engine::execute(
-                &self.ctx(),
-                &self.journal(),
-                &l.tenant,
-                desired.as_ref(),
-                &observed,
-                &plan.actions,
-                drift,
-            )
-            .await?;
-            self.record_current_revisions(&l, desired.as_ref(), &observed)
-                .await?;
-        }
+        let confirmed = match (known, desired.as_ref()) {
+            (Some((v, links)), Some(d)) if v == version && !l.paused() => {
+                self.confirm_services(&l, d, links).await?
+            }
+            _ => None,
+        };
+        // Whether, after this pass, everything but the services' running count is known: it
+        // found nothing to do, or it made everything of a new tenant (a pass that changed an
+        // existing tenant may leave work for the next one, such as a superseded revision).
+        let mut complete = true;
+        let (observed, plan, applied) = match confirmed {
+            Some(done) => done,
+            None if first => match self.pass(&l, desired.as_ref(), Scope::First, drift).await {
+                Ok(done) => done,
+                // Something existed after all (or the call failed): read it back and verify.
+                Err(e) => {
+                    tracing::info!(tenant = name, code = %e.code(), "first pass stopped; reading the tenant in full");
+                    let done = self.pass(&l, desired.as_ref(), Scope::Full, drift).await?;
+                    complete = done.1.is_empty();
+                    done
+                }
+            },
+            None => {
+                let done = self.pass(&l, desired.as_ref(), Scope::Full, drift).await?;
+                complete = done.1.is_empty();
+                done
+            }
+        };
+        let changes = applied.changes;
         if changes > 0 {
             tracing::info!(tenant = name, changes, "applied");
         }
@@ -661,13 +809,21 @@ impl Reconciler {
             .set(i64::from(l.paused()));
         let pending_deletes = l.agents.iter().any(|a| a.deletion_requested_at.is_some());
         // A paused tenant waits for its spec to change (or a resync to look again).
-        Ok(
-            if l.paused() || (status.phase == "Ready" && !pending_deletes) {
-                Requeue::AwaitChange
-            } else {
-                Requeue::After(PROGRESS_REQUEUE)
-            },
-        )
+        if l.paused() || (status.phase == "Ready" && !pending_deletes) {
+            return Ok(Requeue::AwaitChange);
+        }
+        if complete && !pending_deletes {
+            // A resync's word that arrived during this pass wins.
+            self.settled
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(name.to_owned())
+                .or_insert(Settled::Applied {
+                    version,
+                    links: applied.links,
+                });
+        }
+        Ok(Requeue::After(PROGRESS_REQUEUE))
     }
 
     /// Tears the tenant down; once nothing is left, writes the erasure record and lets the row go.
@@ -690,7 +846,7 @@ impl Reconciler {
             };
             store::write_tenant_status(&mut conn, name, &status).await?;
         }
-        let (observed, plan) = self.observe_and_plan(l, None).await?;
+        let (observed, plan) = self.observe_and_plan(l, None, Scope::Teardown).await?;
         if !plan.is_empty() {
             engine::execute(
                 &self.ctx(),

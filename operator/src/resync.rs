@@ -410,7 +410,7 @@ async fn handle_orphans(
                 &r.tenant_db,
                 &r.cell,
                 &tenant,
-                true,
+                resources::Scope::Teardown,
             )
             .await?
         };
@@ -439,7 +439,8 @@ async fn handle_orphans(
         .map_err(|e| {
             tracing::warn!(tenant = %tenant, error = %e, "orphan removal failed");
             e
-        })?;
+        })?
+        .changes;
         report.orphans_removed += n;
         // A prefix with more than one page left stays an orphan: the next pass erases the next
         // page without waiting out the grace period again.

@@ -85,6 +85,7 @@ pub async fn reconciler(
         actor,
         td_cache: Arc::new(crate::resources::TaskDefinitionCache::default()),
         cell_db: std::sync::RwLock::new(None),
+        settled: Default::default(),
     })
 }
 

@@ -282,19 +282,20 @@ async fn every_attempt_and_throttle_is_counted_as_the_wire_saw_it() {
     let h = Harness::behind(&p, short_timeouts).await;
     let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "testing".into());
     let n = unique_name("wire");
-    h.insert_tenant(&n, &[("butler", &["gmail"]), ("scout", &[])])
-        .await;
-    // A neighbour that spends the account's IAM bucket at its full rate while the tenant onboards.
+    // A neighbour that keeps the account's IAM bucket empty from before the insert until the
+    // tenant is Ready (bounded: it stops by itself after two minutes).
+    p.spend(&key, "us-east-1", "iam", "GetRole", 40);
     let neighbour = {
         let p = p.clone();
         tokio::spawn(async move {
-            p.spend(&key, "us-east-1", "iam", "GetRole", 40);
-            for _ in 0..200 {
+            for _ in 0..2_400 {
                 p.spend(&key, "us-east-1", "iam", "GetRole", 1);
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         })
     };
+    h.insert_tenant(&n, &[("butler", &["gmail"]), ("scout", &[])])
+        .await;
     h.converge(&[&n]).await;
     neighbour.abort();
     let (calls, throttles) = metric_attempts(&h);

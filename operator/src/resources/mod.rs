@@ -281,7 +281,7 @@ impl Ownership<'_> {
 
 /// ARNs one kind's apply needs from another's, by the (kind, name) that produced them. The
 /// registry seeds it from what is observed; the engine adds each ARN an apply returns.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Links(BTreeMap<(Kind, String), String>);
 
 impl Links {
@@ -479,6 +479,46 @@ pub fn diff(
     Ok(out)
 }
 
+/// The desired agents' services, by name.
+pub async fn observe_services(
+    clients: &Clients,
+    cell: &CellConfig,
+    desired: &DesiredTenant,
+) -> Result<BTreeMap<String, ObservedService>> {
+    let names: Vec<String> = desired
+        .agents
+        .iter()
+        .map(|a| a.service.name.clone())
+        .collect();
+    Ok(ecs_service::describe(clients, &cell.ecs_cluster, &names)
+        .await?
+        .into_iter()
+        .map(|s| (s.name.clone(), s))
+        .collect())
+}
+
+/// The services' changes alone, each against the revision `links` names for its family. A pass
+/// right after one that applied everything confirms only this much: a service's running count is
+/// what still changes by itself (the resync reads the rest).
+pub fn service_changes(
+    desired: &DesiredTenant,
+    services: &BTreeMap<String, ObservedService>,
+    links: &Links,
+    recorded: &Recorded,
+) -> Result<Vec<Planned>> {
+    let own = Ownership { recorded };
+    let mut out = Vec::new();
+    for a in &desired.agents {
+        let current_td = links.get(Kind::TaskDefinition, &a.task.family);
+        out.extend(
+            ecs_service::diff(&own, a, services.get(&a.service.name), current_td)?
+                .into_iter()
+                .map(|c| c.into_planned(Action::EcsService)),
+        );
+    }
+    Ok(out)
+}
+
 /// The ARNs known before anything is applied: each agent's current task definition, when its
 /// content matches the rendered one.
 pub fn links(desired: Option<&DesiredTenant>, observed: &ObservedTenant) -> Links {
@@ -545,6 +585,20 @@ pub(crate) fn should_probe_login(secret: Option<&ObservedSecret>, pg: &ObservedP
     secret_live && can_log_in && !pg.rds_iam_member
 }
 
+/// How much of a tenant a pass reads from AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything a live tenant has.
+    Full,
+    /// A tenant's first pass, before anything was made for it: its database objects and its
+    /// task-definition families only. Every other create fails on a resource that exists after
+    /// all (a leftover, a name taken), and the caller then runs the pass again in full; a
+    /// registration would succeed twice, so its families are always read.
+    First,
+    /// Everything, and what only a teardown removes (objects, usage rows, deregistered revisions).
+    Teardown,
+}
+
 /// Targeted observation of one tenant: every kind of agent is looked at, so that strays and
 /// agents being torn down are seen too. What only a teardown removes (the tenant's objects) is
 /// looked at only for one.
@@ -554,16 +608,22 @@ pub async fn observe_tenant(
     tenant_db: &PgPool,
     cell: &CellConfig,
     tenant: &TenantRef,
-    teardown: bool,
+    scope: Scope,
 ) -> Result<ObservedTenant> {
+    let teardown = scope == Scope::Teardown;
+    let first = scope == Scope::First;
     let mut observed = ObservedTenant::default();
-    for s in secrets_manager::list(clients, &tenant.secret_prefix()).await? {
-        observed.secrets.insert(s.name.clone(), s);
+    if !first {
+        for s in secrets_manager::list(clients, &tenant.secret_prefix()).await? {
+            observed.secrets.insert(s.name.clone(), s);
+        }
     }
     let mut service_names = Vec::new();
     for kind in AgentKind::ALL {
-        if let Some(role) = iam_role::get(clients, &tenant.role_name(kind)).await? {
-            observed.roles.insert(role.name.clone(), role);
+        if !first {
+            if let Some(role) = iam_role::get(clients, &tenant.role_name(kind)).await? {
+                observed.roles.insert(role.name.clone(), role);
+            }
         }
         let family = tenant.task_family(kind);
         let (current, superseded) = task_definition::observe(clients, td_cache, &family).await?;
@@ -577,11 +637,14 @@ pub async fn observe_tenant(
         }
         service_names.push(tenant.service_name(kind));
     }
+    observed.pg = pg_tenant::observe(tenant_db, &tenant.db).await?;
+    if first {
+        return Ok(observed);
+    }
     for s in ecs_service::describe(clients, &cell.ecs_cluster, &service_names).await? {
         observed.services.insert(s.name.clone(), s);
     }
     observed.log_groups = agent_logs::observe(clients, tenant).await?;
-    observed.pg = pg_tenant::observe(tenant_db, &tenant.db).await?;
     if should_probe_login(observed.secrets.get(&tenant.db_secret_name()), &observed.pg) {
         observed.db_login = db_secret::probe_login(clients, tenant_db, tenant).await;
     }

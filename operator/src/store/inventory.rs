@@ -111,6 +111,18 @@ pub async fn note_resource_error(
     Ok(())
 }
 
+/// Whether the inventory holds anything for `tenant`: a resource made, or an error noted against
+/// one.
+pub async fn has_inventory(conn: &mut PgConnection, tenant: &str) -> Result<bool, StoreError> {
+    let (any,): (bool,) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM openclaw.managed_resources WHERE tenant = $1)",
+    )
+    .bind(tenant)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(any)
+}
+
 /// (kind, name) of every resource the inventory lists for `tenant`.
 pub async fn inventory_names(
     conn: &mut PgConnection,
