@@ -1,4 +1,4 @@
-//! Calls to the tenant's SaaS APIs (Gmail, Google Calendar, HubSpot) with OAuth 2.0 delegated
+//! Calls to the tenant's SaaS APIs (Gmail, Google Calendar, HubSpot, Salesforce) with OAuth 2.0 delegated
 //! access tokens: refreshed at the token endpoint when expired (or refused), and the rotated
 //! grant written back to the agent's own secret.
 //!
@@ -33,6 +33,30 @@ struct TokenResponse {
     expires_in: Option<i64>,
     #[serde(default)]
     refresh_token: Option<String>,
+    /// Salesforce names the org's API host in every token answer.
+    #[serde(default)]
+    instance_url: Option<String>,
+}
+
+/// A Salesforce org's API host as a grant may name it: HTTPS, under salesforce.com or force.com.
+/// Anything else is refused, so a grant cannot send the access token to another host (pure).
+pub fn salesforce_instance(url: &str) -> anyhow::Result<String> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|_| anyhow!("salesforce grant: instance_url is not a URL"))?;
+    let host = parsed.host_str().unwrap_or("");
+    let ours = [".salesforce.com", ".force.com"]
+        .iter()
+        .any(|d| host.ends_with(d) && host.len() > d.len());
+    if parsed.scheme() != "https"
+        || !ours
+        || parsed.port().is_some()
+        || !parsed.username().is_empty()
+    {
+        return Err(anyhow!(
+            "salesforce grant: instance_url must be https://<org>.my.salesforce.com"
+        ));
+    }
+    Ok(format!("https://{host}"))
 }
 
 impl Apis {
@@ -99,10 +123,25 @@ impl Apis {
             if let Some(rotated) = t.refresh_token {
                 grant.refresh_token = rotated;
             }
+            if let Some(instance) = t.instance_url {
+                grant.instance_url = Some(instance);
+            }
             secrets::store_grant(&self.secrets, name, grant).await?;
             tracing::info!(integration = %integration, "access token refreshed; rotated grant stored");
         }
         Ok(grant.access_token.clone())
+    }
+
+    /// The Salesforce org's API host from the grant, checked by [`salesforce_instance`].
+    pub async fn salesforce_base(&self) -> anyhow::Result<String> {
+        self.token(Integration::Salesforce, false).await?;
+        let grants = self.grants.lock().await;
+        let instance = grants
+            .get(&Integration::Salesforce)
+            .and_then(|(_, g)| g.as_ref())
+            .and_then(|g| g.instance_url.clone())
+            .ok_or_else(|| anyhow!("salesforce grant names no instance_url"))?;
+        salesforce_instance(&instance)
     }
 
     /// Sends a request with the integration's token; on 401, refreshes once and retries.
@@ -135,5 +174,30 @@ impl Apis {
                 .map_err(|_| anyhow!("{integration} API sent an unreadable answer"));
         }
         Err(anyhow!("{integration} API refused the refreshed token"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_grant_sends_its_token_only_to_a_salesforce_host() {
+        assert_eq!(
+            salesforce_instance("https://acme.my.salesforce.com").expect("org"),
+            "https://acme.my.salesforce.com"
+        );
+        assert!(salesforce_instance("https://acme--dev.sandbox.my.salesforce.com/").is_ok());
+        for bad in [
+            "http://acme.my.salesforce.com",
+            "https://salesforce.com.evil.example",
+            "https://evil.example/.salesforce.com",
+            "https://user@acme.my.salesforce.com",
+            "https://acme.my.salesforce.com:8443",
+            "https://.salesforce.com",
+            "not a url",
+        ] {
+            assert!(salesforce_instance(bad).is_err(), "{bad}");
+        }
     }
 }

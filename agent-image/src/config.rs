@@ -7,8 +7,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crds::api::{AgentKind, Integration};
+use crds::api::{AgentKind, Integration, Schedule};
 use crds::naming::{DbName, TenantName};
+use crds::schedule;
 
 /// Variable names (the operator's `render::env` sets the first six).
 pub mod var {
@@ -18,16 +19,20 @@ pub mod var {
     pub const REGION: &str = "OPENCLAW_REGION";
     pub const DB_SECRET: &str = "OPENCLAW_DB_SECRET";
     pub const OAUTH_SECRETS: &str = "OPENCLAW_OAUTH_SECRETS";
+    pub const SCHEDULES: &str = "OPENCLAW_SCHEDULES";
     pub const AWS_ENDPOINT: &str = "OPENCLAW_AWS_ENDPOINT_URL";
     pub const BEDROCK_ENDPOINT: &str = "OPENCLAW_BEDROCK_ENDPOINT_URL";
     pub const GMAIL_BASE: &str = "OPENCLAW_GMAIL_BASE_URL";
     pub const CALENDAR_BASE: &str = "OPENCLAW_CALENDAR_BASE_URL";
     pub const HUBSPOT_BASE: &str = "OPENCLAW_HUBSPOT_BASE_URL";
+    /// Overrides the Salesforce grant's `instance_url` (tests point it at a local fake).
+    pub const SALESFORCE_BASE: &str = "OPENCLAW_SALESFORCE_BASE_URL";
     pub const HEALTH_ADDR: &str = "OPENCLAW_HEALTH_ADDR";
     pub const MAX_TURNS: &str = "OPENCLAW_MAX_TURNS";
     pub const POLL_MS: &str = "OPENCLAW_POLL_MS";
     pub const RETRY_BASE_MS: &str = "OPENCLAW_RETRY_BASE_MS";
     pub const STOP_GRACE_SECS: &str = "OPENCLAW_STOP_GRACE_SECONDS";
+    pub const TASK_TIMEOUT_SECS: &str = "OPENCLAW_TASK_TIMEOUT_SECONDS";
     pub const WORKER_ID: &str = "OPENCLAW_WORKER_ID";
     pub const DB_AUTH: &str = "OPENCLAW_DB_AUTH";
     pub const DB_HOST: &str = "OPENCLAW_DB_HOST";
@@ -66,6 +71,8 @@ pub struct Config {
     pub gmail_base: String,
     pub calendar_base: String,
     pub hubspot_base: String,
+    /// Salesforce's API base: the org's `instance_url` from the grant unless this overrides it.
+    pub salesforce_base: Option<String>,
     pub health_addr: SocketAddr,
     pub max_turns: usize,
     pub poll: Duration,
@@ -73,7 +80,42 @@ pub struct Config {
     pub retry_base: Duration,
     /// How long a running task may take to finish after SIGTERM before it is released.
     pub stop_grace: Duration,
+    /// Longest a task may run: past it the agent gives the task back, and a task still
+    /// `running` twice as long after its claim is taken as abandoned (its worker was killed) and
+    /// claimed again.
+    pub task_timeout: Duration,
     pub worker_id: String,
+    /// The agent's schedules (`spec.schedules`), each checked by the same rules as `apply`.
+    pub schedules: Vec<Scheduled>,
+}
+
+/// One schedule as written, and parsed.
+#[derive(Debug, Clone)]
+pub struct Scheduled {
+    pub spec: Schedule,
+    pub parsed: schedule::Parsed,
+}
+
+/// `OPENCLAW_SCHEDULES`: a JSON array of schedules; every rule `apply` checks holds.
+fn schedules(raw: Option<String>, problems: &mut Vec<String>) -> Vec<Scheduled> {
+    let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
+        return Vec::new();
+    };
+    let list: Vec<Schedule> = match serde_json::from_str(&raw) {
+        Ok(l) => l,
+        Err(e) => {
+            problems.push(format!("{}: not a list of schedules: {e}", var::SCHEDULES));
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for s in list {
+        match schedule::parse(&s) {
+            Ok(parsed) => out.push(Scheduled { spec: s, parsed }),
+            Err(e) => problems.push(format!("{}: schedule {:?}: {e}", var::SCHEDULES, s.name)),
+        }
+    }
+    out
 }
 
 impl Config {
@@ -113,6 +155,7 @@ impl Config {
             (String::new(), String::new(), String::new(), user)
         };
         let oauth = get(var::OAUTH_SECRETS).unwrap_or_default();
+        let schedules = schedules(get(var::SCHEDULES), &mut problems);
 
         let tenant = match TenantName::parse(&tenant_s) {
             Ok(t) => Some(t),
@@ -177,6 +220,8 @@ impl Config {
         let poll = Duration::from_millis(number(var::POLL_MS, 2000, &mut problems));
         let retry_base = Duration::from_millis(number(var::RETRY_BASE_MS, 500, &mut problems));
         let stop_grace = Duration::from_secs(number(var::STOP_GRACE_SECS, 20, &mut problems));
+        let task_timeout =
+            Duration::from_secs(number(var::TASK_TIMEOUT_SECS, 900, &mut problems).max(1));
         let port: u16 = if iam {
             db_port.parse().unwrap_or_else(|_| {
                 problems.push(format!("{}: must be a port number", var::DB_PORT));
@@ -224,13 +269,16 @@ impl Config {
             calendar_base: get(var::CALENDAR_BASE)
                 .unwrap_or_else(|| "https://www.googleapis.com".into()),
             hubspot_base: get(var::HUBSPOT_BASE).unwrap_or_else(|| "https://api.hubapi.com".into()),
+            salesforce_base: get(var::SALESFORCE_BASE).filter(|v| !v.is_empty()),
             health_addr,
             max_turns: max_turns.clamp(1, 20),
             poll,
             retry_base,
             stop_grace,
+            task_timeout,
             worker_id: get(var::WORKER_ID)
                 .unwrap_or_else(|| format!("{}-{}", kind.as_str(), std::process::id())),
+            schedules,
         })
     }
 }
@@ -324,6 +372,31 @@ mod tests {
             let errs = Config::from_env(env(&e)).expect_err(not_a_tenant);
             assert!(errs.iter().any(|m| m.starts_with(var::DB_USER)), "{errs:?}");
         }
+    }
+
+    #[test]
+    fn schedules_are_read_with_the_rules_apply_checks() {
+        let mut e = good();
+        let list = r#"[{"name":"digest","cron":"0 8 * * 1-5","timeZone":"Europe/Berlin","input":{"query":"is:unread"}}]"#;
+        e.push((var::SCHEDULES, list));
+        let c = Config::from_env(env(&e)).expect("config");
+        assert_eq!(c.schedules.len(), 1);
+        assert_eq!(c.schedules[0].spec.name, "digest");
+        assert_eq!(c.schedules[0].parsed.zone, chrono_tz::Europe::Berlin);
+        let i = e.len() - 1;
+        e[i] = (
+            var::SCHEDULES,
+            r#"[{"name":"digest","cron":"0 8 * *","timeZone":"Mars/Olympus"}]"#,
+        );
+        let errs = Config::from_env(env(&e)).expect_err("bad schedule");
+        assert!(
+            errs.iter()
+                .any(|m| m.starts_with(var::SCHEDULES) && m.contains("cron")),
+            "{errs:?}"
+        );
+        e[i] = (var::SCHEDULES, "{}");
+        let errs = Config::from_env(env(&e)).expect_err("not a list");
+        assert!(errs[0].contains("not a list of schedules"), "{errs:?}");
     }
 
     #[test]

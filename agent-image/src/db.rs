@@ -111,25 +111,33 @@ pub struct Task {
     pub input: Value,
     pub attempts: i32,
     pub max_attempts: i32,
+    /// Claimed from a worker that stopped without giving it back.
+    pub abandoned: bool,
 }
 
-/// Claims the oldest due task of this kind; replicas skip rows another one has locked.
+/// Claims the oldest task of this kind that is due, or that its worker abandoned: still
+/// `running` `abandoned_after` past its claim, longer than any live worker runs a task (it
+/// was killed). Replicas skip rows another one has locked.
 pub async fn claim(
     pool: &PgPool,
     db: &DbName,
     kind: AgentKind,
     worker: &str,
+    abandoned_after: Duration,
 ) -> sqlx::Result<Option<Task>> {
     let s = schema(db);
     let row = sqlx::query(&format!(
-        "UPDATE {s}.tasks SET status = 'running', attempts = attempts + 1, claimed_by = $2, \
-         claimed_at = now(), updated_at = now() \
-         WHERE id = (SELECT id FROM {s}.tasks WHERE kind = $1 AND status = 'queued' \
-                     AND not_before <= now() ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1) \
-         RETURNING id, input, attempts, max_attempts"
+        "WITH picked AS (SELECT id, status = 'running' AS abandoned FROM {s}.tasks \
+           WHERE kind = $1 AND ((status = 'queued' AND not_before <= now()) \
+             OR (status = 'running' AND claimed_at < now() - make_interval(secs => $3))) \
+           ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1) \
+         UPDATE {s}.tasks t SET status = 'running', attempts = attempts + 1, claimed_by = $2, \
+           claimed_at = now(), updated_at = now() FROM picked WHERE t.id = picked.id \
+         RETURNING t.id, t.input, t.attempts, t.max_attempts, picked.abandoned"
     ))
     .bind(kind.as_str())
     .bind(worker)
+    .bind(abandoned_after.as_secs_f64())
     .fetch_optional(pool)
     .await?;
     row.map(|r| {
@@ -138,6 +146,7 @@ pub async fn claim(
             input: r.try_get("input")?,
             attempts: r.try_get("attempts")?,
             max_attempts: r.try_get("max_attempts")?,
+            abandoned: r.try_get("abandoned")?,
         })
     })
     .transpose()
@@ -238,6 +247,47 @@ pub async fn mark_integration(
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// The latest slot of `schedule` that has a task, if any.
+pub async fn last_slot(
+    pool: &PgPool,
+    db: &DbName,
+    kind: AgentKind,
+    schedule: &str,
+) -> sqlx::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    sqlx::query_scalar(&format!(
+        "SELECT max(slot) FROM {}.tasks WHERE kind = $1 AND schedule = $2",
+        schema(db)
+    ))
+    .bind(kind.as_str())
+    .bind(schedule)
+    .fetch_one(pool)
+    .await
+}
+
+/// Queues the task of one slot; false when that slot already has one (another replica, or an
+/// earlier run, inserted it).
+pub async fn insert_scheduled(
+    pool: &PgPool,
+    db: &DbName,
+    kind: AgentKind,
+    schedule: &str,
+    slot: chrono::DateTime<chrono::Utc>,
+    input: &Value,
+) -> sqlx::Result<bool> {
+    let id: Option<i64> = sqlx::query_scalar(&format!(
+        "INSERT INTO {}.tasks (kind, input, schedule, slot) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (kind, schedule, slot) DO NOTHING RETURNING id",
+        schema(db)
+    ))
+    .bind(kind.as_str())
+    .bind(input)
+    .bind(schedule)
+    .bind(slot)
+    .fetch_optional(pool)
+    .await?;
+    Ok(id.is_some())
 }
 
 /// Intent signals: (account, kind, weight, detail, age in days).

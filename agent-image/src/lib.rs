@@ -5,7 +5,8 @@
 //! DB credentials and this kind's OAuth grants from Secrets Manager with the task's own role,
 //! connect to PostgreSQL as the tenant's role. Work: claim tasks with `FOR UPDATE SKIP LOCKED`,
 //! run the kind's pipeline through Bedrock's Converse API with tools and bounded turns, write the
-//! result and the token usage. On SIGTERM: stop claiming, finish or release the current task,
+//! result and the token usage. Beside that, queue one task per slot of each schedule
+//! (`scheduler`). On SIGTERM: stop claiming and scheduling, finish or release the current task,
 //! exit 0.
 
 pub mod apis;
@@ -14,6 +15,7 @@ pub mod config;
 pub mod db;
 pub mod health;
 pub mod pipelines;
+pub mod scheduler;
 pub mod secrets;
 pub mod telemetry;
 
@@ -127,7 +129,15 @@ impl Agent {
     /// message's or a mail's content, or a secret.
     pub async fn run_one(&self, stop: &watch::Receiver<bool>) -> anyhow::Result<Option<Outcome>> {
         let c = &self.config;
-        let Some(task) = db::claim(&self.pool, &self.db, c.kind, &c.worker_id).await? else {
+        let Some(task) = db::claim(
+            &self.pool,
+            &self.db,
+            c.kind,
+            &c.worker_id,
+            c.task_timeout * 2,
+        )
+        .await?
+        else {
             return Ok(None);
         };
         // A root span per task: its trace is the task's, not the process's.
@@ -153,12 +163,26 @@ impl Agent {
         stop: &watch::Receiver<bool>,
     ) -> anyhow::Result<Option<Outcome>> {
         let c = &self.config;
-        tracing::info!(attempt = task.attempts, "claimed task");
-        let work = self.work(&task.input);
+        if task.abandoned {
+            tracing::warn!(
+                attempt = task.attempts,
+                "reclaimed a task its worker abandoned"
+            );
+            if task.attempts > task.max_attempts {
+                let msg = "abandoned by its worker with its attempts spent";
+                db::release(&self.pool, &self.db, task.id, msg, Duration::ZERO, true).await?;
+                return Ok(Some(Outcome::DeadLettered(msg.into())));
+            }
+        } else {
+            tracing::info!(attempt = task.attempts, "claimed task");
+        }
+        let work = tokio::time::timeout(c.task_timeout, self.work(&task.input));
         tokio::pin!(work);
         let mut stop = stop.clone();
         let result = tokio::select! {
-            r = &mut work => r,
+            r = &mut work => r.unwrap_or_else(|_| Err(TaskError::Retry(format!(
+                "ran past the task timeout ({} s)", c.task_timeout.as_secs()
+            )))),
             _ = async {
                 // On SIGTERM the task gets the grace period to finish, then is released.
                 while !*stop.borrow() {
@@ -203,6 +227,7 @@ impl Agent {
 
     async fn work(&self, input: &serde_json::Value) -> Result<serde_json::Value, TaskError> {
         let c = &self.config;
+        let zone = pipelines::task_zone(input).map_err(TaskError::Fatal)?;
         let tools = pipelines::tools(c.kind);
         let tenant = c.tenant.to_string();
         let conversation = Conversation {
@@ -218,7 +243,7 @@ impl Agent {
         };
         let call = |name: String, input: serde_json::Value| {
             let fut: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send + '_>> =
-                Box::pin(async move { self.call_tool(&name, input).await });
+                Box::pin(async move { self.call_tool(&name, input, zone).await });
             fut
         };
         let outcome = conversation
@@ -278,7 +303,19 @@ pub async fn run(
         tenant = %agent.config.tenant,
         agent = agent.config.kind.as_str()
     );
-    run_loop(agent, stop, healthy).instrument(span).await
+    let schedules = tokio::spawn(
+        scheduler::run(
+            agent.pool.clone(),
+            agent.db.clone(),
+            agent.config.kind,
+            agent.config.schedules.clone(),
+            stop.clone(),
+        )
+        .instrument(span.clone()),
+    );
+    let result = run_loop(agent, stop, healthy).instrument(span).await;
+    let _ = schedules.await;
+    result
 }
 
 async fn run_loop(

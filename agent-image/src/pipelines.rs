@@ -2,11 +2,12 @@
 //!
 //! Butler reads and summarises mail, drafts replies and proposes meeting slots (Gmail and
 //! Google Calendar). Scout scores accounts from the tenant's intent signals. Strategist builds an
-//! account brief from CRM data (HubSpot) and the tenant's own notes.
+//! account brief from CRM data (HubSpot or Salesforce) and the tenant's own notes.
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, Duration as ChronoDuration, TimeZone, Timelike, Utc};
+use chrono::{Datelike, Duration as ChronoDuration, TimeZone, Utc};
+use chrono_tz::Tz;
 use crds::api::{AgentKind, Integration};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -78,8 +79,12 @@ pub fn tools(kind: AgentKind) -> Vec<ToolDef> {
             },
             ToolDef {
                 name: "get_crm_company",
-                description: "The CRM company record with its deals and contacts.",
-                schema: obj(json!({"crm_id": {"type": "string"}}), &["crm_id"]),
+                description: "The CRM record of a company with its deals (HubSpot) or \
+                    opportunities (Salesforce). `crm` picks the CRM when both are connected.",
+                schema: obj(
+                    json!({"crm_id": {"type": "string"}, "crm": {"type": "string", "enum": ["hubspot", "salesforce"]}}),
+                    &["crm_id"],
+                ),
             },
         ],
     }
@@ -143,30 +148,48 @@ pub fn score_accounts(signals: &[(String, String, f64, String, f64)]) -> Vec<Val
         .collect()
 }
 
-/// Free 30-minute slots, 09:00–17:00 UTC on weekdays over `days`, avoiding `busy` (start, end).
+/// Working hours, in the user's time zone: Butler proposes slots between these hours.
+pub const WORKDAY: (u32, u32) = (9, 17);
+
+/// The task's time zone: its input's `timeZone` (a scheduled task carries its schedule's), UTC
+/// when it names none.
+pub fn task_zone(input: &Value) -> Result<Tz, String> {
+    match input.get("timeZone") {
+        None | Some(Value::Null) => Ok(Tz::UTC),
+        Some(Value::String(z)) => {
+            crds::schedule::parse_zone(z).map_err(|e| format!("input.timeZone {z:?} {e}"))
+        }
+        Some(_) => Err("input.timeZone must be a string such as Europe/Berlin".into()),
+    }
+}
+
+/// Free 30-minute slots in working hours ([`WORKDAY`]) on weekdays, as the clock reads in `zone`,
+/// over the `days` days after today there, avoiding `busy` (start, end). A slot the clock skips
+/// (a daylight-saving change) is not offered; a repeated one is offered once. Pure.
 pub fn free_slots(
     now: chrono::DateTime<Utc>,
+    zone: Tz,
     days: i64,
     busy: &[(chrono::DateTime<Utc>, chrono::DateTime<Utc>)],
     limit: usize,
 ) -> Vec<String> {
     let mut out = Vec::new();
+    let today = now.with_timezone(&zone).date_naive();
     for d in 1..=days {
-        let day = now + ChronoDuration::days(d);
+        let day = today + ChronoDuration::days(d);
         if day.weekday().number_from_monday() > 5 {
             continue;
         }
-        for half_hour in 18..34 {
-            let Some(start) = Utc
-                .with_ymd_and_hms(day.year(), day.month(), day.day(), 0, 0, 0)
-                .single()
-                .map(|t| t + ChronoDuration::minutes(30 * half_hour))
-            else {
+        for half_hour in (WORKDAY.0 * 2)..(WORKDAY.1 * 2) {
+            let Some(local) = day.and_hms_opt(half_hour / 2, 30 * (half_hour % 2), 0) else {
+                continue;
+            };
+            let Some(start) = zone.from_local_datetime(&local).earliest() else {
                 continue;
             };
             let end = start + ChronoDuration::minutes(30);
             if busy.iter().all(|(b0, b1)| end <= *b0 || start >= *b1) {
-                out.push(start.with_second(0).unwrap_or(start).to_rfc3339());
+                out.push(start.to_rfc3339());
                 if out.len() >= limit {
                     return out;
                 }
@@ -181,6 +204,47 @@ fn arg<'a>(input: &'a Value, key: &str) -> Result<&'a str, String> {
         .get(key)
         .and_then(Value::as_str)
         .ok_or_else(|| format!("missing string argument {key:?}"))
+}
+
+/// Salesforce's REST API version the client speaks.
+pub const SALESFORCE_API: &str = "v61.0";
+
+/// Which CRM a Strategist call goes to: the one `requested`, which must be granted, or the one
+/// granted (HubSpot when both are). Pure.
+pub fn crm_for(granted: &[Integration], requested: Option<&Value>) -> Result<Integration, String> {
+    let crms = [Integration::Hubspot, Integration::Salesforce];
+    match requested {
+        None | Some(Value::Null) => crms
+            .into_iter()
+            .find(|c| granted.contains(c))
+            .ok_or_else(|| "no CRM is connected for this agent".into()),
+        Some(v) => {
+            let want = v.as_str().and_then(Integration::parse);
+            match want {
+                Some(c) if crms.contains(&c) && granted.contains(&c) => Ok(c),
+                Some(c) if crms.contains(&c) => Err(format!("{c} is not connected for this agent")),
+                _ => Err("crm must be hubspot or salesforce".into()),
+            }
+        }
+    }
+}
+
+/// A Salesforce record id: 15 or 18 letters and digits. Nothing else reaches a URL or a SOQL
+/// query, so a model cannot inject either.
+pub fn salesforce_id(id: &str) -> Result<&str, String> {
+    if matches!(id.len(), 15 | 18) && id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        Ok(id)
+    } else {
+        Err(format!("invalid Salesforce id {id:?}"))
+    }
+}
+
+/// The SOQL query for an account's opportunities (pure; `account` passed [`salesforce_id`]).
+pub fn opportunities_soql(account: &str) -> String {
+    format!(
+        "SELECT Id, Name, StageName, Amount, CloseDate FROM Opportunity \
+         WHERE AccountId = '{account}' ORDER BY CloseDate LIMIT 20"
+    )
 }
 
 /// Only path-safe ids reach a URL.
@@ -203,6 +267,7 @@ impl Agent {
         &self,
         name: &str,
         input: Value,
+        zone: Tz,
     ) -> anyhow::Result<Result<Value, String>> {
         let c = &self.config;
         Ok(match (c.kind, name) {
@@ -295,7 +360,7 @@ impl Agent {
                             .collect()
                     })
                     .unwrap_or_default();
-                Ok(json!({"slots": free_slots(now, days, &busy, 5)}))
+                Ok(json!({"timeZone": zone.name(), "slots": free_slots(now, zone, days, &busy, 5)}))
             }
             (AgentKind::Scout, "get_signals") => {
                 let signals = crate::db::signals(&self.pool, &self.db).await?;
@@ -311,6 +376,17 @@ impl Agent {
                 Err(e) => Err(e),
             },
             (AgentKind::Strategist, "get_crm_company") => {
+                let granted: Vec<Integration> = c.oauth_secrets.iter().map(|(i, _)| *i).collect();
+                let crm = match crm_for(&granted, input.get("crm")) {
+                    Ok(crm) => crm,
+                    Err(e) => return Ok(Err(e)),
+                };
+                if crm == Integration::Salesforce {
+                    return Ok(match arg(&input, "crm_id").and_then(salesforce_id) {
+                        Ok(id) => Ok(self.salesforce_account(id).await?),
+                        Err(e) => Err(e),
+                    });
+                }
                 match arg(&input, "crm_id").and_then(path_id) {
                     Ok(id) => {
                         let url = format!(
@@ -327,6 +403,37 @@ impl Agent {
             }
             (_, other) => Err(format!("unknown tool {other:?}")),
         })
+    }
+
+    /// A Salesforce account with its open opportunities (two REST calls).
+    async fn salesforce_account(&self, id: &str) -> anyhow::Result<Value> {
+        let base = match &self.config.salesforce_base {
+            Some(b) => b.clone(),
+            None => self.apis.salesforce_base().await?,
+        };
+        let data = format!("{base}/services/data/{SALESFORCE_API}");
+        let account = self
+            .apis
+            .call(
+                Integration::Salesforce,
+                Method::GET,
+                &format!("{data}/sobjects/Account/{id}?fields=Name,Website,Industry,Description"),
+                None,
+            )
+            .await?;
+        let url = reqwest::Url::parse_with_params(
+            &format!("{data}/query"),
+            &[("q", opportunities_soql(id))],
+        )?;
+        let found = self
+            .apis
+            .call(Integration::Salesforce, Method::GET, url.as_str(), None)
+            .await?;
+        Ok(json!({
+            "id": id,
+            "account": account,
+            "opportunities": found.get("records").cloned().unwrap_or(Value::Array(Vec::new())),
+        }))
     }
 
     /// The task's result: the model's answer plus what this kind computes itself.
@@ -401,10 +508,89 @@ mod tests {
             .single()
             .expect("time");
         let busy = [(monday9, monday9 + ChronoDuration::minutes(60))];
-        let slots = free_slots(now, 3, &busy, 2);
+        let slots = free_slots(now, Tz::UTC, 3, &busy, 2);
         assert_eq!(
             slots,
             ["2026-11-30T10:00:00+00:00", "2026-11-30T10:30:00+00:00"]
+        );
+    }
+
+    #[test]
+    fn slots_are_working_hours_where_the_user_is() {
+        // Friday 2026-11-27 20:00 UTC is already Saturday in Tokyo: Monday there comes first.
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 27, 20, 0, 0)
+            .single()
+            .expect("time");
+        let tokyo = free_slots(now, chrono_tz::Asia::Tokyo, 3, &[], 1);
+        assert_eq!(tokyo, ["2026-11-30T09:00:00+09:00"]);
+        // New York's 09:00 is 14:00 UTC in winter and 13:00 UTC in summer.
+        let ny = chrono_tz::America::New_York;
+        let winter = free_slots(now, ny, 3, &[], 1);
+        assert_eq!(winter, ["2026-11-30T09:00:00-05:00"]);
+        let summer_now = Utc
+            .with_ymd_and_hms(2026, 7, 3, 12, 0, 0)
+            .single()
+            .expect("time");
+        assert_eq!(
+            free_slots(summer_now, ny, 3, &[], 1),
+            ["2026-07-06T09:00:00-04:00"]
+        );
+        // The last slot of the day starts at 16:30 local.
+        let all = free_slots(now, ny, 3, &[], 16);
+        assert_eq!(all.len(), 16);
+        assert_eq!(all[15], "2026-11-30T16:30:00-05:00");
+    }
+
+    #[test]
+    fn a_tasks_zone_is_its_inputs_or_utc() {
+        assert_eq!(task_zone(&json!({})), Ok(Tz::UTC));
+        assert_eq!(
+            task_zone(&json!({"timeZone": "Europe/Berlin"})),
+            Ok(chrono_tz::Europe::Berlin)
+        );
+        assert!(task_zone(&json!({"timeZone": "CEST"}))
+            .expect_err("abbreviation")
+            .contains("IANA"));
+        assert!(task_zone(&json!({"timeZone": 2})).is_err());
+    }
+
+    #[test]
+    fn a_call_goes_to_the_crm_asked_for_if_connected_else_the_one_connected() {
+        use Integration::{Hubspot, Salesforce};
+        assert_eq!(crm_for(&[Salesforce], None), Ok(Salesforce));
+        assert_eq!(crm_for(&[Hubspot, Salesforce], None), Ok(Hubspot));
+        assert_eq!(
+            crm_for(&[Hubspot, Salesforce], Some(&json!("salesforce"))),
+            Ok(Salesforce)
+        );
+        assert!(crm_for(&[Hubspot], Some(&json!("salesforce")))
+            .expect_err("not connected")
+            .contains("not connected"));
+        assert!(crm_for(&[Hubspot], Some(&json!("gmail"))).is_err());
+        assert!(crm_for(&[], None).is_err());
+    }
+
+    #[test]
+    fn salesforce_ids_are_the_only_thing_that_reaches_soql() {
+        assert_eq!(
+            salesforce_id("001000000000001AAA"),
+            Ok("001000000000001AAA")
+        );
+        assert!(salesforce_id("001000000000001").is_ok());
+        for bad in [
+            "001000000000001' OR Name != '",
+            "../../sobjects/User",
+            "001000000000001AA",
+            "",
+            "001000000000001AA%",
+        ] {
+            assert!(salesforce_id(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            opportunities_soql("001000000000001AAA"),
+            "SELECT Id, Name, StageName, Amount, CloseDate FROM Opportunity \
+             WHERE AccountId = '001000000000001AAA' ORDER BY CloseDate LIMIT 20"
         );
     }
 

@@ -44,6 +44,9 @@ pub struct OAuthGrant {
     /// Unix seconds when `access_token` expires.
     #[serde(default)]
     pub expires_at: i64,
+    /// Salesforce only: the org's API host, as the token endpoint names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_url: Option<String>,
 }
 
 impl fmt::Debug for OAuthGrant {
@@ -52,6 +55,7 @@ impl fmt::Debug for OAuthGrant {
             .field("token_url", &self.token_url)
             .field("client_id", &self.client_id)
             .field("expires_at", &self.expires_at)
+            .field("instance_url", &self.instance_url)
             .finish_non_exhaustive()
     }
 }
@@ -171,6 +175,7 @@ mod tests {
             refresh_token: "rt-123".into(),
             access_token: "at-456".into(),
             expires_at: 1,
+            instance_url: Some("https://acme.my.salesforce.com".into()),
         };
         let shown = format!("{c:?} {g:?}");
         for secret in ["hunter2", "s3cret", "rt-123", "at-456"] {

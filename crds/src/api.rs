@@ -208,6 +208,34 @@ pub struct AgentSpec {
     /// OAuth integrations the agent may use.
     #[serde(default)]
     pub integrations: BTreeSet<Integration>,
+    /// Work the agent gives itself: one task per slot of each schedule, however many replicas
+    /// run. At most 10.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
+    pub schedules: Vec<Schedule>,
+}
+
+/// A recurring task: at each slot of `cron`, read in `timeZone`, the agent queues one task with
+/// `input`. A slot missed while no replica ran is run once when one returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Schedule {
+    /// Unique among the agent's schedules: `^[a-z][a-z0-9-]{0,30}[a-z0-9]$`.
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"))]
+    pub name: String,
+    /// Five fields: minute hour day-of-month month day-of-week, e.g. `0 8 * * 1-5`.
+    pub cron: String,
+    /// IANA time zone the pattern is read in, e.g. `Europe/Berlin`. Butler also takes its
+    /// working hours from it.
+    pub time_zone: String,
+    /// The task's input: a JSON object of at most 1,024 bytes. Not a place for secrets: it is
+    /// part of the task definition.
+    #[serde(default = "empty_object")]
+    pub input: serde_json::Value,
+}
+
+pub fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
 }
 
 pub fn default_desired_count() -> i32 {

@@ -9,6 +9,7 @@ pub mod fargate;
 pub mod manifest;
 pub mod naming;
 pub mod policy_match;
+pub mod schedule;
 pub mod schema;
 pub mod validate;
 

@@ -8,9 +8,9 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::api::{Agent, AgentSpec, Tenant, TenantSpec, API_VERSION};
-use crate::fargate;
+use crate::api::{Agent, AgentSpec, Schedule, Tenant, TenantSpec, API_VERSION};
 use crate::naming::TenantName;
+use crate::{fargate, schedule};
 
 pub const DISPLAY_NAME_MAX: usize = 128;
 pub const MODEL_ID_MAX: usize = 128;
@@ -33,6 +33,12 @@ pub enum Rule {
     AgentCpuMemoryFargate,
     AgentImageFormat,
     AgentIntegrationsAllowedForKind,
+    AgentSchedulesCount,
+    AgentScheduleNameFormat,
+    AgentScheduleNameUnique,
+    AgentScheduleCronValid,
+    AgentScheduleTimeZoneKnown,
+    AgentScheduleInputObject,
 }
 
 impl Rule {
@@ -50,6 +56,12 @@ impl Rule {
             Rule::AgentCpuMemoryFargate => "agent_cpu_memory_fargate",
             Rule::AgentImageFormat => "agent_image_format",
             Rule::AgentIntegrationsAllowedForKind => "agent_integrations_allowed_for_kind",
+            Rule::AgentSchedulesCount => "agent_schedules_count",
+            Rule::AgentScheduleNameFormat => "agent_schedule_name_format",
+            Rule::AgentScheduleNameUnique => "agent_schedule_name_unique",
+            Rule::AgentScheduleCronValid => "agent_schedule_cron_valid",
+            Rule::AgentScheduleTimeZoneKnown => "agent_schedule_time_zone_known",
+            Rule::AgentScheduleInputObject => "agent_schedule_input_object",
         }
     }
 }
@@ -284,6 +296,89 @@ fn agent_spec(c: &mut Collector, path: &str, spec: &AgentSpec) {
             );
         }
     }
+    schedules(c, path, &spec.schedules);
+}
+
+fn schedules(c: &mut Collector, path: &str, list: &[Schedule]) {
+    if list.len() > schedule::SCHEDULES_MAX {
+        c.push(
+            format!("{path}.schedules"),
+            Rule::AgentSchedulesCount,
+            format!(
+                "at most {} schedules per agent (got {})",
+                schedule::SCHEDULES_MAX,
+                list.len()
+            ),
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for (i, s) in list.iter().enumerate() {
+        let spath = format!("{path}.schedules[{i}]");
+        if !schedule_name_ok(&s.name) {
+            c.push(
+                format!("{spath}.name"),
+                Rule::AgentScheduleNameFormat,
+                format!(
+                    "must be 2 to 32 characters [a-z0-9-], starting with a letter and not ending \
+                     with a hyphen (got {})",
+                    shown(&s.name)
+                ),
+            );
+        } else if !seen.insert(s.name.as_str()) {
+            c.push(
+                format!("{spath}.name"),
+                Rule::AgentScheduleNameUnique,
+                format!("another schedule of this agent is named {}", shown(&s.name)),
+            );
+        }
+        if let Err(e) = schedule::parse_cron(&s.cron) {
+            c.push(
+                format!("{spath}.cron"),
+                Rule::AgentScheduleCronValid,
+                format!("{} {e}", shown(&s.cron)),
+            );
+        }
+        if let Err(e) = schedule::parse_zone(&s.time_zone) {
+            c.push(
+                format!("{spath}.timeZone"),
+                Rule::AgentScheduleTimeZoneKnown,
+                format!("{} {e}", shown(&s.time_zone)),
+            );
+        }
+        let size = s.input.to_string().len();
+        if !s.input.is_object() || size > schedule::INPUT_MAX {
+            c.push(
+                format!("{spath}.input"),
+                Rule::AgentScheduleInputObject,
+                format!(
+                    "must be a JSON object of at most {} bytes (got {}, {size} bytes)",
+                    schedule::INPUT_MAX,
+                    json_type(&s.input)
+                ),
+            );
+        }
+    }
+}
+
+fn json_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// `^[a-z][a-z0-9-]{0,30}[a-z0-9]$`.
+pub fn schedule_name_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    (2..=32).contains(&b.len())
+        && b[0].is_ascii_lowercase()
+        && !b.ends_with(b"-")
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
 }
 
 /// `^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`, at most 25 characters.
@@ -334,6 +429,16 @@ mod tests {
             memory: 512,
             image: None,
             integrations: Default::default(),
+            schedules: Vec::new(),
+        }
+    }
+
+    fn digest(name: &str, cron: &str, zone: &str) -> Schedule {
+        Schedule {
+            name: name.into(),
+            cron: cron.into(),
+            time_zone: zone.into(),
+            input: serde_json::json!({"query": "is:unread"}),
         }
     }
 
@@ -513,6 +618,68 @@ mod tests {
                     a.integrations.insert(Integration::Hubspot);
                 },
                 None,
+            ),
+            (
+                "weekday digest in Berlin",
+                |a| a.schedules = vec![digest("digest", "0 8 * * 1-5", "Europe/Berlin")],
+                None,
+            ),
+            (
+                "eleven schedules",
+                |a| {
+                    a.schedules = (0..11)
+                        .map(|i| digest(&format!("s{i}"), "0 8 * * *", "UTC"))
+                        .collect()
+                },
+                Some(Rule::AgentSchedulesCount),
+            ),
+            (
+                "schedule name with a slash",
+                |a| a.schedules = vec![digest("../x", "0 8 * * *", "UTC")],
+                Some(Rule::AgentScheduleNameFormat),
+            ),
+            (
+                "two schedules of one name",
+                |a| {
+                    a.schedules = vec![
+                        digest("digest", "0 8 * * *", "UTC"),
+                        digest("digest", "0 9 * * *", "UTC"),
+                    ]
+                },
+                Some(Rule::AgentScheduleNameUnique),
+            ),
+            (
+                "every second",
+                |a| a.schedules = vec![digest("fast", "* * * * * *", "UTC")],
+                Some(Rule::AgentScheduleCronValid),
+            ),
+            (
+                "hour 24",
+                |a| a.schedules = vec![digest("late", "0 24 * * *", "UTC")],
+                Some(Rule::AgentScheduleCronValid),
+            ),
+            (
+                "an abbreviation for a zone",
+                |a| a.schedules = vec![digest("digest", "0 8 * * *", "CEST")],
+                Some(Rule::AgentScheduleTimeZoneKnown),
+            ),
+            (
+                "input a string",
+                |a| {
+                    let mut s = digest("digest", "0 8 * * *", "UTC");
+                    s.input = serde_json::json!("is:unread");
+                    a.schedules = vec![s]
+                },
+                Some(Rule::AgentScheduleInputObject),
+            ),
+            (
+                "input too large",
+                |a| {
+                    let mut s = digest("digest", "0 8 * * *", "UTC");
+                    s.input = serde_json::json!({"query": "x".repeat(1100)});
+                    a.schedules = vec![s]
+                },
+                Some(Rule::AgentScheduleInputObject),
             ),
         ];
         for (name, edit, want) in cases {

@@ -136,6 +136,9 @@ pub mod env {
     pub const REGION: &str = "OPENCLAW_REGION";
     pub const DB_SECRET: &str = "OPENCLAW_DB_SECRET";
     pub const OAUTH_SECRETS: &str = "OPENCLAW_OAUTH_SECRETS";
+    /// `spec.schedules` as JSON; absent when there are none, so agents without schedules keep
+    /// their task definition.
+    pub const SCHEDULES: &str = "OPENCLAW_SCHEDULES";
     pub const TENANT_BUCKET: &str = "OPENCLAW_TENANT_BUCKET";
     pub const S3_PREFIX: &str = "OPENCLAW_S3_PREFIX";
     /// `password` or `iam`; with `iam`, where to connect is given here (nothing is secret).
@@ -176,6 +179,12 @@ pub fn render_agent(
             .collect::<Vec<_>>()
             .join(","),
     );
+    if !spec.schedules.is_empty() {
+        environment.insert(
+            env::SCHEDULES.to_owned(),
+            serde_json::to_string(&spec.schedules).unwrap_or_default(),
+        );
+    }
     environment.insert(env::TENANT_BUCKET.to_owned(), cell.tenant_bucket.clone());
     environment.insert(env::S3_PREFIX.to_owned(), tenant.s3_prefix());
     // The one database user the agent may be: in password mode it checks the secret names it.
@@ -313,6 +322,7 @@ pub(crate) mod tests {
             memory: 512,
             image: None,
             integrations: Default::default(),
+            schedules: Vec::new(),
         }
     }
 
@@ -416,6 +426,29 @@ pub(crate) mod tests {
         assert_eq!(a.tags[naming::TAG_AGENT], "butler");
         assert_eq!(a.service.desired_count, 1);
         assert_eq!(a.role_name, "openclaw-acme-butler");
+    }
+
+    #[test]
+    fn schedules_reach_the_agent_and_change_the_task_only_when_present() {
+        let t = acme();
+        let plain = render_agent(&cell(), &t, Tier::Standard, &agent(AgentKind::Butler));
+        assert!(!plain.task.environment.contains_key(env::SCHEDULES));
+        let mut butler = agent(AgentKind::Butler);
+        butler.schedules = vec![crds::api::Schedule {
+            name: "digest".into(),
+            cron: "0 8 * * 1-5".into(),
+            time_zone: "Europe/Berlin".into(),
+            input: serde_json::json!({"query": "is:unread"}),
+        }];
+        let a = render_agent(&cell(), &t, Tier::Standard, &butler);
+        let got: Vec<crds::api::Schedule> =
+            serde_json::from_str(&a.task.environment[env::SCHEDULES]).expect("json");
+        assert_eq!(got, butler.schedules);
+        assert_ne!(
+            a.task.hash(),
+            plain.task.hash(),
+            "a new revision carries them"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Local fakes for what has no emulator: Bedrock's Converse API (wire format, tool use, usage,
-//! throttling), and Gmail-, Google-Calendar-, HubSpot-shaped REST APIs with an OAuth 2.0 token
-//! endpoint. All on 127.0.0.1, reached through the real clients (the AWS SDK for Bedrock).
+//! throttling), and Gmail-, Google-Calendar-, HubSpot- and Salesforce-shaped REST APIs with an
+//! OAuth 2.0 token endpoint. All on 127.0.0.1, reached through the real clients (the AWS SDK for Bedrock).
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -13,6 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde_json::{json, Value};
+
+/// The org host the token endpoint names (Salesforce's `instance_url`).
+pub const SALESFORCE_INSTANCE: &str = "https://openclaw-test.my.salesforce.com";
 
 /// Tokens the fake model reports per turn.
 pub const INPUT_TOKENS_PER_TURN: i64 = 120;
@@ -33,6 +36,8 @@ pub struct FakeState {
     pub refreshes: usize,
     pub drafts: Vec<Value>,
     pub api_calls: Vec<String>,
+    /// SOQL queries received at Salesforce's `/query`, as sent.
+    pub soql: Vec<String>,
     /// OTLP/HTTP JSON export requests received at `/v1/traces`, as sent.
     pub otlp_traces: Vec<Value>,
 }
@@ -62,6 +67,11 @@ impl Fakes {
             .route("/gmail/v1/users/me/drafts", post(create_draft))
             .route("/calendar/v3/calendars/primary/events", get(events))
             .route("/crm/v3/objects/companies/{id}", get(company))
+            .route(
+                "/services/data/v61.0/sobjects/Account/{id}",
+                get(salesforce_account),
+            )
+            .route("/services/data/v61.0/query", get(salesforce_query))
             // A local OTLP receiver (the collector's HTTP endpoint, JSON encoding).
             .route("/v1/traces", post(otlp_traces))
             .with_state(state.clone());
@@ -165,7 +175,16 @@ async fn converse(State(s): Shared, Path(model): Path<String>, Json(req): Json<V
         .flat_map(|m| m["content"].as_array().into_iter().flatten())
         .filter(|c| c.get("toolResult").is_some())
         .collect();
-    let steps = script(&tools);
+    let mut steps = script(&tools);
+    // The CRM id comes from the tenant's account record, as a model would take it.
+    if let (Some(step), Some(id)) = (
+        steps.iter_mut().find(|(n, _)| *n == "get_crm_company"),
+        results
+            .first()
+            .and_then(|r| r["toolResult"]["content"][0]["json"]["crm_id"].as_str()),
+    ) {
+        step.1["crm_id"] = json!(id);
+    }
     let usage = json!({"inputTokens": INPUT_TOKENS_PER_TURN, "outputTokens": OUTPUT_TOKENS_PER_TURN, "totalTokens": INPUT_TOKENS_PER_TURN + OUTPUT_TOKENS_PER_TURN});
     if let Some((name, input)) = steps.get(results.len()) {
         return Json(json!({
@@ -212,9 +231,12 @@ async fn token(
     let n = st.refreshes;
     let access = format!("at-{n}");
     st.valid_access_tokens.insert(access.clone());
-    // Rotate the refresh token, as Google and HubSpot may.
-    Json(json!({"access_token": access, "expires_in": 3600, "refresh_token": format!("{rt}-r{n}"), "token_type": "Bearer"}))
-        .into_response()
+    // Rotate the refresh token, as Google and HubSpot may; name the org's host, as Salesforce does.
+    Json(
+        json!({"access_token": access, "expires_in": 3600, "refresh_token": format!("{rt}-r{n}"),
+        "token_type": "Bearer", "instance_url": SALESFORCE_INSTANCE}),
+    )
+    .into_response()
 }
 
 fn authorized(s: &Arc<Mutex<FakeState>>, headers: &HeaderMap, what: &str) -> bool {
@@ -265,5 +287,39 @@ async fn company(State(s): Shared, headers: HeaderMap, Path(id): Path<String>) -
     }
     Json(json!({"id": id, "properties": {"name": "Initech", "domain": "initech.example", "lifecyclestage": "opportunity"},
         "associations": {"deals": {"results": [{"id": "d-77", "type": "company_to_deal"}]}}}))
+    .into_response()
+}
+
+async fn salesforce_account(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if !authorized(&s, &headers, "salesforce.account") {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!([{"errorCode": "INVALID_SESSION_ID"}])),
+        )
+            .into_response();
+    }
+    Json(json!({"attributes": {"type": "Account"}, "Id": id, "Name": "Initech", "Website": "initech.example", "Industry": "Software"}))
+        .into_response()
+}
+
+async fn salesforce_query(
+    State(s): Shared,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    if !authorized(&s, &headers, "salesforce.query") {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!([{"errorCode": "INVALID_SESSION_ID"}])),
+        )
+            .into_response();
+    }
+    lock(&s).soql.push(q.get("q").cloned().unwrap_or_default());
+    Json(json!({"totalSize": 1, "done": true, "records": [{"attributes": {"type": "Opportunity"},
+        "Id": "006000000000001AAA", "Name": "Initech renewal", "StageName": "Negotiation", "Amount": 120000, "CloseDate": "2027-01-31"}]}))
     .into_response()
 }

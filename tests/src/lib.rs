@@ -406,6 +406,38 @@ impl Harness {
     }
 
     /// The tenant as the operator acts on it: name and database name.
+    /// The environment (`NAME=value`) of the task definition the agent's service runs, as ECS
+    /// reports it.
+    pub async fn service_environment(
+        &self,
+        t: &crds::naming::TenantRef,
+        kind: crds::api::AgentKind,
+    ) -> Vec<String> {
+        let svc = self
+            .aws
+            .ecs
+            .describe_services()
+            .cluster(&self.cell().ecs_cluster)
+            .services(t.service_name(kind))
+            .send()
+            .await
+            .expect("service");
+        let td = svc.services()[0].task_definition().expect("td").to_owned();
+        let td = self
+            .aws
+            .ecs
+            .describe_task_definition()
+            .task_definition(td)
+            .send()
+            .await
+            .expect("task definition");
+        td.task_definition().expect("td").container_definitions()[0]
+            .environment()
+            .iter()
+            .map(|kv| format!("{}={}", kv.name().unwrap_or(""), kv.value().unwrap_or("")))
+            .collect()
+    }
+
     pub async fn tenant_ref(&self, name: &str) -> crds::naming::TenantRef {
         crds::naming::TenantRef::new(
             crds::naming::TenantName::parse(name).expect("tenant name"),

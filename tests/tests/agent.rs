@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use chrono::{DateTime, Timelike, Utc};
 use crds::api::{AgentKind, Integration};
 use openclaw_tests::fakes::{
     otlp_attr, otlp_spans, Fakes, INPUT_TOKENS_PER_TURN, OUTPUT_TOKENS_PER_TURN,
@@ -89,18 +90,20 @@ struct World {
 
 impl World {
     async fn new() -> World {
+        World::with(&[
+            ("butler", &["gmail", "calendar"]),
+            ("scout", &[]),
+            ("strategist", &["hubspot"]),
+        ])
+        .await
+    }
+
+    /// A converged tenant with these agents, a grant written for each integration they use.
+    async fn with(agents: &[(&str, &[&str])]) -> World {
         let h = Harness::new().await;
         let fakes = Fakes::start().await;
         let name = unique_name("agent");
-        h.insert_tenant(
-            &name,
-            &[
-                ("butler", &["gmail", "calendar"]),
-                ("scout", &[]),
-                ("strategist", &["hubspot"]),
-            ],
-        )
-        .await;
+        h.insert_tenant(&name, agents).await;
         h.converge(&[&name]).await;
         let t = h.tenant_ref(&name).await;
         let specs = operator::store::list_agents(&mut *h.db.conn().await, Some(&name))
@@ -116,11 +119,12 @@ impl World {
             t,
             specs,
         };
-        for i in [
-            Integration::Gmail,
-            Integration::Calendar,
-            Integration::Hubspot,
-        ] {
+        let used: std::collections::BTreeSet<Integration> = w
+            .specs
+            .values()
+            .flat_map(|s| s.integrations.iter().copied())
+            .collect();
+        for i in used {
             w.write_grant(i, &format!("rt-{i}"), "at-expired", 0).await;
         }
         w
@@ -174,6 +178,7 @@ impl World {
         env.insert("OPENCLAW_GMAIL_BASE_URL".into(), self.fakes.url());
         env.insert("OPENCLAW_CALENDAR_BASE_URL".into(), self.fakes.url());
         env.insert("OPENCLAW_HUBSPOT_BASE_URL".into(), self.fakes.url());
+        env.insert("OPENCLAW_SALESFORCE_BASE_URL".into(), self.fakes.url());
         env.insert("OPENCLAW_POLL_MS".into(), "100".into());
         env.insert("OPENCLAW_RETRY_BASE_MS".into(), "20".into());
         for (k, v) in extra {
@@ -494,6 +499,215 @@ async fn two_agents_of_one_tenant_share_a_queue_without_duplicates_or_losses() {
     );
     assert_eq!(w.usage("scout").await.len(), 24, "one usage row per task");
     drop((a, b));
+}
+
+/// (slot, status, input) of every task of `schedule`, by slot.
+async fn scheduled_tasks(w: &World, schedule: &str) -> Vec<(DateTime<Utc>, String, Value)> {
+    sqlx::query_as(&format!(
+        "SELECT slot, status, input FROM \"{}\".tasks WHERE schedule = $1 ORDER BY slot",
+        w.t.db.schema()
+    ))
+    .bind(schedule)
+    .fetch_all(&w.h.db.tenants)
+    .await
+    .expect("scheduled tasks")
+}
+
+#[tokio::test]
+async fn each_slot_is_one_task_across_replicas_and_a_restart_and_a_missed_run_runs_once() {
+    let mut w = World::new().await;
+    // The schedule goes in through the store, and the operator renders it into the task
+    // definition the agents run.
+    let mut spec = w.specs[&AgentKind::Scout].clone();
+    spec.schedules = vec![crds::api::Schedule {
+        name: "scan".into(),
+        cron: "* * * * *".into(),
+        time_zone: "Europe/Berlin".into(),
+        input: json!({"top": 1}),
+    }];
+    operator::store::update_agent_spec(&mut *w.h.db.conn().await, &w.name, &spec)
+        .await
+        .expect("schedule");
+    w.h.converge(&[&w.name]).await;
+    let rendered =
+        w.h.service_environment(&w.t, AgentKind::Scout)
+            .await
+            .into_iter()
+            .find_map(|e| e.strip_prefix("OPENCLAW_SCHEDULES=").map(str::to_owned))
+            .expect("the task definition carries the schedules");
+    let rendered: Vec<crds::api::Schedule> = serde_json::from_str(&rendered).expect("json");
+    assert_eq!(rendered, spec.schedules);
+    w.specs.insert(AgentKind::Scout, spec);
+
+    // The last slot run was two hours ago: 120 slots were missed while no agent ran.
+    let now = Utc::now();
+    let missed = now - chrono::Duration::hours(2);
+    let last = missed - chrono::Duration::seconds(i64::from(missed.second()));
+    let last = last.with_nanosecond(0).expect("whole second");
+    sqlx::query(&format!(
+        "INSERT INTO \"{}\".tasks (kind, input, status, schedule, slot) \
+         VALUES ('scout', '{{}}', 'done', 'scan', $1)",
+        w.t.db.schema()
+    ))
+    .bind(last)
+    .execute(&w.h.db.tenants)
+    .await
+    .expect("history");
+
+    let a = w.spawn(AgentKind::Scout, &[("OPENCLAW_WORKER_ID", "scout-a")]);
+    let b = w.spawn(AgentKind::Scout, &[("OPENCLAW_WORKER_ID", "scout-b")]);
+    wait_until(30, "the missed slot to be queued", || async {
+        scheduled_tasks(&w, "scan").await.len() >= 2
+    })
+    .await;
+    let rows = scheduled_tasks(&w, "scan").await;
+    let first = rows[1].0;
+    assert!(
+        first >= now - chrono::Duration::minutes(1) && first <= Utc::now(),
+        "the missed slots ran once, as the latest: {first} ({rows:?})"
+    );
+    // A replica restarts in the middle (SIGTERM, as a deployment stops it): the new one neither
+    // runs a slot again nor misses the next one.
+    let a_log = a.log.clone();
+    a.sigterm();
+    assert!(a.wait_exit().await.success());
+    let c = w.spawn(AgentKind::Scout, &[("OPENCLAW_WORKER_ID", "scout-c")]);
+    let next = first + chrono::Duration::minutes(1);
+    wait_until(
+        100,
+        "the next slot to be queued and every slot run",
+        || async {
+            let rows = scheduled_tasks(&w, "scan").await;
+            rows.iter().any(|r| r.0 >= next) && rows.iter().all(|r| r.1 == "done")
+        },
+    )
+    .await;
+    let rows = scheduled_tasks(&w, "scan").await;
+    let slots: Vec<DateTime<Utc>> = rows.iter().map(|r| r.0).collect();
+    let want: Vec<DateTime<Utc>> = std::iter::once(last)
+        .chain((0..).map(|m| first + chrono::Duration::minutes(m)))
+        .take(slots.len())
+        .collect();
+    assert_eq!(
+        slots, want,
+        "one task per slot, no slot skipped, none twice"
+    );
+    for (_, _, input) in &rows[1..] {
+        assert_eq!(
+            input,
+            &json!({"top": 1, "timeZone": "Europe/Berlin"}),
+            "a slot's task carries the schedule's input and zone"
+        );
+    }
+    // Each slot was queued by exactly one replica; the others found it taken.
+    let logs = [
+        std::fs::read_to_string(&a_log).unwrap_or_default(),
+        b.log(),
+        c.log(),
+    ]
+    .join("\n");
+    for slot in &slots[1..] {
+        let queued = logs
+            .lines()
+            .filter(|l| l.contains("scheduled task queued") && l.contains(&slot.to_rfc3339()))
+            .count();
+        assert_eq!(queued, 1, "slot {slot} queued {queued} times:\n{logs}");
+    }
+    drop((b, c));
+}
+
+#[tokio::test]
+async fn strategist_briefs_from_salesforce_with_the_tenants_own_grant() {
+    let w = World::with(&[("strategist", &["salesforce"])]).await;
+    let s = w.t.db.schema();
+    sqlx::query(&format!(
+        "INSERT INTO \"{s}\".accounts (id, name, domain, crm_id, notes) VALUES \
+         ('acc-1', 'Initech', 'initech.example', '001000000000001AAA', 'Renewal due in Q1')"
+    ))
+    .execute(&w.h.db.tenants)
+    .await
+    .expect("seed");
+    let id = w
+        .add_task("strategist", json!({"account_id": "acc-1"}))
+        .await;
+    let agent = w.spawn(AgentKind::Strategist, &[]);
+    w.wait_status(id, &["done", "failed", "dead"], &agent).await;
+    let (status, _, result, error) = w.task(id).await;
+    assert_eq!(status, "done", "{error:?}\n{}", agent.log());
+    let brief = result
+        .as_ref()
+        .and_then(|r| r["brief"].as_str())
+        .unwrap_or("");
+    for fact in [
+        "Renewal due in Q1",
+        "Initech renewal",
+        "Negotiation",
+        "Software",
+    ] {
+        assert!(
+            brief.contains(fact),
+            "{fact} missing from the brief: {brief}"
+        );
+    }
+    // Two REST calls with the refreshed token; the only SOQL sent names the tenant's account.
+    let calls = w.fakes.with(|f| f.api_calls.clone());
+    assert_eq!(calls, ["salesforce.account", "salesforce.query"]);
+    assert_eq!(
+        w.fakes.with(|f| f.soql.clone()),
+        [agent::pipelines::opportunities_soql("001000000000001AAA")]
+    );
+    // The rotated grant, with the org host the token endpoint named, is back in its own secret.
+    let grant = w.grant(Integration::Salesforce).await;
+    assert_eq!(grant["refresh_token"], "rt-salesforce-r1");
+    assert_eq!(
+        grant["instance_url"],
+        openclaw_tests::fakes::SALESFORCE_INSTANCE
+    );
+    let log = agent.log();
+    for secret in NEVER_SHOWN {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
+    drop(agent);
+}
+
+#[tokio::test]
+async fn a_task_whose_agent_was_killed_is_run_again_after_the_timeout() {
+    let w = World::new().await;
+    w.fakes.with(|f| f.converse_delay = Duration::from_secs(60));
+    let id = w.add_task("scout", json!({"top": 1})).await;
+    let a = w.spawn(AgentKind::Scout, &[("OPENCLAW_WORKER_ID", "scout-a")]);
+    wait_until(30, "scout-a to claim the task", || async {
+        w.task(id).await.0 == "running"
+    })
+    .await;
+    // kill -9 in the middle of the task: nothing releases it.
+    drop(a);
+    w.fakes.with(|f| f.converse_delay = Duration::ZERO);
+    let b = w.spawn(
+        AgentKind::Scout,
+        &[
+            ("OPENCLAW_WORKER_ID", "scout-b"),
+            ("OPENCLAW_TASK_TIMEOUT_SECONDS", "2"),
+        ],
+    );
+    w.wait_status(id, &["done"], &b).await;
+    let (status, attempts, _, _) = w.task(id).await;
+    assert_eq!((status.as_str(), attempts), ("done", 2), "{}", b.log());
+    let by: String = sqlx::query_scalar(&format!(
+        "SELECT claimed_by FROM \"{}\".tasks WHERE id = $1",
+        w.t.db.schema()
+    ))
+    .bind(id)
+    .fetch_one(&w.h.db.tenants)
+    .await
+    .expect("claimed_by");
+    assert_eq!(by, "scout-b");
+    assert!(
+        b.log().contains("reclaimed a task its worker abandoned"),
+        "{}",
+        b.log()
+    );
+    drop(b);
 }
 
 #[tokio::test]

@@ -262,29 +262,7 @@ async fn iam_mode_replaces_the_password_once_roles_can_log_in_with_iam() {
         )]
     );
     // The task definition tells the agent to log in with IAM, as its own user.
-    let svc = h
-        .aws
-        .ecs
-        .describe_services()
-        .cluster(&h.cell().ecs_cluster)
-        .services(t.service_name(AgentKind::Scout))
-        .send()
-        .await
-        .expect("svc");
-    let td = svc.services()[0].task_definition().expect("td").to_owned();
-    let td = h
-        .aws
-        .ecs
-        .describe_task_definition()
-        .task_definition(td)
-        .send()
-        .await
-        .expect("td");
-    let env: Vec<String> = td.task_definition().expect("td").container_definitions()[0]
-        .environment()
-        .iter()
-        .map(|kv| format!("{}={}", kv.name().unwrap_or(""), kv.value().unwrap_or("")))
-        .collect();
+    let env = h.service_environment(&t, AgentKind::Scout).await;
     assert!(env.contains(&"OPENCLAW_DB_AUTH=iam".to_owned()), "{env:?}");
     assert!(
         env.contains(&format!("OPENCLAW_DB_USER={}", t.db.role())),

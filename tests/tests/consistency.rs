@@ -152,6 +152,7 @@ fn tenant_requests() -> Vec<(String, String)> {
             memory: 512,
             image: None,
             integrations: integrations.into_iter().collect(),
+            schedules: Vec::new(),
         };
         for c in [cell(), iam_cell.clone()] {
             let doc = operator::render::render_agent(&c, &t, crds::api::Tier::Standard, &spec)
@@ -488,6 +489,7 @@ fn tenant_policies_never_reach_another_tenants_resources_through_the_boundary() 
         memory: 512,
         image: None,
         integrations: [Integration::Gmail].into(),
+        schedules: Vec::new(),
     };
     let doc = operator::render::render_agent(&cell(), &me, crds::api::Tier::Standard, &spec)
         .inline_policy;

@@ -93,6 +93,80 @@ async fn the_store_and_the_validation_agree_on_every_input() {
     assert_eq!(n, 0);
 }
 
+/// Whether the store takes one schedule: inside a rolled-back transaction.
+async fn store_takes_schedule(db: &TestDb, tenant: &str, schedule: serde_json::Value) -> bool {
+    let mut tx = db.pool.begin().await.expect("tx");
+    let ok = sqlx::query(
+        "INSERT INTO openclaw.agents (tenant, kind, model, schedules) \
+         VALUES ($1, 'scout', 'amazon.nova-lite-v1:0', $2)",
+    )
+    .bind(tenant)
+    .bind(serde_json::json!([schedule]))
+    .execute(&mut *tx)
+    .await
+    .is_ok();
+    tx.rollback().await.expect("rollback");
+    ok
+}
+
+/// Schedule names mean the same in the store and in Rust. Patterns and zones: the store checks
+/// their shape only, so every pattern and every IANA zone Rust accepts, the store accepts too
+/// (and the operator refuses the rest by the Rust rule before rendering anything).
+#[tokio::test]
+async fn the_store_takes_every_schedule_the_validation_takes() {
+    let db = TestDb::new().await;
+    let tenant = openclaw_tests::unique_name("sched");
+    sqlx::query(
+        "INSERT INTO openclaw.tenants (name, display_name, region) VALUES ($1, 'x', 'us-east-1')",
+    )
+    .bind(&tenant)
+    .execute(&db.pool)
+    .await
+    .expect("tenant");
+    let one = |name: &str, cron: &str, zone: &str| serde_json::json!({"name": name, "cron": cron, "timeZone": zone, "input": {}});
+    let mut runner = TestRunner::new(Config {
+        cases: 150,
+        ..Config::default()
+    });
+    let name = prop_oneof!["[a-z][a-z0-9-]{0,31}", hostile()];
+    let cron = prop_oneof![
+        "([0-9]{1,2}|\\*|\\*/[0-9]{1,2}) ([0-9]{1,2}|\\*) \\* \\* ([0-7]|[1-5]-[1-5]|\\*)",
+        hostile()
+    ];
+    let (mut names_ok, mut crons_ok) = (0, 0);
+    for _ in 0..150 {
+        let (n, c) = (&name, &cron)
+            .new_tree(&mut runner)
+            .expect("value")
+            .current();
+        if n.contains('\0') || c.contains('\0') {
+            continue;
+        }
+        let rust = crds::validate::schedule_name_ok(&n);
+        names_ok += usize::from(rust);
+        let store = store_takes_schedule(&db, &tenant, one(&n, "0 8 * * *", "UTC")).await;
+        assert_eq!(store, rust, "name {n:?}");
+        if crds::schedule::parse_cron(&c).is_ok() {
+            crons_ok += 1;
+            assert!(
+                store_takes_schedule(&db, &tenant, one("s1", &c, "UTC")).await,
+                "cron {c:?}: Rust takes it, the store refuses it"
+            );
+        }
+    }
+    assert!(
+        names_ok > 10 && crons_ok > 10,
+        "too few valid cases: {names_ok} names, {crons_ok} patterns"
+    );
+    for zone in chrono_tz::TZ_VARIANTS {
+        assert!(
+            store_takes_schedule(&db, &tenant, one("s1", "0 8 * * *", zone.name())).await,
+            "zone {}: Rust takes it, the store refuses it",
+            zone.name()
+        );
+    }
+}
+
 #[tokio::test]
 async fn cli_arguments_reach_sql_only_as_parameters() {
     let db = TestDb::new().await;

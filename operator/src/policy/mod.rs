@@ -354,6 +354,7 @@ mod tests {
             memory: 512,
             image: None,
             integrations: integrations.iter().copied().collect(),
+            schedules: Vec::new(),
         }
     }
 

@@ -45,6 +45,8 @@ pub struct AgentRow {
     pub memory: i32,
     pub image: Option<String>,
     pub integrations: Vec<String>,
+    /// `spec.schedules` as stored (a JSON array).
+    pub schedules: serde_json::Value,
     pub generation: i64,
     pub finalizers: Vec<String>,
     pub deletion_requested_at: Option<DateTime<Utc>>,
@@ -59,7 +61,7 @@ pub(super) const TENANT_COLS: &str =
     "name, db_name, display_name, region, tier, paused, generation, finalizers, \
     deletion_requested_at, created_at, phase, observed_generation, conditions, status_message";
 pub(super) const AGENT_COLS: &str =
-    "tenant, kind, model, desired_count, cpu, memory, image, integrations, \
+    "tenant, kind, model, desired_count, cpu, memory, image, integrations, schedules, \
     generation, finalizers, deletion_requested_at, phase, observed_generation, conditions, \
     running_count, status_message";
 
@@ -92,6 +94,7 @@ pub(super) fn agent_from(row: &sqlx::postgres::PgRow) -> Result<AgentRow, sqlx::
         memory: row.try_get("memory")?,
         image: row.try_get("image")?,
         integrations: row.try_get("integrations")?,
+        schedules: row.try_get("schedules")?,
         generation: row.try_get("generation")?,
         finalizers: row.try_get("finalizers")?,
         deletion_requested_at: row.try_get("deletion_requested_at")?,
@@ -168,6 +171,11 @@ impl AgentRow {
                 })
             })
             .collect::<Result<BTreeSet<_>, _>>()?;
+        let schedules =
+            serde_json::from_value(self.schedules.clone()).map_err(|e| StoreError::Corrupt {
+                what: format!("agent/{}/{}", self.tenant, self.kind),
+                message: format!("schedules: {e}"),
+            })?;
         Ok(AgentSpec {
             kind: self.agent_kind()?,
             model: self.model.clone(),
@@ -176,6 +184,7 @@ impl AgentRow {
             memory: self.memory,
             image: self.image.clone(),
             integrations,
+            schedules,
         })
     }
 
@@ -294,6 +303,10 @@ pub(super) fn integration_strings(spec: &AgentSpec) -> Vec<String> {
         .collect()
 }
 
+pub(super) fn schedules_json(spec: &AgentSpec) -> serde_json::Value {
+    serde_json::to_value(&spec.schedules).unwrap_or_else(|_| serde_json::json!([]))
+}
+
 pub async fn insert_agent(
     conn: &mut PgConnection,
     tenant: &str,
@@ -301,7 +314,7 @@ pub async fn insert_agent(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO openclaw.agents (tenant, kind, model, desired_count, cpu, memory, image, \
-         integrations) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         integrations, schedules) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(tenant)
     .bind(spec.kind.as_str())
@@ -311,6 +324,7 @@ pub async fn insert_agent(
     .bind(spec.memory)
     .bind(&spec.image)
     .bind(integration_strings(spec))
+    .bind(schedules_json(spec))
     .execute(&mut *conn)
     .await
     .map_err(classify)?;
@@ -324,7 +338,7 @@ pub async fn update_agent_spec(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE openclaw.agents SET model = $3, desired_count = $4, cpu = $5, memory = $6, \
-         image = $7, integrations = $8 WHERE tenant = $1 AND kind = $2",
+         image = $7, integrations = $8, schedules = $9 WHERE tenant = $1 AND kind = $2",
     )
     .bind(tenant)
     .bind(spec.kind.as_str())
@@ -334,6 +348,7 @@ pub async fn update_agent_spec(
     .bind(spec.memory)
     .bind(&spec.image)
     .bind(integration_strings(spec))
+    .bind(schedules_json(spec))
     .execute(&mut *conn)
     .await
     .map_err(classify)?;

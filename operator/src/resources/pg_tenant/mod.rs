@@ -74,7 +74,7 @@ pub struct ObservedPg {
     pub foreign_grants: Vec<String>,
     /// Schemas other than its own where the tenant role holds USAGE or CREATE directly.
     pub foreign_schema_grants: Vec<String>,
-    /// The tenant's tables (tasks, signals, accounts, integrations) exist.
+    /// The tenant's tables (tasks, signals, accounts, integrations) exist in their current shape.
     pub tables_exist: bool,
     /// The role's settings in every database, sorted (see `observe.rs`).
     pub settings: Vec<String>,
@@ -295,9 +295,17 @@ fn steps(role: &str, observed: &ObservedPg, iam_auth: bool) -> Result<Vec<Op>> {
     Ok(steps)
 }
 
-/// True when every table of [`tenant_tables`] exists in schema `$1`.
-pub const TABLES_EXIST_SQL: &str = "SELECT count(*) = 4 FROM pg_tables WHERE schemaname = $1 \
-     AND tablename IN ('tasks', 'signals', 'accounts', 'integrations')";
+/// True when every table of [`tenant_tables`] exists in schema `schema` (an SQL expression) in
+/// its current shape: the schedule index is the newest part of it, so a schema from before it is
+/// brought up to date.
+pub fn tables_current_sql(schema: &str) -> String {
+    format!(
+        "((SELECT count(*) = 4 FROM pg_tables WHERE schemaname = {schema} \
+           AND tablename IN ('tasks', 'signals', 'accounts', 'integrations')) \
+          AND EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = {schema} \
+           AND indexname = 'tasks_schedule_slot'))"
+    )
+}
 
 /// The agents' tables, created by the operator (owner) in the tenant's schema; the tenant role
 /// gets DML on them through the schema's default privileges.
@@ -319,6 +327,13 @@ pub fn tenant_tables(schema: &str) -> Vec<String> {
                updated_at timestamptz NOT NULL DEFAULT now())"
         ),
         format!("CREATE INDEX IF NOT EXISTS tasks_queue ON {schema}.tasks (kind, status, not_before, id)"),
+        // A scheduled task names its schedule and slot; the unique key makes each slot one task
+        // however many replicas insert it. Tables from before schedules gain the columns here.
+        format!("ALTER TABLE {schema}.tasks ADD COLUMN IF NOT EXISTS schedule text"),
+        format!("ALTER TABLE {schema}.tasks ADD COLUMN IF NOT EXISTS slot timestamptz"),
+        format!(
+            "CREATE UNIQUE INDEX IF NOT EXISTS tasks_schedule_slot ON {schema}.tasks (kind, schedule, slot)"
+        ),
         format!(
             "CREATE TABLE IF NOT EXISTS {schema}.signals (\
                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use crds::naming::{DbName, DB_NAME_PATTERN};
 use sqlx::{PgPool, Row};
 
-use super::{role_comment, ObservedPg, PgRoleAttrs, RDS_IAM, TABLES_EXIST_SQL, TENANT_GROUP};
+use super::{role_comment, tables_current_sql, ObservedPg, PgRoleAttrs, RDS_IAM, TENANT_GROUP};
 use crate::error::Result;
 
 /// Every setting of a role, for any database: `name=value`, or `name=value (in database d)`.
@@ -66,10 +66,11 @@ pub async fn observe(pool: &PgPool, db: &DbName) -> Result<ObservedPg> {
     .bind(schema)
     .fetch_one(pool)
     .await?;
-    obs.tables_exist = sqlx::query_scalar::<_, bool>(TABLES_EXIST_SQL)
-        .bind(schema)
-        .fetch_one(pool)
-        .await?;
+    obs.tables_exist =
+        sqlx::query_scalar::<_, bool>(&format!("SELECT {}", tables_current_sql("$1")))
+            .bind(schema)
+            .fetch_one(pool)
+            .await?;
     obs.rds_iam_exists =
         sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
             .bind(RDS_IAM)
@@ -162,10 +163,10 @@ pub async fn catalog(pool: &PgPool) -> Result<BTreeMap<String, ObservedPg>> {
            {FOREIGN_GRANTS_SQL} AS foreign_grants, \
            coalesce((SELECT array_agg(DISTINCT n.nspname::text) FROM pg_namespace n, aclexplode(n.nspacl) a \
              WHERE a.grantee = r.oid AND n.nspname <> r.rolname), '{{}}') AS foreign_schema_grants, \
-           (SELECT count(*) = 4 FROM pg_tables WHERE schemaname = r.rolname \
-             AND tablename IN ('tasks', 'signals', 'accounts', 'integrations')) AS tables_exist, \
+           {tables} AS tables_exist, \
            {SETTINGS_SQL} AS settings \
-         FROM pg_roles r WHERE r.rolname COLLATE \"C\" ~ $1"
+         FROM pg_roles r WHERE r.rolname COLLATE \"C\" ~ $1",
+        tables = tables_current_sql("r.rolname")
     ))
     .bind(DB_NAME_PATTERN)
     .fetch_all(pool)
