@@ -710,6 +710,364 @@ async fn a_task_whose_agent_was_killed_is_run_again_after_the_timeout() {
     drop(b);
 }
 
+/// The gateway binary beside the agent binary.
+fn gateway_binary() -> PathBuf {
+    binary().with_file_name("openclaw-gateway")
+}
+
+/// A running gateway with a login of its own: a member of `openclaw_gateway` and nothing more.
+struct GatewayProc {
+    child: Child,
+    url: String,
+    role: String,
+}
+
+impl Drop for GatewayProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl World {
+    async fn gateway(&self, rate_limit: u32) -> GatewayProc {
+        let role = unique_name("gw").replace('-', "_");
+        sqlx::query(&format!(
+            "CREATE ROLE {role} LOGIN IN ROLE openclaw_gateway"
+        ))
+        .execute(&self.h.db.admin)
+        .await
+        .expect("gateway login");
+        let port = free_port();
+        let child = Command::new(gateway_binary())
+            .env_clear()
+            .env(
+                "OPENCLAW_GATEWAY_DATABASE_URL",
+                openclaw_tests::url_as(&self.h.db.tenant_url, &role),
+            )
+            .env("OPENCLAW_GATEWAY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("OPENCLAW_GATEWAY_RATE_LIMIT", rate_limit.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn gateway");
+        let url = format!("http://127.0.0.1:{port}");
+        let health = format!("{url}/healthz");
+        wait_until(20, "the gateway to listen", || async {
+            reqwest::get(&health).await.is_ok_and(|r| r.status() == 200)
+        })
+        .await;
+        GatewayProc { child, url, role }
+    }
+
+    fn databases(&self) -> operator::store::Databases {
+        operator::store::Databases {
+            control: self.h.db.pool.clone(),
+            tenants: self.h.db.tenants.clone(),
+            tenants_url: self.h.db.tenant_url.clone(),
+        }
+    }
+
+    /// `openclaw token create TENANT`: the token from its output.
+    async fn token(&self, tenant: &str) -> (i64, String) {
+        let out = cli::token(
+            &self.databases(),
+            cli::TokenCommand::Create {
+                tenant: tenant.into(),
+                label: "test".into(),
+            },
+        )
+        .await
+        .expect("token create");
+        let mut lines = out.lines();
+        let id = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse().ok())
+            .expect("token id");
+        (id, lines.next().expect("token").to_owned())
+    }
+
+    async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!(
+            "SELECT count(*) FROM \"{}\".{table}",
+            self.t.db.schema()
+        ))
+        .fetch_one(&self.h.db.tenants)
+        .await
+        .expect("count")
+    }
+}
+
+/// (status, body) of one request to the gateway.
+async fn call(
+    method: reqwest::Method,
+    url: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new().request(method, url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("gateway request");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_tenants_token_queues_work_its_butler_does_and_no_other_token_reaches_it() {
+    use reqwest::Method;
+    let w = World::new().await;
+    let other = unique_name("globex");
+    w.h.insert_tenant(&other, &[("scout", &[])]).await;
+    w.h.converge(&[&other]).await;
+    let other_ref = w.h.tenant_ref(&other).await;
+    let (_, acme) = w.token(&w.name).await;
+    let (_, globex) = w.token(&other).await;
+    let (revoked_id, revoked) = w.token(&w.name).await;
+    let out = cli::token(
+        &w.databases(),
+        cli::TokenCommand::Revoke {
+            tenant: w.name.clone(),
+            id: revoked_id,
+        },
+    )
+    .await
+    .expect("revoke");
+    assert!(out.contains("revoked"), "{out}");
+    let listed = cli::token(
+        &w.databases(),
+        cli::TokenCommand::List {
+            tenant: w.name.clone(),
+        },
+    )
+    .await
+    .expect("list");
+    assert!(
+        !listed.contains(&acme) && !listed.contains(&revoked),
+        "{listed}"
+    );
+    let gw = w.gateway(60).await;
+    let u = |p: &str| format!("{}{p}", gw.url);
+
+    // acme's token queues a task; acme's Butler does it; acme's token reads the result.
+    let (code, task) = call(
+        Method::POST,
+        &u("/v1/agents/butler/tasks"),
+        Some(&acme),
+        Some(json!({"input": {"query": "is:unread", "timeZone": "Europe/Berlin"}})),
+    )
+    .await;
+    assert_eq!(code, 201, "{task}");
+    let id = task["id"].as_i64().expect("task id");
+    assert_eq!(task["status"], "queued");
+    let butler = w.spawn(AgentKind::Butler, &[]);
+    w.wait_status(id, &["done"], &butler).await;
+    let (code, done) = call(
+        Method::GET,
+        &u(&format!("/v1/tasks/{id}")),
+        Some(&acme),
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{done}");
+    assert_eq!(done["status"], "done");
+    let summary = done["result"]["summary"].as_str().unwrap_or("");
+    assert!(summary.contains("ANSWER from"), "{done}");
+    assert!(
+        summary.contains("Europe/Berlin"),
+        "slots in the task's zone: {summary}"
+    );
+    let (code, page) = call(Method::GET, &u("/v1/tasks?status=done"), Some(&acme), None).await;
+    assert_eq!(code, 200);
+    assert_eq!(page["items"][0]["id"], id, "{page}");
+
+    // Signals for Scout, in a batch.
+    let (code, r) = call(
+        Method::POST,
+        &u("/v1/signals"),
+        Some(&acme),
+        Some(
+            json!({"signals": [{"account": "initech", "kind": "funding", "detail": "Series B"},
+                                {"account": "initech", "kind": "visit", "weight": 2}]}),
+        ),
+    )
+    .await;
+    assert_eq!((code, r["inserted"].as_i64()), (202, Some(2)), "{r}");
+
+    // Every route refuses another tenant's token, a revoked one and none, and writes nothing.
+    let (tasks, signals) = (w.count("tasks").await, w.count("signals").await);
+    for (who, token) in [
+        ("globex", Some(globex.as_str())),
+        ("revoked", Some(&revoked)),
+        ("none", None),
+    ] {
+        let (code, body) = call(Method::GET, &u(&format!("/v1/tasks/{id}")), token, None).await;
+        let want = if who == "globex" { 404 } else { 401 };
+        assert_eq!(code, want, "{who}: GET task {body}");
+        assert!(!body.to_string().contains("ANSWER"), "{who}: {body}");
+        let (code, body) = call(Method::GET, &u("/v1/tasks"), token, None).await;
+        if who == "globex" {
+            assert_eq!(
+                (code, body["items"].clone()),
+                (200, json!([])),
+                "{who}: list"
+            );
+        } else {
+            assert_eq!(code, 401, "{who}: list {body}");
+        }
+        if who != "globex" {
+            let (code, _) = call(
+                Method::POST,
+                &u("/v1/agents/butler/tasks"),
+                token,
+                Some(json!({"input": {}})),
+            )
+            .await;
+            assert_eq!(code, 401, "{who}: queue");
+            let (code, _) = call(
+                Method::POST,
+                &u("/v1/signals"),
+                token,
+                Some(json!({"signals": [{"account": "x", "kind": "visit"}]})),
+            )
+            .await;
+            assert_eq!(code, 401, "{who}: signals");
+        }
+    }
+    // globex's own writes land in globex's tables only.
+    let (code, _) = call(
+        Method::POST,
+        &u("/v1/signals"),
+        Some(&globex),
+        Some(json!({"signals": [{"account": "x", "kind": "visit"}]})),
+    )
+    .await;
+    assert_eq!(code, 202);
+    assert_eq!(
+        (w.count("tasks").await, w.count("signals").await),
+        (tasks, signals),
+        "nothing written for acme"
+    );
+    let globex_signals: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM \"{}\".signals",
+        other_ref.db.schema()
+    ))
+    .fetch_one(&w.h.db.tenants)
+    .await
+    .expect("globex signals");
+    assert_eq!(globex_signals, 1);
+
+    // Bad input is refused with the rule, and writes nothing.
+    for (path, body, says) in [
+        (
+            "/v1/agents/gardener/tasks",
+            json!({"input": {}}),
+            "kind must be",
+        ),
+        (
+            "/v1/agents/butler/tasks",
+            json!({"input": "is:unread"}),
+            "input must be",
+        ),
+        (
+            "/v1/agents/butler/tasks",
+            json!({"inputs": {}}),
+            "body.inputs: unknown field",
+        ),
+        (
+            "/v1/signals",
+            json!({"signals": [{"account": "x", "kind": "rumour"}]}),
+            "signal_kind_known",
+        ),
+        ("/v1/signals", json!({"signals": []}), "1 to 500"),
+    ] {
+        let (code, r) = call(Method::POST, &u(path), Some(&acme), Some(body)).await;
+        assert_eq!(code, 400, "{path}: {r}");
+        assert!(
+            r["error"].as_str().unwrap_or("").contains(says),
+            "{path}: {r}"
+        );
+    }
+    assert_eq!(
+        (w.count("tasks").await, w.count("signals").await),
+        (tasks, signals)
+    );
+
+    // One audit row per mutation, by tenant.
+    let audit: Vec<(String, String)> =
+        sqlx::query_as("SELECT db_name, action FROM gateway.audit ORDER BY id")
+            .fetch_all(&w.h.db.tenants)
+            .await
+            .expect("audit");
+    let acme_db = w.t.db.as_str().to_owned();
+    assert_eq!(
+        audit,
+        [
+            (acme_db.clone(), "task.create".to_owned()),
+            (acme_db, "signals.create".to_owned()),
+            (
+                other_ref.db.as_str().to_owned(),
+                "signals.create".to_owned()
+            ),
+        ]
+    );
+
+    // The gateway's own login reaches nothing but the functions.
+    let mut db = w.h.connect_as(&gw.role).await.expect("gateway login");
+    for sql in [
+        format!("SELECT * FROM \"{}\".tasks", w.t.db.schema()),
+        "SELECT * FROM gateway.tokens".to_owned(),
+        "SELECT * FROM gateway.audit".to_owned(),
+        "SELECT * FROM shared.usage".to_owned(),
+        format!("SELECT * FROM gateway.authorize('{acme}')"),
+        format!("SELECT gateway.task_json('{}', {id})", w.t.db.schema()),
+    ] {
+        let err = sqlx::query(&sql).fetch_all(&mut db).await.expect_err(&sql);
+        let code = err
+            .as_database_error()
+            .and_then(|d| d.code())
+            .map(|c| c.into_owned());
+        assert_eq!(code.as_deref(), Some("42501"), "{sql}: {err}");
+    }
+    let err = sqlx::query("SELECT gateway.get_task('oct_guess', 1, 600)")
+        .fetch_all(&mut db)
+        .await
+        .expect_err("a guessed token");
+    assert_eq!(
+        err.as_database_error().and_then(|d| d.code()).as_deref(),
+        Some("28000")
+    );
+    assert!(
+        w.h.connect_control_as(&gw.role).await.is_err(),
+        "the gateway's login cannot connect to the control store"
+    );
+    drop(db);
+
+    // The rate limit is per tenant: acme runs out, globex does not.
+    let mut limited = false;
+    for _ in 0..130 {
+        let (code, _) = call(Method::GET, &u("/v1/tasks"), Some(&acme), None).await;
+        if code == 429 {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "acme never met its limit of 60 a minute");
+    let (code, _) = call(Method::GET, &u("/v1/tasks"), Some(&globex), None).await;
+    assert_eq!(code, 200, "globex is not slowed by acme");
+
+    let role = gw.role.clone();
+    drop((butler, gw));
+    let _ = sqlx::query(&format!("DROP ROLE IF EXISTS {role}"))
+        .execute(&w.h.db.admin)
+        .await;
+}
+
 #[tokio::test]
 async fn a_revoked_grant_marks_the_integration_and_the_agent_keeps_running() {
     let w = World::new().await;

@@ -153,6 +153,17 @@ async fn deletion_erases_every_trace_resumes_when_cut_short_and_a_reused_name_in
         .await
         .expect("usage");
     drop(s);
+    // An API token of the gateway, and a mutation it made.
+    operator::store::create_token(&h.db.tenants, old.db.as_str(), "ci")
+        .await
+        .expect("token");
+    sqlx::query(
+        "INSERT INTO gateway.audit (db_name, token_id, action) VALUES ($1, 1, 'task.create')",
+    )
+    .bind(old.db.as_str())
+    .execute(&h.db.tenant_admin)
+    .await
+    .expect("gateway audit");
     sqlx::query("UPDATE openclaw.agents SET running_count = 1 WHERE tenant = ANY($1)")
         .bind([&t, &other])
         .execute(&h.db.pool)
@@ -230,16 +241,22 @@ async fn deletion_erases_every_trace_resumes_when_cut_short_and_a_reused_name_in
             .expect("log groups");
         assert_eq!(left.log_groups().len(), want, "log groups of {tenant}");
     }
-    let pg: (bool, bool, i64) = sqlx::query_as(
+    let pg: (bool, bool, i64, i64) = sqlx::query_as(
         "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1), \
                 EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1), \
-                (SELECT count(*) FROM shared.usage WHERE tenant = $1)",
+                (SELECT count(*) FROM shared.usage WHERE tenant = $1), \
+                (SELECT count(*) FROM gateway.tokens WHERE db_name = $1) \
+                + (SELECT count(*) FROM gateway.audit WHERE db_name = $1)",
     )
     .bind(old.db.as_str())
     .fetch_one(&h.db.tenant_admin)
     .await
     .expect("pg");
-    assert_eq!(pg, (false, false, 0));
+    assert_eq!(
+        pg,
+        (false, false, 0, 0),
+        "role, schema, usage, gateway tokens and audit"
+    );
     let fargate: i64 =
         sqlx::query_scalar("SELECT count(*) FROM openclaw.fargate_usage WHERE tenant = $1")
             .bind(&t)

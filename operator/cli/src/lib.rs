@@ -132,6 +132,11 @@ pub enum Command {
         #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
         output: PlanFormat,
     },
+    /// API tokens of the tenant gateway: `token create|list|revoke TENANT`.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Audit log tools.
     Audit {
         #[command(subcommand)]
@@ -182,6 +187,21 @@ pub enum UpgradeCommand {
     /// the tenant database (`tenant_database_url`), into the new, empty `database_url`. Run it
     /// with every operator stopped; running it again changes nothing.
     SplitControlStore,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for the tenant; it is printed once and stored only as a hash.
+    Create {
+        tenant: String,
+        /// What the token is for (at most 64 characters), shown by `token list`.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List the tenant's tokens (never their values).
+    List { tenant: String },
+    /// Revoke one of the tenant's tokens; the gateway refuses it from the next request.
+    Revoke { tenant: String, id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -268,6 +288,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<String> {
             print!("{out}");
             bail!("isolation audit: {} finding(s)", findings.len());
         }
+        Command::Token { command } => {
+            let dbs = open(2, false).await?;
+            token(&dbs, command).await
+        }
         Command::Describe {
             what: DescribeWhat::Cell,
             ..
@@ -288,6 +312,57 @@ pub async fn run(cli: Cli) -> anyhow::Result<String> {
         command => {
             let pool = store::connect(&config.database_url()?, 4).await?;
             execute(&pool, command).await
+        }
+    }
+}
+
+/// `openclaw token …`: the tenant is looked up in the control store, its tokens live in the
+/// tenant database.
+pub async fn token(dbs: &store::Databases, command: TokenCommand) -> anyhow::Result<String> {
+    let name = match &command {
+        TokenCommand::Create { tenant, .. }
+        | TokenCommand::List { tenant }
+        | TokenCommand::Revoke { tenant, .. } => tenant.clone(),
+    };
+    let row = store::get_tenant(&mut *dbs.control.acquire().await?, &name).await?;
+    let Some(row) = row else {
+        bail!("tenant {name:?} not found");
+    };
+    let db = row.db_name.as_str();
+    match command {
+        TokenCommand::Create { label, .. } => {
+            if label.chars().count() > 64 || label.chars().any(char::is_control) {
+                return Err(BadInput(
+                    "--label: at most 64 characters, no control characters".into(),
+                )
+                .into());
+            }
+            if row.deletion_requested_at.is_some() {
+                bail!("tenant {name:?} is being deleted: no new token");
+            }
+            let (id, token) = store::create_token(&dbs.tenants, db, &label).await?;
+            Ok(format!(
+                "token {id} for tenant {name} (shown once: it is stored only as a hash)\n{token}\n"
+            ))
+        }
+        TokenCommand::List { .. } => {
+            let mut out = String::from("ID  LABEL  CREATED  REVOKED\n");
+            for t in store::list_tokens(&dbs.tenants, db).await? {
+                out.push_str(&format!(
+                    "{}  {}  {}  {}\n",
+                    t.id,
+                    if t.label.is_empty() { "-" } else { &t.label },
+                    t.created_at.to_rfc3339(),
+                    t.revoked_at.map_or("-".into(), |r| r.to_rfc3339())
+                ));
+            }
+            Ok(out)
+        }
+        TokenCommand::Revoke { id, .. } => {
+            if !store::revoke_token(&dbs.tenants, db, id).await? {
+                bail!("tenant {name:?} has no live token {id}");
+            }
+            Ok(format!("token {id} of tenant {name} revoked\n"))
         }
     }
 }
@@ -474,6 +549,7 @@ pub async fn execute(pool: &sqlx::PgPool, command: Command) -> anyhow::Result<St
         Command::Operator
         | Command::Migrate
         | Command::Upgrade { .. }
+        | Command::Token { .. }
         | Command::Plan { .. }
         | Command::Resync { .. }
         | Command::Explain { .. }

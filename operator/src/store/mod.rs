@@ -3,8 +3,8 @@
 //! the opening and migrating of both databases and the one-off split of a single database.
 //!
 //! Owns: reading specs, writing status, the inventory, the audit log, leases and the cell record,
-//! one submodule each. Must never: write a spec column outside `apply`, or put a secret into any
-//! row it writes.
+//! one submodule each; and the gateway's API tokens, in the tenant database (`tokens`). Must
+//! never: write a spec column outside `apply`, or put a secret into any row it writes.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -15,6 +15,7 @@ mod inventory;
 mod specs;
 mod split;
 mod status;
+mod tokens;
 
 pub use audit::*;
 pub use cells::*;
@@ -22,6 +23,7 @@ pub use inventory::*;
 pub use specs::*;
 pub use split::*;
 pub use status::*;
+pub use tokens::*;
 
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -520,6 +520,13 @@ async fn drop_all(pool: &PgPool, db: &DbName, drop_role: bool) -> Result<()> {
         .bind(db.as_str())
         .execute(&mut *tx)
         .await?;
+    // The tenant's API tokens, and the gateway's record of what they did, go with it.
+    for table in ["gateway.tokens", "gateway.audit", "gateway.rate"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE db_name = $1"))
+            .bind(db.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
     if exists && drop_role {
         // DROP OWNED takes the role's privileges: a non-superuser operator gets them by
         // membership (its CREATEROLE may grant it).
