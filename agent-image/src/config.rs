@@ -276,8 +276,12 @@ impl Config {
             retry_base,
             stop_grace,
             task_timeout,
-            worker_id: get(var::WORKER_ID)
-                .unwrap_or_else(|| format!("{}-{}", kind.as_str(), std::process::id())),
+            // Random, not the pid: every Fargate container's process is pid 1.
+            worker_id: get(var::WORKER_ID).unwrap_or_else(|| {
+                use rand::Rng;
+                let n: u32 = rand::rng().random();
+                format!("{}-{n:08x}", kind.as_str())
+            }),
             schedules,
         })
     }

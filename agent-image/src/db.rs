@@ -113,6 +113,9 @@ pub struct Task {
     pub max_attempts: i32,
     /// Claimed from a worker that stopped without giving it back.
     pub abandoned: bool,
+    /// When this claim was made: the fence every later write of it checks, so a worker whose
+    /// task was reclaimed (it ran past the timeout) can no longer change it.
+    pub claimed_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Claims the oldest task of this kind that is due, or that its worker abandoned: still
@@ -133,7 +136,7 @@ pub async fn claim(
            ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1) \
          UPDATE {s}.tasks t SET status = 'running', attempts = attempts + 1, claimed_by = $2, \
            claimed_at = now(), updated_at = now() FROM picked WHERE t.id = picked.id \
-         RETURNING t.id, t.input, t.attempts, t.max_attempts, picked.abandoned"
+         RETURNING t.id, t.input, t.attempts, t.max_attempts, picked.abandoned, t.claimed_at"
     ))
     .bind(kind.as_str())
     .bind(worker)
@@ -147,62 +150,76 @@ pub async fn claim(
             attempts: r.try_get("attempts")?,
             max_attempts: r.try_get("max_attempts")?,
             abandoned: r.try_get("abandoned")?,
+            claimed_at: r.try_get("claimed_at")?,
         })
     })
     .transpose()
 }
 
-pub async fn complete(pool: &PgPool, db: &DbName, id: i64, result: &Value) -> sqlx::Result<()> {
-    sqlx::query(&format!(
-        "UPDATE {}.tasks SET status = 'done', result = $2, error = NULL, updated_at = now() \
-         WHERE id = $1",
+/// The fence of a write to a claimed task: still running under this very claim.
+const FENCE: &str = "id = $1 AND status = 'running' AND claimed_at = $2";
+
+/// Stores the result; false when the claim was lost (another worker reclaimed the task).
+pub async fn complete(
+    pool: &PgPool,
+    db: &DbName,
+    task: &Task,
+    result: &Value,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(&format!(
+        "UPDATE {}.tasks SET status = 'done', result = $3, error = NULL, updated_at = now() \
+         WHERE {FENCE}",
         schema(db)
     ))
-    .bind(id)
+    .bind(task.id)
+    .bind(task.claimed_at)
     .bind(result)
     .execute(pool)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
-/// A failure that retrying cannot fix (e.g. an integration needs re-consent).
-pub async fn fail(pool: &PgPool, db: &DbName, id: i64, error: &str) -> sqlx::Result<()> {
-    sqlx::query(&format!(
-        "UPDATE {}.tasks SET status = 'failed', error = $2, updated_at = now() WHERE id = $1",
+/// A failure that retrying cannot fix (e.g. an integration needs re-consent); false when the
+/// claim was lost.
+pub async fn fail(pool: &PgPool, db: &DbName, task: &Task, error: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(&format!(
+        "UPDATE {}.tasks SET status = 'failed', error = $3, updated_at = now() WHERE {FENCE}",
         schema(db)
     ))
-    .bind(id)
+    .bind(task.id)
+    .bind(task.claimed_at)
     .bind(error)
     .execute(pool)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Gives the task back for another try after `delay`, or dead-letters it when its attempts are
-/// spent. `count_attempt = false` (a shutdown) gives the attempt back too.
+/// spent. `count_attempt = false` (a shutdown) gives the attempt back too. `None` when the claim
+/// was lost.
 pub async fn release(
     pool: &PgPool,
     db: &DbName,
-    id: i64,
+    task: &Task,
     error: &str,
     delay: Duration,
     count_attempt: bool,
-) -> sqlx::Result<String> {
-    let status: String = sqlx::query_scalar(&format!(
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(&format!(
         "UPDATE {}.tasks SET \
-           attempts = CASE WHEN $4 THEN attempts ELSE greatest(attempts - 1, 0) END, \
-           status = CASE WHEN $4 AND attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
-           not_before = now() + make_interval(secs => $3), claimed_by = NULL, \
-           error = $2, updated_at = now() WHERE id = $1 RETURNING status",
+           attempts = CASE WHEN $5 THEN attempts ELSE greatest(attempts - 1, 0) END, \
+           status = CASE WHEN $5 AND attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
+           not_before = now() + make_interval(secs => $4), claimed_by = NULL, \
+           error = $3, updated_at = now() WHERE {FENCE} RETURNING status",
         schema(db)
     ))
-    .bind(id)
+    .bind(task.id)
+    .bind(task.claimed_at)
     .bind(error)
     .bind(delay.as_secs_f64())
     .bind(count_attempt)
-    .fetch_one(pool)
-    .await?;
-    Ok(status)
+    .fetch_optional(pool)
+    .await
 }
 
 /// Appends a usage row; the tenant column defaults to the session's tenant and RLS refuses any

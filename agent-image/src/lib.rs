@@ -170,7 +170,7 @@ impl Agent {
             );
             if task.attempts > task.max_attempts {
                 let msg = "abandoned by its worker with its attempts spent";
-                db::release(&self.pool, &self.db, task.id, msg, Duration::ZERO, true).await?;
+                db::release(&self.pool, &self.db, &task, msg, Duration::ZERO, true).await?;
                 return Ok(Some(Outcome::DeadLettered(msg.into())));
             }
         } else {
@@ -190,33 +190,40 @@ impl Agent {
                 }
                 tokio::time::sleep(c.stop_grace).await;
             } => {
-                db::release(&self.pool, &self.db, task.id, "released at shutdown", Duration::ZERO, false).await?;
+                db::release(&self.pool, &self.db, &task, "released at shutdown", Duration::ZERO, false).await?;
                 return Ok(Some(Outcome::Released("shutdown".into())));
             }
         };
+        let lost = || {
+            tracing::warn!("another worker reclaimed the task: this run's outcome is dropped");
+            Outcome::Released("claim lost".into())
+        };
         let outcome = match result {
-            Ok(value) => {
-                db::complete(&self.pool, &self.db, task.id, &value).await?;
-                Outcome::Done
-            }
+            Ok(value) => match db::complete(&self.pool, &self.db, &task, &value).await? {
+                true => Outcome::Done,
+                false => lost(),
+            },
             Err(TaskError::NeedsConsent(n)) => {
                 let msg = n.to_string();
                 db::mark_integration(&self.pool, &self.db, n.0.as_str(), "needs_consent", &msg)
                     .await?;
-                db::fail(&self.pool, &self.db, task.id, &msg).await?;
-                Outcome::Failed(msg)
+                match db::fail(&self.pool, &self.db, &task, &msg).await? {
+                    true => Outcome::Failed(msg),
+                    false => lost(),
+                }
             }
             Err(TaskError::Fatal(msg)) => {
-                db::fail(&self.pool, &self.db, task.id, &msg).await?;
-                Outcome::Failed(msg)
+                match db::fail(&self.pool, &self.db, &task, &msg).await? {
+                    true => Outcome::Failed(msg),
+                    false => lost(),
+                }
             }
             Err(TaskError::Retry(msg)) => {
                 let delay = c.retry_base * 2u32.pow(task.attempts.clamp(0, 10) as u32);
-                let status = db::release(&self.pool, &self.db, task.id, &msg, delay, true).await?;
-                if status == "dead" {
-                    Outcome::DeadLettered(msg)
-                } else {
-                    Outcome::Released(msg)
+                match db::release(&self.pool, &self.db, &task, &msg, delay, true).await? {
+                    Some(status) if status == "dead" => Outcome::DeadLettered(msg),
+                    Some(_) => Outcome::Released(msg),
+                    None => lost(),
                 }
             }
         };

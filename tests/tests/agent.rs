@@ -962,6 +962,17 @@ async fn a_tenants_token_queues_work_its_butler_does_and_no_other_token_reaches_
     .expect("globex signals");
     assert_eq!(globex_signals, 1);
 
+    // A request refused for bad input still counts against the tenant's limit.
+    let used = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT coalesce(sum(n), 0)::bigint FROM gateway.rate WHERE db_name = $1",
+        )
+        .bind(w.t.db.as_str())
+        .fetch_one(&w.h.db.tenant_admin)
+        .await
+        .expect("rate")
+    };
+    let before = used().await;
     // Bad input is refused with the rule, and writes nothing.
     for (path, body, says) in [
         (
@@ -982,7 +993,7 @@ async fn a_tenants_token_queues_work_its_butler_does_and_no_other_token_reaches_
         (
             "/v1/signals",
             json!({"signals": [{"account": "x", "kind": "rumour"}]}),
-            "signal_kind_known",
+            "kind (visit, hiring, funding or content)",
         ),
         ("/v1/signals", json!({"signals": []}), "1 to 500"),
     ] {
@@ -996,6 +1007,12 @@ async fn a_tenants_token_queues_work_its_butler_does_and_no_other_token_reaches_
     assert_eq!(
         (w.count("tasks").await, w.count("signals").await),
         (tasks, signals)
+    );
+    // The sum over this minute and the last: only older minutes are pruned.
+    let after = used().await;
+    assert!(
+        after >= before + 5,
+        "each refused request is counted: {before} -> {after}"
     );
 
     // One audit row per mutation, by tenant.
@@ -1034,7 +1051,7 @@ async fn a_tenants_token_queues_work_its_butler_does_and_no_other_token_reaches_
             .map(|c| c.into_owned());
         assert_eq!(code.as_deref(), Some("42501"), "{sql}: {err}");
     }
-    let err = sqlx::query("SELECT gateway.get_task('oct_guess', 1, 600)")
+    let err = sqlx::query("SELECT gateway.get_task('oct_guess', 1)")
         .fetch_all(&mut db)
         .await
         .expect_err("a guessed token");
@@ -1066,6 +1083,50 @@ async fn a_tenants_token_queues_work_its_butler_does_and_no_other_token_reaches_
     let _ = sqlx::query(&format!("DROP ROLE IF EXISTS {role}"))
         .execute(&w.h.db.admin)
         .await;
+}
+
+#[tokio::test]
+async fn a_worker_whose_task_was_reclaimed_can_no_longer_change_it() {
+    let w = World::new().await;
+    let id = w.add_task("scout", json!({"top": 1})).await;
+    // As the tenant's own role, the way an agent connects.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&openclaw_tests::url_as(&w.h.db.tenant_url, w.t.db.role()))
+        .await
+        .expect("tenant pool");
+    let db = &w.t.db;
+    let long = Duration::from_secs(3600);
+    let zombie = agent::db::claim(&pool, db, AgentKind::Scout, "zombie", long)
+        .await
+        .expect("claim")
+        .expect("the task");
+    assert!(!zombie.abandoned);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let fresh = agent::db::claim(&pool, db, AgentKind::Scout, "fresh", Duration::from_secs(1))
+        .await
+        .expect("reclaim")
+        .expect("the abandoned task");
+    assert_eq!((fresh.id, fresh.abandoned, fresh.attempts), (id, true, 2));
+    // The zombie wakes up: every write it tries is fenced off.
+    let stale = json!({"stale": true});
+    assert!(!agent::db::complete(&pool, db, &zombie, &stale)
+        .await
+        .expect("complete"));
+    assert!(!agent::db::fail(&pool, db, &zombie, "late")
+        .await
+        .expect("fail"));
+    let released = agent::db::release(&pool, db, &zombie, "late", Duration::ZERO, true).await;
+    assert_eq!(released.expect("release"), None);
+    assert_eq!(w.task(id).await.0, "running", "still the fresh worker's");
+    assert!(agent::db::complete(&pool, db, &fresh, &json!({"ok": 1}))
+        .await
+        .expect("complete"));
+    let (status, attempts, result, _) = w.task(id).await;
+    assert_eq!(
+        (status.as_str(), attempts, result),
+        ("done", 2, Some(json!({"ok": 1})))
+    );
 }
 
 #[tokio::test]

@@ -78,7 +78,7 @@ impl IntoResponse for Refusal {
 }
 
 /// The functions' SQLSTATEs as HTTP answers (pure). Only messages the functions wrote reach a
-/// client (22023); anything else is "internal error" and logged by code alone.
+/// client (their own code, OC400); anything else is a fixed text, logged by code alone.
 pub fn refusal(e: &sqlx::Error) -> Refusal {
     let Some(db) = e.as_database_error() else {
         tracing::warn!(error = kind_of(e), "database unavailable");
@@ -88,7 +88,10 @@ pub fn refusal(e: &sqlx::Error) -> Refusal {
     match code.as_str() {
         "28000" => Refusal(StatusCode::UNAUTHORIZED, "unknown or revoked token".into()),
         "53400" => Refusal(StatusCode::TOO_MANY_REQUESTS, "rate limit reached".into()),
-        "22023" => Refusal(StatusCode::BAD_REQUEST, db.message().to_owned()),
+        "OC400" => Refusal(StatusCode::BAD_REQUEST, db.message().to_owned()),
+        "22023" | "22P02" | "23502" => Refusal(StatusCode::BAD_REQUEST, "invalid value".into()),
+        // Another session holds a lock the call needs, or the call ran too long: never a hang.
+        "55P03" | "57014" => Refusal(StatusCode::SERVICE_UNAVAILABLE, "busy: try again".into()),
         "23514" => Refusal(
             StatusCode::BAD_REQUEST,
             format!(
@@ -101,6 +104,18 @@ pub fn refusal(e: &sqlx::Error) -> Refusal {
             Refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
         }
     }
+}
+
+/// Counts the request against the token's tenant's limit, in a statement of its own so that a
+/// request that fails later is counted too; refuses a bad token (401) or one past its limit (429).
+async fn admit(g: &Gateway, token: &str) -> Result<(), Refusal> {
+    sqlx::query("SELECT gateway.admit($1, $2)")
+        .bind(token)
+        .bind(g.rate_limit)
+        .execute(&g.pool)
+        .await
+        .map_err(|e| refusal(&e))?;
+    Ok(())
 }
 
 /// The bearer token, or 401 (pure).
@@ -140,6 +155,7 @@ async fn queue_task(
     body: Bytes,
 ) -> Result<Response, Refusal> {
     let token = bearer(&headers)?;
+    admit(&g, token).await?;
     let mut body = object_body(&body)?;
     let input = body.remove("input").unwrap_or_else(|| json!({}));
     if let Some(extra) = body.keys().next() {
@@ -148,11 +164,10 @@ async fn queue_task(
             format!("body.{extra}: unknown field (the body is {{\"input\": {{…}}}})"),
         ));
     }
-    let task: Value = sqlx::query_scalar("SELECT gateway.queue_task($1, $2, $3, $4)")
+    let task: Value = sqlx::query_scalar("SELECT gateway.queue_task($1, $2, $3)")
         .bind(token)
         .bind(&kind)
         .bind(input)
-        .bind(g.rate_limit)
         .fetch_one(&g.pool)
         .await
         .map_err(|e| refusal(&e))?;
@@ -165,13 +180,13 @@ async fn get_task(
     headers: HeaderMap,
 ) -> Result<Response, Refusal> {
     let token = bearer(&headers)?;
+    admit(&g, token).await?;
     let not_found = || Refusal(StatusCode::NOT_FOUND, "task not found".into());
     // Authorised before an id is judged, so a bad id tells nothing to a caller without a token.
     let id: i64 = id.parse().unwrap_or(0);
-    let task: Option<Value> = sqlx::query_scalar("SELECT gateway.get_task($1, $2, $3)")
+    let task: Option<Value> = sqlx::query_scalar("SELECT gateway.get_task($1, $2)")
         .bind(token)
         .bind(id)
-        .bind(g.rate_limit)
         .fetch_one(&g.pool)
         .await
         .map_err(|e| refusal(&e))?;
@@ -184,6 +199,7 @@ async fn list_tasks(
     headers: HeaderMap,
 ) -> Result<Response, Refusal> {
     let token = bearer(&headers)?;
+    admit(&g, token).await?;
     let number = |k: &str, default: i64| -> Result<i64, Refusal> {
         q.get(k).map_or(Ok(default), |v| {
             v.parse()
@@ -192,12 +208,11 @@ async fn list_tasks(
     };
     let after = number("after", 0)?;
     let limit = i32::try_from(number("limit", 20)?).unwrap_or(0);
-    let items: Value = sqlx::query_scalar("SELECT gateway.list_tasks($1, $2, $3, $4, $5)")
+    let items: Value = sqlx::query_scalar("SELECT gateway.list_tasks($1, $2, $3, $4)")
         .bind(token)
         .bind(q.get("status"))
         .bind(after)
         .bind(limit)
-        .bind(g.rate_limit)
         .fetch_one(&g.pool)
         .await
         .map_err(|e| refusal(&e))?;
@@ -215,12 +230,12 @@ async fn add_signals(
     body: Bytes,
 ) -> Result<Response, Refusal> {
     let token = bearer(&headers)?;
+    admit(&g, token).await?;
     let mut body = object_body(&body)?;
     let signals = body.remove("signals").unwrap_or(Value::Null);
-    let n: i32 = sqlx::query_scalar("SELECT gateway.add_signals($1, $2, $3)")
+    let n: i32 = sqlx::query_scalar("SELECT gateway.add_signals($1, $2)")
         .bind(token)
         .bind(signals)
-        .bind(g.rate_limit)
         .fetch_one(&g.pool)
         .await
         .map_err(|e| refusal(&e))?;

@@ -103,22 +103,32 @@ async fn main() -> anyhow::Result<()> {
         .await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     println!("== writing acme's OAuth grants (as the consent flow, not built yet, would)");
+    let mut integrations = Vec::new();
     for a in &agents {
-        for i in a.spec()?.integrations {
+        integrations.extend(a.spec()?.integrations);
+    }
+    // A status from an earlier run of the stack may say Ready before the operator has made the
+    // secrets again in a fresh emulator: write until every secret takes its grant.
+    wait_for(300, "acme's OAuth secrets", || async {
+        for i in &integrations {
             let grant = json!({
                 "token_url": format!("{}/token", fakes.url()),
                 "client_id": "openclaw-local", "client_secret": "local-client-secret",
                 "refresh_token": format!("rt-{i}"), "access_token": "", "expires_at": 0,
             });
-            secrets
+            let put = secrets
                 .put_secret_value()
-                .secret_id(t.oauth_secret_name(i))
+                .secret_id(t.oauth_secret_name(*i))
                 .secret_string(grant.to_string())
                 .send()
-                .await
-                .with_context(|| format!("writing the {i} grant"))?;
+                .await;
+            if put.is_err() {
+                return false;
+            }
         }
-    }
+        true
+    })
+    .await?;
     // Strategist's account record, as the tenant's own systems would keep it.
     sqlx::query(&format!(
         "INSERT INTO \"{}\".accounts (id, name, domain, crm_id, notes) VALUES \
