@@ -530,3 +530,104 @@ async fn diff_shows_what_apply_would_change_field_by_field_and_writes_nothing() 
     assert_eq!(cli::exit_code(&err), 2, "{err}");
     let _ = std::fs::remove_file(&file);
 }
+
+#[tokio::test]
+async fn tokens_are_shown_once_kept_as_hashes_and_refused_for_bad_input() {
+    let db = TestDb::new().await;
+    let dbs = operator::store::Databases {
+        control: db.pool.clone(),
+        tenants: db.tenants.clone(),
+        tenants_url: db.tenant_url.clone(),
+    };
+    let (a, b) = (unique_name("acme"), unique_name("globex"));
+    for t in [&a, &b] {
+        sqlx::query("INSERT INTO openclaw.tenants (name, display_name, region) VALUES ($1, 'x', 'us-east-1')")
+            .bind(t)
+            .execute(&db.pool)
+            .await
+            .expect("tenant");
+    }
+    let token = |tenant: &str, label: &str| cli::TokenCommand::Create {
+        tenant: tenant.into(),
+        label: label.into(),
+    };
+    let rows = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM gateway.tokens")
+            .fetch_one(&db.tenants)
+            .await
+            .expect("count")
+    };
+    // Bad input names the flag and the rule, and writes nothing.
+    let e = cli::token(&dbs, token("nosuch", ""))
+        .await
+        .expect_err("unknown");
+    assert!(e.to_string().contains("not found"), "{e}");
+    for bad in ["x".repeat(65), "a\nb".to_owned()] {
+        let e = cli::token(&dbs, token(&a, &bad)).await.expect_err("label");
+        assert!(e.to_string().starts_with("--label: at most 64"), "{e}");
+    }
+    assert_eq!(rows().await, 0);
+
+    let out = cli::token(&dbs, token(&a, "crm-sync"))
+        .await
+        .expect("create");
+    let value = out.lines().nth(1).expect("the token").to_owned();
+    assert!(value.starts_with("oct_") && value.len() == 47, "{out}");
+    let (hash_ok, anywhere): (bool, bool) = sqlx::query_as(
+        "SELECT bool_and(token_hash = sha256(convert_to($1, 'UTF8'))), \
+                bool_or(t::text LIKE '%' || $1 || '%') FROM gateway.tokens t",
+    )
+    .bind(&value)
+    .fetch_one(&db.tenants)
+    .await
+    .expect("stored");
+    assert!(hash_ok && !anywhere, "kept only as its SHA-256");
+    let listed = cli::token(&dbs, cli::TokenCommand::List { tenant: a.clone() })
+        .await
+        .expect("list");
+    assert!(
+        listed.contains("crm-sync") && !listed.contains(&value),
+        "{listed}"
+    );
+    let id: i64 = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("id");
+
+    // A token is revoked by its own tenant only, and once.
+    let revoke = |tenant: &str| cli::TokenCommand::Revoke {
+        tenant: tenant.into(),
+        id,
+    };
+    let e = cli::token(&dbs, revoke(&b))
+        .await
+        .expect_err("not globex's");
+    assert!(e.to_string().contains("no live token"), "{e}");
+    let live: bool =
+        sqlx::query_scalar("SELECT revoked_at IS NULL FROM gateway.tokens WHERE id = $1")
+            .bind(id)
+            .fetch_one(&db.tenants)
+            .await
+            .expect("live");
+    assert!(live, "another tenant's revoke changed nothing");
+    cli::token(&dbs, revoke(&a)).await.expect("revoke");
+    assert!(cli::token(&dbs, revoke(&a)).await.is_err(), "revoked once");
+
+    // A tenant being deleted gets no new token.
+    sqlx::query(
+        "UPDATE openclaw.tenants SET finalizers = '{openclaw.io/cloud-resources}' WHERE name = $1",
+    )
+    .bind(&a)
+    .execute(&db.pool)
+    .await
+    .expect("finalizer");
+    sqlx::query("DELETE FROM openclaw.tenants WHERE name = $1")
+        .bind(&a)
+        .execute(&db.pool)
+        .await
+        .expect("delete");
+    let e = cli::token(&dbs, token(&a, "")).await.expect_err("deleting");
+    assert!(e.to_string().contains("being deleted"), "{e}");
+    assert_eq!(rows().await, 1);
+}
