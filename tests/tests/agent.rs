@@ -1086,6 +1086,29 @@ async fn a_tenants_token_queues_work_its_butler_does_and_no_other_token_reaches_
 }
 
 #[tokio::test]
+async fn a_task_that_runs_past_its_timeout_is_given_back_with_its_attempt_counted() {
+    let w = World::new().await;
+    w.fakes.with(|f| f.converse_delay = Duration::from_secs(30));
+    let id = w.add_task("scout", json!({"top": 1})).await;
+    let a = w.spawn(AgentKind::Scout, &[("OPENCLAW_TASK_TIMEOUT_SECONDS", "1")]);
+    wait_until(30, "the task to be given back", || async {
+        w.task(id)
+            .await
+            .3
+            .is_some_and(|e| e.contains("ran past the task timeout"))
+    })
+    .await;
+    let (status, attempts, result, _) = w.task(id).await;
+    assert!(
+        ["queued", "running", "dead"].contains(&status.as_str()) && result.is_none(),
+        "{status}: {}",
+        a.log()
+    );
+    assert!(attempts >= 1, "the attempt is counted");
+    drop(a);
+}
+
+#[tokio::test]
 async fn a_worker_whose_task_was_reclaimed_can_no_longer_change_it() {
     let w = World::new().await;
     let id = w.add_task("scout", json!({"top": 1})).await;

@@ -106,16 +106,18 @@ pub fn refusal(e: &sqlx::Error) -> Refusal {
     }
 }
 
-/// Counts the request against the token's tenant's limit, in a statement of its own so that a
-/// request that fails later is counted too; refuses a bad token (401) or one past its limit (429).
-async fn admit(g: &Gateway, token: &str) -> Result<(), Refusal> {
+/// The request's token, once admitted: present (else 401), live (else 401), and counted against
+/// its tenant's limit (else 429), in a statement of its own so that a request that fails later
+/// is counted too.
+async fn admitted<'h>(g: &Gateway, headers: &'h HeaderMap) -> Result<&'h str, Refusal> {
+    let token = bearer(headers)?;
     sqlx::query("SELECT gateway.admit($1, $2)")
         .bind(token)
         .bind(g.rate_limit)
         .execute(&g.pool)
         .await
         .map_err(|e| refusal(&e))?;
-    Ok(())
+    Ok(token)
 }
 
 /// The bearer token, or 401 (pure).
@@ -154,8 +156,7 @@ async fn queue_task(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Refusal> {
-    let token = bearer(&headers)?;
-    admit(&g, token).await?;
+    let token = admitted(&g, &headers).await?;
     let mut body = object_body(&body)?;
     let input = body.remove("input").unwrap_or_else(|| json!({}));
     if let Some(extra) = body.keys().next() {
@@ -179,8 +180,7 @@ async fn get_task(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Refusal> {
-    let token = bearer(&headers)?;
-    admit(&g, token).await?;
+    let token = admitted(&g, &headers).await?;
     let not_found = || Refusal(StatusCode::NOT_FOUND, "task not found".into());
     // Authorised before an id is judged, so a bad id tells nothing to a caller without a token.
     let id: i64 = id.parse().unwrap_or(0);
@@ -198,8 +198,7 @@ async fn list_tasks(
     Query(q): Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, Refusal> {
-    let token = bearer(&headers)?;
-    admit(&g, token).await?;
+    let token = admitted(&g, &headers).await?;
     let number = |k: &str, default: i64| -> Result<i64, Refusal> {
         q.get(k).map_or(Ok(default), |v| {
             v.parse()
@@ -229,8 +228,7 @@ async fn add_signals(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Refusal> {
-    let token = bearer(&headers)?;
-    admit(&g, token).await?;
+    let token = admitted(&g, &headers).await?;
     let mut body = object_body(&body)?;
     let signals = body.remove("signals").unwrap_or(Value::Null);
     let n: i32 = sqlx::query_scalar("SELECT gateway.add_signals($1, $2)")
