@@ -86,6 +86,11 @@ impl Apis {
         };
         let now = chrono::Utc::now().timestamp();
         if force_refresh || grant.access_token.is_empty() || grant.expires_at <= now + 60 {
+            // Read again before refreshing: a new consent, or a disconnect, replaces the grant.
+            *cached = secrets::grant(&self.secrets, name).await?;
+            let Some(grant) = cached.as_mut() else {
+                return Err(NeedsConsent(integration).into());
+            };
             let resp = self
                 .http
                 .post(&grant.token_url)
@@ -128,6 +133,7 @@ impl Apis {
             }
             secrets::store_grant(&self.secrets, name, grant).await?;
             tracing::info!(integration = %integration, "access token refreshed; rotated grant stored");
+            return Ok(grant.access_token.clone());
         }
         Ok(grant.access_token.clone())
     }

@@ -115,20 +115,35 @@ impl ClassifyName for serde_json::Error {
     }
 }
 
-/// The grant in `name`; `None` while the secret has no value (consent not given yet).
+/// The grant in `name`; `None` while the secret has no value (consent not given yet) or holds
+/// an object with no refresh token (the gateway's disconnect writes `{}`).
 pub async fn grant(
     client: &aws_sdk_secretsmanager::Client,
     name: &str,
 ) -> anyhow::Result<Option<OAuthGrant>> {
     match value(client, name).await? {
         None => Ok(None),
-        Some(v) => serde_json::from_str(&v).map(Some).map_err(|e| {
+        Some(v) => parse_grant(&v).map_err(|e| {
             anyhow!(
                 "secret {name} is not a valid OAuth grant ({})",
                 e.classify_name()
             )
         }),
     }
+}
+
+/// A stored grant (pure): `None` for an object without a refresh token.
+pub fn parse_grant(v: &str) -> Result<Option<OAuthGrant>, serde_json::Error> {
+    let raw: serde_json::Value = serde_json::from_str(v)?;
+    if raw.is_object()
+        && raw
+            .get("refresh_token")
+            .and_then(serde_json::Value::as_str)
+            .is_none_or(str::is_empty)
+    {
+        return Ok(None);
+    }
+    serde_json::from_value(raw).map(Some)
 }
 
 /// Writes the rotated grant back to the agent's own secret.
@@ -181,5 +196,22 @@ mod tests {
         for secret in ["hunter2", "s3cret", "rt-123", "at-456"] {
             assert!(!shown.contains(secret), "{shown}");
         }
+    }
+
+    #[test]
+    fn a_disconnected_grant_is_no_grant_and_a_broken_one_is_an_error() {
+        assert_eq!(parse_grant("{}").expect("empty"), None);
+        assert_eq!(
+            parse_grant(r#"{"refresh_token": "", "token_url": "u"}"#).expect("blank"),
+            None
+        );
+        let g = parse_grant(
+            r#"{"token_url": "u", "client_id": "c", "client_secret": "s", "refresh_token": "r"}"#,
+        )
+        .expect("grant")
+        .expect("some");
+        assert_eq!((g.refresh_token.as_str(), g.expires_at), ("r", 0));
+        assert!(parse_grant(r#"{"refresh_token": "r"}"#).is_err());
+        assert!(parse_grant("not json").is_err());
     }
 }

@@ -1,8 +1,9 @@
 //! Local fakes for what has no emulator: Bedrock's Converse API (wire format, tool use, usage,
 //! throttling), and Gmail-, Google-Calendar-, HubSpot- and Salesforce-shaped REST APIs with an
-//! OAuth 2.0 token endpoint. All on 127.0.0.1, reached through the real clients (the AWS SDK for Bedrock).
+//! OAuth 2.0 provider: a consent page, the authorization-code grant with PKCE (S256, checked),
+//! and refresh. All on 127.0.0.1, reached through the real clients (the AWS SDK for Bedrock).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,6 +17,10 @@ use serde_json::{json, Value};
 
 /// The org host the token endpoint names (Salesforce's `instance_url`).
 pub const SALESFORCE_INSTANCE: &str = "https://openclaw-test.my.salesforce.com";
+
+/// The OAuth client the fake provider knows.
+pub const CLIENT_ID: &str = "openclaw-test";
+pub const CLIENT_SECRET: &str = "client-secret-value";
 
 /// Tokens the fake model reports per turn.
 pub const INPUT_TOKENS_PER_TURN: i64 = 120;
@@ -40,6 +45,17 @@ pub struct FakeState {
     pub soql: Vec<String>,
     /// OTLP/HTTP JSON export requests received at `/v1/traces`, as sent.
     pub otlp_traces: Vec<Value>,
+    /// Codes issued on consent and not yet redeemed: (redirect_uri, PKCE challenge).
+    pub codes: BTreeMap<String, (String, String)>,
+    pub codes_issued: usize,
+    /// Refresh tokens issued for a code, in order.
+    pub consented: Vec<String>,
+    /// Refresh tokens presented to refresh, in order.
+    pub refreshed_with: Vec<String>,
+    /// `expires_in` of the access token a code exchange gives (3600 when unset).
+    pub consent_expires_in: Option<i64>,
+    /// Code exchanges refused (bad code, verifier, client or redirect).
+    pub refused_exchanges: usize,
 }
 
 #[derive(Clone)]
@@ -62,6 +78,7 @@ impl Fakes {
         let app = Router::new()
             .route("/model/{model}/converse", post(converse))
             .route("/token", post(token))
+            .route("/authorize", get(consent_page).post(consent_decision))
             .route("/gmail/v1/users/me/messages", get(list_messages))
             .route("/gmail/v1/users/me/messages/{id}", get(get_message))
             .route("/gmail/v1/users/me/drafts", post(create_draft))
@@ -212,20 +229,118 @@ async fn converse(State(s): Shared, Path(model): Path<String>, Json(req): Json<V
     .into_response()
 }
 
-async fn token(
-    State(s): Shared,
-    Form(form): Form<std::collections::HashMap<String, String>>,
-) -> Response {
+type Params = std::collections::HashMap<String, String>;
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The provider's consent page, after checking the request as a provider would.
+async fn consent_page(axum::extract::Query(q): axum::extract::Query<Params>) -> Response {
+    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
+    if get("response_type") != "code"
+        || get("client_id") != CLIENT_ID
+        || get("code_challenge_method") != "S256"
+        || get("code_challenge").len() != 43
+        || get("state").is_empty()
+        || !get("redirect_uri").starts_with("http://127.0.0.1:")
+    {
+        return (StatusCode::BAD_REQUEST, "invalid_request").into_response();
+    }
+    let hidden: String = ["redirect_uri", "state", "code_challenge", "scope"]
+        .iter()
+        .map(|k| {
+            format!(
+                "<input type=\"hidden\" name=\"{k}\" value=\"{}\">",
+                html_escape(get(k))
+            )
+        })
+        .collect();
+    axum::response::Html(format!(
+        "<!doctype html><html><head><title>Fake provider: consent</title></head><body>\
+         <h1>openclaw-test wants to access your account</h1><p id=\"scope\">{}</p>\
+         <form method=\"post\" action=\"/authorize\">{hidden}\
+         <button id=\"allow\" name=\"decision\" value=\"allow\">Allow</button>\
+         <button id=\"deny\" name=\"decision\" value=\"deny\">Deny</button></form></body></html>",
+        html_escape(get("scope"))
+    ))
+    .into_response()
+}
+
+/// The user's decision: back to the client's redirect URI with a code, or an error.
+async fn consent_decision(State(s): Shared, Form(f): Form<Params>) -> Response {
+    let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+    let mut back = match reqwest::Url::parse(&get("redirect_uri")) {
+        Ok(u) => u,
+        Err(_) => return (StatusCode::BAD_REQUEST, "invalid_request").into_response(),
+    };
+    if get("decision") == "allow" {
+        let mut st = lock(&s);
+        st.codes_issued += 1;
+        let code = format!("code-{}", st.codes_issued);
+        st.codes
+            .insert(code.clone(), (get("redirect_uri"), get("code_challenge")));
+        back.query_pairs_mut().append_pair("code", &code);
+    } else {
+        back.query_pairs_mut().append_pair("error", "access_denied");
+    }
+    back.query_pairs_mut().append_pair("state", &get("state"));
+    (StatusCode::FOUND, [("location", back.to_string())]).into_response()
+}
+
+fn invalid_grant() -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": "invalid_grant"})),
+    )
+        .into_response()
+}
+
+/// The authorization-code grant: the code once, with its redirect URI, the client's credentials,
+/// and the verifier whose S256 challenge the consent carried.
+fn exchange(st: &mut FakeState, form: &Params) -> Response {
+    use base64::Engine;
+    use sha2::Digest;
+    let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    let issued = st.codes.remove(get("code"));
+    let ok = issued.is_some_and(|(redirect, challenge)| {
+        let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(get("code_verifier").as_bytes()));
+        redirect == get("redirect_uri")
+            && challenge == computed
+            && get("client_id") == CLIENT_ID
+            && get("client_secret") == CLIENT_SECRET
+    });
+    if !ok {
+        st.refused_exchanges += 1;
+        return invalid_grant();
+    }
+    let n = st.consented.len() + 1;
+    let (refresh, access) = (format!("rt-consent-{n}"), format!("at-consent-{n}"));
+    st.consented.push(refresh.clone());
+    st.valid_access_tokens.insert(access.clone());
+    let expires_in = st.consent_expires_in.unwrap_or(3600);
+    Json(
+        json!({"access_token": access, "refresh_token": refresh, "expires_in": expires_in,
+        "token_type": "Bearer", "instance_url": SALESFORCE_INSTANCE}),
+    )
+    .into_response()
+}
+
+async fn token(State(s): Shared, Form(form): Form<Params>) -> Response {
     let mut st = lock(&s);
+    if form.get("grant_type").map(String::as_str) == Some("authorization_code") {
+        return exchange(&mut st, &form);
+    }
     let rt = form.get("refresh_token").cloned().unwrap_or_default();
+    st.refreshed_with.push(rt.clone());
     if form.get("grant_type").map(String::as_str) != Some("refresh_token")
         || st.revoked.contains(&rt)
     {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "invalid_grant"})),
-        )
-            .into_response();
+        return invalid_grant();
     }
     st.refreshes += 1;
     let n = st.refreshes;

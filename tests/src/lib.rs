@@ -28,6 +28,7 @@ pub mod fakes;
 pub mod moto;
 pub mod pg_server;
 pub mod process;
+pub mod webdriver;
 
 /// The operator's login in the tests and the local stack: a role shaped like RDS's master user
 /// (deploy/local/common.sh makes the same one).

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Timelike, Utc};
 use crds::api::{AgentKind, Integration};
 use openclaw_tests::fakes::{
-    otlp_attr, otlp_spans, Fakes, INPUT_TOKENS_PER_TURN, OUTPUT_TOKENS_PER_TURN,
+    self, otlp_attr, otlp_spans, Fakes, INPUT_TOKENS_PER_TURN, OUTPUT_TOKENS_PER_TURN,
 };
 
 /// Secret values and mail text no log line or span may hold.
@@ -720,6 +720,13 @@ struct GatewayProc {
     child: Child,
     url: String,
     role: String,
+    log: PathBuf,
+}
+
+impl GatewayProc {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
 }
 
 impl Drop for GatewayProc {
@@ -731,6 +738,12 @@ impl Drop for GatewayProc {
 
 impl World {
     async fn gateway(&self, rate_limit: u32) -> GatewayProc {
+        self.gateway_with(rate_limit, false).await
+    }
+
+    /// A gateway; with `oauth`, its client configuration (in its own secret) points every
+    /// integration at the fake provider.
+    async fn gateway_with(&self, rate_limit: u32, oauth: bool) -> GatewayProc {
         let role = unique_name("gw").replace('-', "_");
         sqlx::query(&format!(
             "CREATE ROLE {role} LOGIN IN ROLE openclaw_gateway"
@@ -739,25 +752,59 @@ impl World {
         .await
         .expect("gateway login");
         let port = free_port();
-        let child = Command::new(gateway_binary())
-            .env_clear()
+        let url = format!("http://127.0.0.1:{port}");
+        let log = std::env::temp_dir().join(format!("openclaw-gateway-{role}.log"));
+        let mut cmd = Command::new(gateway_binary());
+        cmd.env_clear()
             .env(
                 "OPENCLAW_GATEWAY_DATABASE_URL",
                 openclaw_tests::url_as(&self.h.db.tenant_url, &role),
             )
             .env("OPENCLAW_GATEWAY_LISTEN", format!("127.0.0.1:{port}"))
             .env("OPENCLAW_GATEWAY_RATE_LIMIT", rate_limit.to_string())
+            .env("RUST_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn gateway");
-        let url = format!("http://127.0.0.1:{port}");
+            .stderr(std::fs::File::create(&log).expect("gateway log"));
+        if oauth {
+            let f = self.fakes.url();
+            let client = json!({"client_id": fakes::CLIENT_ID, "client_secret": fakes::CLIENT_SECRET,
+                "authorize_url": format!("{f}/authorize"), "token_url": format!("{f}/token")});
+            let clients: serde_json::Map<String, Value> = Integration::ALL
+                .iter()
+                .map(|i| (i.to_string(), client.clone()))
+                .collect();
+            let secret = format!("/openclaw-gateway/{role}/oauth-clients");
+            self.h
+                .aws
+                .secrets
+                .create_secret()
+                .name(&secret)
+                .secret_string(Value::Object(clients).to_string())
+                .send()
+                .await
+                .expect("client configuration");
+            cmd.env("OPENCLAW_GATEWAY_OAUTH_CLIENTS_SECRET", secret)
+                .env("OPENCLAW_GATEWAY_PUBLIC_URL", &url)
+                .env(
+                    "OPENCLAW_AWS_ENDPOINT_URL",
+                    self.h.cell().aws_endpoint_url.clone().expect("endpoint"),
+                )
+                .env("AWS_REGION", &self.h.cell().region)
+                .env("AWS_ACCESS_KEY_ID", "testing")
+                .env("AWS_SECRET_ACCESS_KEY", "testing");
+        }
+        let child = cmd.spawn().expect("spawn gateway");
         let health = format!("{url}/healthz");
         wait_until(20, "the gateway to listen", || async {
             reqwest::get(&health).await.is_ok_and(|r| r.status() == 200)
         })
         .await;
-        GatewayProc { child, url, role }
+        GatewayProc {
+            child,
+            url,
+            role,
+            log,
+        }
     }
 
     fn databases(&self) -> operator::store::Databases {
@@ -1038,7 +1085,9 @@ async fn a_tenants_token_queues_work_its_butler_does_and_no_other_token_reaches_
     let mut db = w.h.connect_as(&gw.role).await.expect("gateway login");
     for sql in [
         format!("SELECT * FROM \"{}\".tasks", w.t.db.schema()),
+        format!("SELECT * FROM \"{}\".integrations", w.t.db.schema()),
         "SELECT * FROM gateway.tokens".to_owned(),
+        "SELECT * FROM gateway.oauth_states".to_owned(),
         "SELECT * FROM gateway.audit".to_owned(),
         "SELECT * FROM shared.usage".to_owned(),
         format!("SELECT * FROM gateway.authorize('{acme}')"),
@@ -1254,4 +1303,299 @@ async fn the_agent_fails_fast_naming_what_is_missing() {
     ] {
         assert!(err.contains(v), "{v} not named:\n{err}");
     }
+}
+
+/// The raw value of a secret (any tenant's), as the test sees it in the emulator.
+async fn secret_value(w: &World, name: &str) -> Option<String> {
+    w.h.aws
+        .secrets
+        .get_secret_value()
+        .secret_id(name)
+        .send()
+        .await
+        .ok()
+        .and_then(|v| v.secret_string().map(str::to_owned))
+}
+
+/// A client that does not follow redirects: it sees the gateway's and the provider's answers.
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// `GET …/connect` with a token: (status, Location).
+async fn connect(gw: &GatewayProc, integration: &str, token: Option<&str>) -> (u16, String) {
+    let mut req = no_redirects().get(format!("{}/v1/integrations/{integration}/connect", gw.url));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.expect("connect");
+    let location = resp
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (resp.status().as_u16(), location)
+}
+
+/// Consent given without a browser: the provider's redirect back, with a code and the state.
+async fn consent_without_browser(authorize: &str) -> String {
+    let url = reqwest::Url::parse(authorize).expect("authorize url");
+    let q: BTreeMap<String, String> = url.query_pairs().into_owned().collect();
+    let mut form = q.clone();
+    form.insert("decision".into(), "allow".into());
+    let resp = no_redirects()
+        .post(format!(
+            "{}://{}/authorize",
+            url.scheme(),
+            url.host_str()
+                .zip(url.port())
+                .map(|(h, p)| format!("{h}:{p}"))
+                .expect("host")
+        ))
+        .form(&form)
+        .send()
+        .await
+        .expect("consent");
+    assert_eq!(resp.status().as_u16(), 302);
+    resp.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn consent_in_a_real_browser_puts_the_grant_in_exactly_the_tenants_secret() {
+    use reqwest::Method;
+    let w = World::new().await;
+    let gmail = w.t.oauth_secret_name(Integration::Gmail);
+    let calendar = w.t.oauth_secret_name(Integration::Calendar);
+    // What onboarding leaves: acme's Butler found no usable Gmail grant.
+    sqlx::query(&format!(
+        "INSERT INTO \"{}\".integrations (name, state, detail) VALUES ('gmail', 'needs_consent', 'refresh refused')",
+        w.t.db.schema()
+    ))
+    .execute(&w.h.db.tenant_admin)
+    .await
+    .expect("integration row");
+    let other = unique_name("globex");
+    w.h.insert_tenant(&other, &[("butler", &["gmail"])]).await;
+    w.h.converge(&[&other]).await;
+    let other_ref = w.h.tenant_ref(&other).await;
+    let globex_gmail = other_ref.oauth_secret_name(Integration::Gmail);
+    w.h.aws
+        .secrets
+        .put_secret_value()
+        .secret_id(&globex_gmail)
+        .secret_string(json!({"token_url": "x", "client_id": "c", "client_secret": "s", "refresh_token": "rt-globex"}).to_string())
+        .send()
+        .await
+        .expect("globex grant");
+    let before = (
+        secret_value(&w, &globex_gmail).await,
+        secret_value(&w, &calendar).await,
+    );
+    let (_, acme) = w.token(&w.name).await;
+    let (_, globex) = w.token(&other).await;
+    let (late_id, late) = w.token(&w.name).await;
+    w.fakes.with(|f| f.consent_expires_in = Some(30));
+    let gw = w.gateway_with(600, true).await;
+    let u = |p: &str| format!("{}{p}", gw.url);
+
+    // No token, or a wrong one: refused before anything is looked at.
+    assert_eq!(connect(&gw, "gmail", None).await.0, 401);
+    assert_eq!(connect(&gw, "gmail", Some("oct_guess")).await.0, 401);
+    // An integration no agent of acme uses has no secret: nothing to connect.
+    let (code, _) = connect(&gw, "salesforce", Some(&acme)).await;
+    assert_eq!(code, 404, "{}", gw.log());
+    assert_eq!(connect(&gw, "gmial", Some(&acme)).await.0, 404);
+
+    // connect → the provider's consent page in Chromium → Allow → the gateway's callback.
+    let (code, authorize) = connect(&gw, "gmail", Some(&acme)).await;
+    assert_eq!(code, 303, "{}", gw.log());
+    assert!(
+        authorize.starts_with(&format!("{}/authorize?", w.fakes.url())),
+        "{authorize}"
+    );
+    let browser = openclaw_tests::webdriver::Browser::start().await;
+    browser.goto(&authorize).await;
+    assert!(browser.text("h1").await.contains("wants to access"));
+    browser.click("#allow").await;
+    let callback = u("/v1/integrations/gmail/callback?");
+    wait_until(
+        20,
+        "the browser to land on the gateway's callback",
+        || async { browser.url().await.starts_with(&callback) },
+    )
+    .await;
+    let landed = browser.url().await;
+    assert_eq!(browser.text("#outcome").await, "Connected", "{}", gw.log());
+    assert!(browser.text("#detail").await.contains(&w.name));
+    drop(browser);
+
+    // The grant is in acme's Gmail secret, and nowhere else.
+    let g = w.grant(Integration::Gmail).await;
+    assert_eq!(g["refresh_token"], "rt-consent-1", "{g}");
+    assert_eq!(g["client_id"], fakes::CLIENT_ID);
+    assert_eq!(g["token_url"], format!("{}/token", w.fakes.url()));
+    assert_eq!(
+        (
+            secret_value(&w, &globex_gmail).await,
+            secret_value(&w, &calendar).await
+        ),
+        before,
+        "globex's grant and acme's other grant are untouched"
+    );
+    let (code, list) = call(Method::GET, &u("/v1/integrations"), Some(&acme), None).await;
+    assert_eq!(code, 200);
+    assert_eq!(list["items"][0]["name"], "gmail", "{list}");
+    assert_eq!(list["items"][0]["state"], "ok", "{list}");
+    let (_, theirs) = call(Method::GET, &u("/v1/integrations"), Some(&globex), None).await;
+    assert_eq!(theirs["items"], json!([]), "globex sees none of acme's");
+
+    // The same callback again (a replay), a forged state, or another integration's state: refused,
+    // and the provider is never asked.
+    let replay = no_redirects().get(&landed).send().await.expect("replay");
+    assert_eq!(replay.status().as_u16(), 403);
+    let forged = no_redirects()
+        .get(u(&format!(
+            "/v1/integrations/gmail/callback?code=code-1&state={}",
+            "A".repeat(43)
+        )))
+        .send()
+        .await
+        .expect("forged");
+    assert_eq!(forged.status().as_u16(), 403);
+    let (_, calendar_flow) = connect(&gw, "calendar", Some(&acme)).await;
+    let back = consent_without_browser(&calendar_flow).await;
+    let crossed = back.replace("/integrations/calendar/", "/integrations/gmail/");
+    assert_eq!(
+        no_redirects()
+            .get(&crossed)
+            .send()
+            .await
+            .expect("crossed")
+            .status()
+            .as_u16(),
+        403
+    );
+    // A flow whose token is revoked before the provider sends the user back.
+    let (_, late_flow) = connect(&gw, "gmail", Some(&late)).await;
+    let late_back = consent_without_browser(&late_flow).await;
+    cli::token(
+        &w.databases(),
+        cli::TokenCommand::Revoke {
+            tenant: w.name.clone(),
+            id: late_id,
+        },
+    )
+    .await
+    .expect("revoke");
+    assert_eq!(
+        no_redirects()
+            .get(&late_back)
+            .send()
+            .await
+            .expect("late")
+            .status()
+            .as_u16(),
+        403
+    );
+    assert_eq!(
+        w.fakes.with(|f| (f.consented.len(), f.refused_exchanges)),
+        (1, 0),
+        "no refused callback reached the provider"
+    );
+    assert_eq!(
+        w.grant(Integration::Gmail).await["refresh_token"],
+        "rt-consent-1"
+    );
+    assert_eq!(secret_value(&w, &calendar).await, before.1);
+
+    // Butler works with the new grant; its first refresh presents the consented refresh token.
+    let butler = w.spawn(AgentKind::Butler, &[]);
+    let (code, task) = call(
+        Method::POST,
+        &u("/v1/agents/butler/tasks"),
+        Some(&acme),
+        Some(json!({"input": {"query": "is:unread"}})),
+    )
+    .await;
+    assert_eq!(code, 201, "{task}");
+    let id = task["id"].as_i64().expect("id");
+    w.wait_status(id, &["done"], &butler).await;
+    let used = w.fakes.with(|f| f.refreshed_with.clone());
+    assert!(used.contains(&"rt-consent-1".to_owned()), "{used:?}");
+    assert!(
+        !used.contains(&"rt-gmail".to_owned()),
+        "the old grant is gone: {used:?}"
+    );
+    drop(butler);
+
+    // Disconnect: no token or a revoked one changes nothing; acme's token clears the grant.
+    let kept = secret_value(&w, &gmail).await;
+    for t in [None, Some(late.as_str())] {
+        let (code, _) = call(Method::DELETE, &u("/v1/integrations/gmail"), t, None).await;
+        assert_eq!(code, 401);
+    }
+    assert_eq!(secret_value(&w, &gmail).await, kept);
+    let (code, r) = call(
+        Method::DELETE,
+        &u("/v1/integrations/gmail"),
+        Some(&acme),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (code, r["state"].as_str()),
+        (200, Some("needs_consent")),
+        "{r}"
+    );
+    assert_eq!(secret_value(&w, &gmail).await.as_deref(), Some("{}"));
+    assert_eq!(secret_value(&w, &globex_gmail).await, before.0);
+    let butler = w.spawn(AgentKind::Butler, &[]);
+    let id = w.add_task("butler", json!({"query": "is:unread"})).await;
+    w.wait_status(id, &["failed", "dead"], &butler).await;
+    assert!(
+        w.task(id).await.3.unwrap_or_default().contains("consent"),
+        "{:?}",
+        w.task(id).await
+    );
+
+    let audit: Vec<(String, String)> = sqlx::query_as(
+        "SELECT action, detail->>'integration' FROM gateway.audit WHERE db_name = $1 \
+         AND action LIKE 'integration.%' ORDER BY id",
+    )
+    .bind(w.t.db.as_str())
+    .fetch_all(&w.h.db.tenants)
+    .await
+    .expect("audit");
+    assert_eq!(
+        audit,
+        [
+            ("integration.connect".to_owned(), "gmail".to_owned()),
+            ("integration.disconnect".to_owned(), "gmail".to_owned()),
+        ]
+    );
+    let log = gw.log();
+    for secret in [
+        "rt-consent-1",
+        "at-consent-1",
+        fakes::CLIENT_SECRET,
+        &acme,
+        "code-1",
+    ] {
+        assert!(
+            !log.contains(secret),
+            "the gateway's log shows {secret}:\n{log}"
+        );
+    }
+    let role = gw.role.clone();
+    drop((butler, gw));
+    let _ = sqlx::query(&format!("DROP ROLE IF EXISTS {role}"))
+        .execute(&w.h.db.admin)
+        .await;
 }

@@ -154,7 +154,7 @@ async fn deletion_erases_every_trace_resumes_when_cut_short_and_a_reused_name_in
         .expect("usage");
     drop(s);
     // An API token of the gateway, and a mutation it made.
-    operator::store::create_token(&h.db.tenants, old.db.as_str(), "ci")
+    operator::store::create_token(&h.db.tenants, &old, "ci")
         .await
         .expect("token");
     sqlx::query(
@@ -164,6 +164,16 @@ async fn deletion_erases_every_trace_resumes_when_cut_short_and_a_reused_name_in
     .execute(&h.db.tenant_admin)
     .await
     .expect("gateway audit");
+    // A consent flow in progress (its state and PKCE verifier).
+    sqlx::query(
+        "INSERT INTO gateway.oauth_states (state_hash, db_name, tenant, token_id, integration, verifier) \
+         VALUES ('\\x00', $1, $2, 1, 'gmail', repeat('v', 43))",
+    )
+    .bind(old.db.as_str())
+    .bind(old.name.as_str())
+    .execute(&h.db.tenant_admin)
+    .await
+    .expect("oauth state");
     sqlx::query("UPDATE openclaw.agents SET running_count = 1 WHERE tenant = ANY($1)")
         .bind([&t, &other])
         .execute(&h.db.pool)
@@ -246,7 +256,8 @@ async fn deletion_erases_every_trace_resumes_when_cut_short_and_a_reused_name_in
                 EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1), \
                 (SELECT count(*) FROM shared.usage WHERE tenant = $1), \
                 (SELECT count(*) FROM gateway.tokens WHERE db_name = $1) \
-                + (SELECT count(*) FROM gateway.audit WHERE db_name = $1)",
+                + (SELECT count(*) FROM gateway.audit WHERE db_name = $1) \
+                + (SELECT count(*) FROM gateway.oauth_states WHERE db_name = $1)",
     )
     .bind(old.db.as_str())
     .fetch_one(&h.db.tenant_admin)
@@ -255,7 +266,7 @@ async fn deletion_erases_every_trace_resumes_when_cut_short_and_a_reused_name_in
     assert_eq!(
         pg,
         (false, false, 0, 0),
-        "role, schema, usage, gateway tokens and audit"
+        "role, schema, usage, gateway tokens, audit and consent flows"
     );
     let fargate: i64 =
         sqlx::query_scalar("SELECT count(*) FROM openclaw.fargate_usage WHERE tenant = $1")

@@ -340,7 +340,7 @@ pub async fn token(dbs: &store::Databases, command: TokenCommand) -> anyhow::Res
             if row.deletion_requested_at.is_some() {
                 bail!("tenant {name:?} is being deleted: no new token");
             }
-            let (id, token) = store::create_token(&dbs.tenants, db, &label).await?;
+            let (id, token) = store::create_token(&dbs.tenants, &row.tenant_ref()?, &label).await?;
             Ok(format!(
                 "token {id} for tenant {name} (shown once: it is stored only as a hash)\n{token}\n"
             ))

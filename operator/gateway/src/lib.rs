@@ -3,16 +3,20 @@
 //! database's `gateway` functions, which are all the gateway's login may call.
 //!
 //! Owns: the HTTP routes (`openapi.yaml` documents them), request limits, and turning the
-//! functions' answers into status codes. Must never: log or echo a token, put a database
-//! message it did not write into an answer, or reach a table other than through the functions.
+//! functions' answers into status codes; `integrations` owns the OAuth consent flow. Must never:
+//! log or echo a token, put a database message it did not write into an answer, or reach a table
+//! other than through the functions.
 
+pub mod integrations;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use sqlx::postgres::PgPoolOptions;
@@ -22,11 +26,15 @@ use sqlx::PgPool;
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// Every route, as `openapi.yaml` names it.
-pub const ROUTES: [(&str, &str); 5] = [
+pub const ROUTES: [(&str, &str); 9] = [
     ("post", "/v1/agents/{kind}/tasks"),
     ("get", "/v1/tasks/{id}"),
     ("get", "/v1/tasks"),
     ("post", "/v1/signals"),
+    ("get", "/v1/integrations"),
+    ("get", "/v1/integrations/{name}/connect"),
+    ("get", "/v1/integrations/{name}/callback"),
+    ("delete", "/v1/integrations/{name}"),
     ("get", "/healthz"),
 ];
 
@@ -35,6 +43,8 @@ pub struct Gateway {
     pub pool: PgPool,
     /// Requests per tenant per minute, across every gateway replica.
     pub rate_limit: i32,
+    /// The OAuth consent flow; `None` when the gateway has no client configuration.
+    pub integrations: Option<Arc<integrations::Integrations>>,
 }
 
 /// Connects to the tenant database as the gateway's login.
@@ -62,6 +72,16 @@ pub fn router(g: Gateway) -> Router {
         .route("/v1/tasks/{id}", get(get_task))
         .route("/v1/tasks", get(list_tasks))
         .route("/v1/signals", post(add_signals))
+        .route("/v1/integrations", get(integrations::list))
+        .route(
+            "/v1/integrations/{name}/connect",
+            get(integrations::connect),
+        )
+        .route(
+            "/v1/integrations/{name}/callback",
+            get(integrations::callback),
+        )
+        .route("/v1/integrations/{name}", delete(integrations::disconnect))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(g)
@@ -78,7 +98,7 @@ impl IntoResponse for Refusal {
 }
 
 /// The functions' SQLSTATEs as HTTP answers (pure). Only messages the functions wrote reach a
-/// client (their own code, OC400); anything else is a fixed text, logged by code alone.
+/// client (their own codes, OC400 and OC403); anything else is a fixed text, logged by code alone.
 pub fn refusal(e: &sqlx::Error) -> Refusal {
     let Some(db) = e.as_database_error() else {
         tracing::warn!(error = kind_of(e), "database unavailable");
@@ -89,6 +109,7 @@ pub fn refusal(e: &sqlx::Error) -> Refusal {
         "28000" => Refusal(StatusCode::UNAUTHORIZED, "unknown or revoked token".into()),
         "53400" => Refusal(StatusCode::TOO_MANY_REQUESTS, "rate limit reached".into()),
         "OC400" => Refusal(StatusCode::BAD_REQUEST, db.message().to_owned()),
+        "OC403" => Refusal(StatusCode::FORBIDDEN, db.message().to_owned()),
         "22023" | "22P02" | "23502" => Refusal(StatusCode::BAD_REQUEST, "invalid value".into()),
         // Another session holds a lock the call needs, or the call ran too long: never a hang.
         "55P03" | "57014" => Refusal(StatusCode::SERVICE_UNAVAILABLE, "busy: try again".into()),
@@ -109,7 +130,7 @@ pub fn refusal(e: &sqlx::Error) -> Refusal {
 /// The request's token, once admitted: present (else 401), live (else 401), and counted against
 /// its tenant's limit (else 429), in a statement of its own so that a request that fails later
 /// is counted too.
-async fn admitted<'h>(g: &Gateway, headers: &'h HeaderMap) -> Result<&'h str, Refusal> {
+pub(crate) async fn admitted<'h>(g: &Gateway, headers: &'h HeaderMap) -> Result<&'h str, Refusal> {
     let token = bearer(headers)?;
     sqlx::query("SELECT gateway.admit($1, $2)")
         .bind(token)

@@ -5,6 +5,7 @@
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use crds::naming::TenantRef;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -41,14 +42,17 @@ pub fn token_hash(token: &str) -> Vec<u8> {
 /// token, which is shown once.
 pub async fn create_token(
     tenants: &PgPool,
-    db_name: &str,
+    tenant: &TenantRef,
     label: &str,
 ) -> Result<(i64, String), StoreError> {
     let token = new_token();
+    // The name lets the gateway name the tenant's grant secrets (integrations).
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO gateway.tokens (db_name, label, token_hash) VALUES ($1, $2, $3) RETURNING id",
+        "INSERT INTO gateway.tokens (db_name, tenant, label, token_hash) VALUES ($1, $2, $3, $4) \
+         RETURNING id",
     )
-    .bind(db_name)
+    .bind(tenant.db.as_str())
+    .bind(tenant.name.as_str())
     .bind(label)
     .bind(token_hash(&token))
     .fetch_one(tenants)

@@ -167,7 +167,7 @@ async fn main() -> anyhow::Result<()> {
         http.get(format!("{gw}/healthz")).send().await.is_ok()
     })
     .await?;
-    let (_, token) = operator::store::create_token(&tenants, t.db.as_str(), "at-work demo").await?;
+    let (_, token) = operator::store::create_token(&tenants, &t, "at-work demo").await?;
     println!("== gateway on {gw}; an API token for acme was created (openclaw token list acme)");
 
     println!("== starting acme's agents as local processes");

@@ -520,8 +520,14 @@ async fn drop_all(pool: &PgPool, db: &DbName, drop_role: bool) -> Result<()> {
         .bind(db.as_str())
         .execute(&mut *tx)
         .await?;
-    // The tenant's API tokens, and the gateway's record of what they did, go with it.
-    for table in ["gateway.tokens", "gateway.audit", "gateway.rate"] {
+    // The tenant's API tokens, the gateway's record of what they did, and its consent flows in
+    // progress go with it.
+    for table in [
+        "gateway.tokens",
+        "gateway.audit",
+        "gateway.rate",
+        "gateway.oauth_states",
+    ] {
         sqlx::query(&format!("DELETE FROM {table} WHERE db_name = $1"))
             .bind(db.as_str())
             .execute(&mut *tx)
