@@ -622,3 +622,116 @@ fn the_operator_reads_database_secrets_only() {
         assert_eq!(read(other), Decision::NotAllowed, "{other}");
     }
 }
+
+const GATEWAY_CLIENTS: &str =
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:/openclaw-gateway/oauth-clients-AbC123";
+
+fn gateway_policy() -> Value {
+    render(
+        &repo("deploy/policies/gateway.json.tpl"),
+        &[
+            ("partition", "aws"),
+            ("region", REGION),
+            ("account_id", ACCOUNT),
+            ("clients_secret_arn", GATEWAY_CLIENTS),
+        ],
+    )
+}
+
+/// The gateway's Secrets Manager calls, found in its source.
+fn gateway_calls() -> BTreeSet<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../operator/gateway/src");
+    let mut calls = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).expect("gateway src") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+        for (snake, action) in [
+            (".put_secret_value()", "PutSecretValue"),
+            (".describe_secret()", "DescribeSecret"),
+            (".get_secret_value()", "GetSecretValue"),
+            (".create_secret()", "CreateSecret"),
+            (".delete_secret()", "DeleteSecret"),
+            (".list_secrets()", "ListSecrets"),
+            (".batch_get_secret_value()", "BatchGetSecretValue"),
+        ] {
+            if text.contains(snake) {
+                calls.insert(action.to_owned());
+            }
+        }
+    }
+    calls
+}
+
+/// The gateway's own isolation drill, for its AWS role: it may put grants into the operator's
+/// `-oauth` secrets and read its own client configuration, and read no secret value of any tenant.
+#[test]
+fn the_gateway_role_writes_grants_only_and_reads_no_tenant_secret() {
+    let doc = gateway_policy();
+    assert_eq!(
+        gateway_calls(),
+        ["DescribeSecret", "GetSecretValue", "PutSecretValue"]
+            .map(str::to_owned)
+            .into(),
+        "the gateway's calls changed: review deploy/policies/gateway.json.tpl"
+    );
+    let arn =
+        |name: &str| format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}-AbC123");
+    let ours = [(
+        "secretsmanager:ResourceTag/openclaw:managed-by",
+        "openclaw-operator",
+    )];
+    let decide = |action: &str, resource: &str, tagged: bool| {
+        policy::evaluate(
+            &[&doc],
+            &Request {
+                action,
+                resource,
+                context: if tagged { ours.to_vec() } else { vec![] },
+            },
+        )
+    };
+    for t in ["acme", "globex-inc"] {
+        for i in Integration::ALL {
+            let grant = arn(&format!("/openclaw/{t}/{i}-oauth"));
+            for a in [
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:DescribeSecret",
+            ] {
+                assert_eq!(decide(a, &grant, true), Decision::Allow, "{a} on {grant}");
+                assert_ne!(
+                    decide(a, &grant, false),
+                    Decision::Allow,
+                    "untagged {grant}"
+                );
+            }
+            assert_eq!(
+                decide("secretsmanager:GetSecretValue", &grant, true),
+                Decision::Denied,
+                "{grant}"
+            );
+        }
+        let db = arn(&format!("/openclaw/{t}/db"));
+        for a in [
+            "secretsmanager:GetSecretValue",
+            "secretsmanager:PutSecretValue",
+            "secretsmanager:BatchGetSecretValue",
+        ] {
+            assert_ne!(decide(a, &db, true), Decision::Allow, "{a} on {db}");
+        }
+    }
+    assert_eq!(
+        decide("secretsmanager:GetSecretValue", GATEWAY_CLIENTS, false),
+        Decision::Allow
+    );
+    for a in [
+        "secretsmanager:ListSecrets",
+        "secretsmanager:CreateSecret",
+        "secretsmanager:DeleteSecret",
+    ] {
+        assert_ne!(decide(a, "*", true), Decision::Allow, "{a}");
+    }
+    let operator_db = arn("openclaw-operator/database-url");
+    assert_ne!(
+        decide("secretsmanager:GetSecretValue", &operator_db, false),
+        Decision::Allow
+    );
+}
