@@ -4,8 +4,9 @@
 //! processes with the environment the operator renders; submits one task per agent through the
 //! gateway's API and prints the results. Stops everything it started, and exits.
 //!
-//! Needs the operator running with acme onboarded (run.sh does both). The OAuth consent flow is
-//! not built yet: acme's grants are written into its secrets as that flow would write them.
+//! Needs the operator running with acme onboarded (run.sh does both). Gmail is connected through
+//! the gateway's consent flow (connect → the fake provider's consent page → callback); the other
+//! grants are written into acme's secrets as that flow would write them.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use base64::Engine;
 use crds::api::AgentKind;
-use openclaw_tests::fakes::Fakes;
+use openclaw_tests::fakes::{self, Fakes};
 use serde_json::{json, Value};
 
 const TENANT: &str = "acme";
@@ -102,7 +103,7 @@ async fn main() -> anyhow::Result<()> {
         .load()
         .await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    println!("== writing acme's OAuth grants (as the consent flow, not built yet, would)");
+    println!("== writing acme's Calendar and HubSpot grants (Gmail connects through the gateway)");
     let mut integrations = Vec::new();
     for a in &agents {
         integrations.extend(a.spec()?.integrations);
@@ -111,11 +112,16 @@ async fn main() -> anyhow::Result<()> {
     // secrets again in a fresh emulator: write until every secret takes its grant.
     wait_for(300, "acme's OAuth secrets", || async {
         for i in &integrations {
-            let grant = json!({
+            // Gmail's secret waits for consent: an object with no refresh token is no grant.
+            let grant = if *i == crds::api::Integration::Gmail {
+                json!({})
+            } else {
+                json!({
                 "token_url": format!("{}/token", fakes.url()),
                 "client_id": "openclaw-local", "client_secret": "local-client-secret",
                 "refresh_token": format!("rt-{i}"), "access_token": "", "expires_at": 0,
-            });
+                })
+            };
             let put = secrets
                 .put_secret_value()
                 .secret_id(t.oauth_secret_name(*i))
@@ -154,11 +160,36 @@ async fn main() -> anyhow::Result<()> {
     let gateway_db = format!("{scheme}//openclaw_gateway_local@{host}");
     let gw_port = port()?;
     let gw = format!("http://127.0.0.1:{gw_port}");
+    // The gateway's OAuth client for Gmail, at the fake provider, in its own secret.
+    let clients_secret = "/openclaw-gateway/local/oauth-clients";
+    let clients = json!({"gmail": {"client_id": fakes::CLIENT_ID, "client_secret": fakes::CLIENT_SECRET,
+        "authorize_url": format!("{}/authorize", fakes.url()), "token_url": format!("{}/token", fakes.url())}})
+    .to_string();
+    if secrets
+        .put_secret_value()
+        .secret_id(clients_secret)
+        .secret_string(&clients)
+        .send()
+        .await
+        .is_err()
+    {
+        secrets
+            .create_secret()
+            .name(clients_secret)
+            .secret_string(&clients)
+            .send()
+            .await
+            .context("the gateway's client configuration")?;
+    }
     let mut procs = Procs(Vec::new());
     procs.0.push(
         Command::new(beside_me("openclaw-gateway")?)
             .env("OPENCLAW_GATEWAY_DATABASE_URL", &gateway_db)
             .env("OPENCLAW_GATEWAY_LISTEN", format!("127.0.0.1:{gw_port}"))
+            .env("OPENCLAW_GATEWAY_OAUTH_CLIENTS_SECRET", clients_secret)
+            .env("OPENCLAW_GATEWAY_PUBLIC_URL", &gw)
+            .env("OPENCLAW_AWS_ENDPOINT_URL", env("AWS_ENDPOINT_URL")?)
+            .env("AWS_REGION", &cell.region)
             .stderr(Stdio::null())
             .spawn()?,
     );
@@ -169,6 +200,7 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let (_, token) = operator::store::create_token(&tenants, &t, "at-work demo").await?;
     println!("== gateway on {gw}; an API token for acme was created (openclaw token list acme)");
+    connect_gmail(&gw, &token).await?;
 
     println!("== starting acme's agents as local processes");
     let logs = std::env::temp_dir();
@@ -273,5 +305,54 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     println!("\n== done; the agents and the gateway stop now (the operator keeps running)");
+    Ok(())
+}
+
+/// Connects acme's Gmail as its user would: connect (with the token), the provider's consent page,
+/// Allow, and the provider's redirect to the gateway's callback.
+async fn connect_gmail(gw: &str, token: &str) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    println!("== GET /v1/integrations/gmail/connect");
+    let r = http
+        .get(format!("{gw}/v1/integrations/gmail/connect"))
+        .bearer_auth(token)
+        .send()
+        .await?;
+    let location = |r: &reqwest::Response| -> anyhow::Result<String> {
+        Ok(r.headers()
+            .get("location")
+            .context("no redirect")?
+            .to_str()?
+            .to_owned())
+    };
+    if r.status().as_u16() != 303 {
+        bail!("connect answered {}: {}", r.status(), r.text().await?);
+    }
+    let authorize = reqwest::Url::parse(&location(&r)?)?;
+    println!("   303 to the provider's consent page (PKCE S256, single-use state)");
+    let mut form: std::collections::BTreeMap<String, String> =
+        authorize.query_pairs().into_owned().collect();
+    form.insert("decision".into(), "allow".into());
+    let mut decide = authorize.clone();
+    decide.set_query(None);
+    let r = http.post(decide).form(&form).send().await?;
+    let callback = location(&r)?;
+    println!("   consent given; the provider sends the browser to the gateway's callback");
+    let r = http.get(&callback).send().await?;
+    let status = r.status();
+    let page = r.text().await?;
+    if !status.is_success() {
+        bail!("the callback answered {status}: {page}");
+    }
+    let list: Value = http
+        .get(format!("{gw}/v1/integrations"))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    println!("== GET /v1/integrations: {}", list["items"]);
     Ok(())
 }
